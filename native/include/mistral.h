@@ -1,0 +1,206 @@
+/*
+ * mistral.h — the whole C ABI of the Mistral.Native core.
+ *
+ * Rules (see DESIGN.md):
+ *   - every function returns an mst_status; results go through out-pointers;
+ *   - on failure, mst_last_error() (thread-local) explains it in words;
+ *   - nothing here aborts, asserts or exits on bad input;
+ *   - structs start with struct_size and use fixed-width fields only, laid out
+ *     without implicit padding, so the C# side can mirror them blittably;
+ *   - mst_abi_version() must equal MST_ABI_VERSION of the header the caller
+ *     was built against, or the caller refuses the library.
+ *
+ * The C# P/Invoke layer is generated from this file (bindings/): keep it plain C.
+ */
+#ifndef MISTRAL_H
+#define MISTRAL_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#  if defined(MST_BUILD)
+#    define MST_API __declspec(dllexport)
+#  else
+#    define MST_API __declspec(dllimport)
+#  endif
+#else
+#  define MST_API __attribute__((visibility("default")))
+#endif
+
+/* Bumped on any change to a signature, struct layout or enum value below. */
+#define MST_ABI_VERSION 1
+
+typedef enum mst_status {
+    MST_OK = 0,
+    MST_ERR_INVALID_ARGUMENT = 1, /* a null pointer, a bad size, an out-of-range value */
+    MST_ERR_UNSUPPORTED = 2,      /* a tensor type, shape or feature this build cannot run */
+    MST_ERR_OUT_OF_MEMORY = 3,    /* an allocation failed */
+    MST_ERR_CONTEXT_FULL = 4,     /* the tokens do not fit in the context's KV cache */
+    MST_ERR_ABI_MISMATCH = 5,     /* a struct_size the library does not know */
+    MST_ERR_BUSY = 6,             /* the context is already in use by another call */
+    MST_ERR_INTERNAL = 7          /* a bug: please report it with mst_last_error() */
+} mst_status;
+
+/* Tensor element types: the values are GGML's type ids, as stored in GGUF files. */
+typedef enum mst_type {
+    MST_TYPE_F32 = 0,
+    MST_TYPE_F16 = 1,
+    MST_TYPE_Q4_0 = 2,
+    MST_TYPE_Q8_0 = 8,
+    MST_TYPE_BF16 = 30
+} mst_type;
+
+/* What a weight tensor is for. Per-layer roles carry the layer index in mst_tensor_desc.layer. */
+typedef enum mst_tensor_role {
+    MST_ROLE_TOKEN_EMBD = 0,  /* [n_embd, n_vocab]           global */
+    MST_ROLE_OUTPUT_NORM = 1, /* [n_embd]                    global */
+    MST_ROLE_OUTPUT = 2,      /* [n_embd, n_vocab]           global; absent = tied to TOKEN_EMBD */
+    MST_ROLE_ATTN_NORM = 3,   /* [n_embd]                    per layer */
+    MST_ROLE_ATTN_Q = 4,      /* [n_embd, n_head*head_dim]   per layer */
+    MST_ROLE_ATTN_K = 5,      /* [n_embd, n_head_kv*head_dim] per layer */
+    MST_ROLE_ATTN_V = 6,      /* [n_embd, n_head_kv*head_dim] per layer */
+    MST_ROLE_ATTN_OUT = 7,    /* [n_head*head_dim, n_embd]   per layer */
+    MST_ROLE_FFN_NORM = 8,    /* [n_embd]                    per layer */
+    MST_ROLE_FFN_GATE = 9,    /* [n_embd, n_ff]              per layer */
+    MST_ROLE_FFN_UP = 10,     /* [n_embd, n_ff]              per layer */
+    MST_ROLE_FFN_DOWN = 11    /* [n_ff, n_embd]              per layer */
+} mst_tensor_role;
+
+/* Which implementation a mst_kernel_* call runs. */
+typedef enum mst_impl {
+    MST_IMPL_REFERENCE = 0, /* the plain scalar reference */
+    MST_IMPL_BEST = 1       /* what mst_decode uses on this CPU (run-time dispatch) */
+} mst_impl;
+
+/* CPU features seen at run time (bit flags reported by mst_cpu_features). */
+typedef enum mst_cpu_feature {
+    MST_CPU_AVX2 = 1,
+    MST_CPU_FMA = 2,
+    MST_CPU_F16C = 4,
+    MST_CPU_AVX512F = 8,
+    MST_CPU_AVX512BW = 16,
+    MST_CPU_AVX512VNNI = 32,
+    MST_CPU_AVX512BF16 = 64
+} mst_cpu_feature;
+
+/* Structs whose layout the C# side checks against the native one (mst_struct_layout). */
+typedef enum mst_struct_id {
+    MST_STRUCT_MODEL_CONFIG = 0,
+    MST_STRUCT_TENSOR_DESC = 1,
+    MST_STRUCT_CONTEXT_PARAMS = 2
+} mst_struct_id;
+
+/* Hyper-parameters of a Mistral-architecture model ("llama" in GGUF). */
+typedef struct mst_model_config {
+    uint32_t struct_size;    /* sizeof(mst_model_config) */
+    uint32_t n_vocab;
+    uint32_t n_embd;         /* hidden size */
+    uint32_t n_layer;
+    uint32_t n_head;         /* query heads */
+    uint32_t n_head_kv;      /* key/value heads (GQA: divides n_head) */
+    uint32_t head_dim;       /* per head; may differ from n_embd / n_head (Nemo) */
+    uint32_t n_ff;           /* feed-forward hidden size */
+    uint32_t n_ctx_train;    /* context length the model was trained for (informational) */
+    uint32_t sliding_window; /* 0 = full attention; else a key is seen only if pos_q - pos_k < window */
+    float rope_freq_base;    /* e.g. 10000 or 1e6 */
+    float rms_norm_eps;      /* e.g. 1e-5 */
+} mst_model_config;
+
+/* One weight tensor: a pointer into memory the caller keeps alive for the model's lifetime. */
+typedef struct mst_tensor_desc {
+    uint32_t struct_size;    /* sizeof(mst_tensor_desc) */
+    int32_t role;            /* mst_tensor_role */
+    int32_t layer;           /* layer index, or -1 for global tensors */
+    int32_t type;            /* mst_type */
+    uint32_t n_dims;         /* 1..4 */
+    uint32_t reserved;       /* 0 */
+    int64_t ne[4];           /* elements per dimension, ne[0] contiguous (GGUF order); unused = 1 */
+    const void *data;        /* first byte */
+    uint64_t n_bytes;        /* bytes readable at data; must equal the size the type and shape imply */
+} mst_tensor_desc;
+
+/* Settings of one inference context (one KV cache, one thread pool). */
+typedef struct mst_context_params {
+    uint32_t struct_size;    /* sizeof(mst_context_params) */
+    uint32_t n_ctx;          /* KV cache length in tokens (> 0) */
+    uint32_t n_threads;      /* worker threads including the caller; 0 = one per online CPU */
+    uint32_t n_batch;        /* most tokens one mst_decode call takes (> 0) */
+} mst_context_params;
+
+typedef struct mst_model mst_model;
+typedef struct mst_context mst_context;
+
+/* ---- library ---------------------------------------------------------------------------- */
+MST_API uint32_t mst_abi_version(void);
+/* Explains the last failure on this thread; "" when none. Valid until the next call on this thread. */
+MST_API const char *mst_last_error(void);
+MST_API const char *mst_status_to_string(mst_status status);
+/* Bit set of mst_cpu_feature seen on this CPU (and enabled by the OS). */
+MST_API mst_status mst_cpu_features(uint32_t *out_features);
+/* Size of a struct, or (field_index < count) the offset of one field, as this library laid it out.
+ * field_index = UINT32_MAX asks for sizeof; fields are numbered in declaration order. */
+MST_API mst_status mst_struct_layout(int32_t struct_id, uint32_t field_index, uint64_t *out_value);
+
+/* ---- defaults --------------------------------------------------------------------------- */
+MST_API mst_status mst_model_config_default(mst_model_config *out_config);
+MST_API mst_status mst_context_params_default(mst_context_params *out_params);
+
+/* ---- model ------------------------------------------------------------------------------ */
+/* Checks the config and every tensor (role, layer, type, shape, byte size) and builds a model
+ * that reads the weights in place. The tensor memory must outlive the model. */
+MST_API mst_status mst_model_create(const mst_model_config *config, const mst_tensor_desc *tensors,
+                                    uint32_t n_tensors, mst_model **out_model);
+MST_API mst_status mst_model_free(mst_model *model);
+
+/* ---- context ---------------------------------------------------------------------------- */
+/* A context keeps its model alive: free the context before the model. */
+MST_API mst_status mst_context_create(mst_model *model, const mst_context_params *params,
+                                      mst_context **out_context);
+MST_API mst_status mst_context_free(mst_context *context);
+MST_API mst_status mst_context_set_threads(mst_context *context, uint32_t n_threads);
+/* Tokens currently held in the KV cache (the position of the next token). */
+MST_API mst_status mst_context_position(mst_context *context, uint32_t *out_n_past);
+/* Forgets every cached token from position n_past on (n_past <= current position). */
+MST_API mst_status mst_context_truncate(mst_context *context, uint32_t n_past);
+
+/* Runs the forward pass for n_tokens tokens appended at the current position, in one call.
+ * all_logits = 0: writes n_vocab logits of the last token; 1: n_tokens * n_vocab, row per token.
+ * logits_capacity is the number of floats logits_out can take. On failure the cache is unchanged. */
+MST_API mst_status mst_decode(mst_context *context, const int32_t *tokens, uint32_t n_tokens,
+                              int32_t all_logits, float *logits_out, uint64_t logits_capacity);
+
+/* ---- kernels (for tests and benchmarks; the same code mst_decode runs) ------------------ */
+/* y[t*rows + r] = sum_c W[r][c] * x[t*cols + c]: W is rows x cols of `type`, rows stored contiguously. */
+MST_API mst_status mst_kernel_matmul(int32_t impl, int32_t type, const void *w, uint64_t w_bytes,
+                                     uint32_t rows, uint32_t cols, const float *x, uint32_t n_tokens,
+                                     float *y);
+/* dst[i] = float value of element i of a row-major tensor of n elements of `type`. */
+MST_API mst_status mst_kernel_dequantize(int32_t type, const void *src, uint64_t src_bytes, uint64_t n,
+                                         float *dst);
+/* y = x / sqrt(mean(x^2) + eps) * weight, per row of n; n_rows rows. */
+MST_API mst_status mst_kernel_rmsnorm(int32_t impl, const float *x, const float *weight, uint32_t n,
+                                      uint32_t n_rows, float eps, float *y);
+/* Rotates adjacent pairs (2i, 2i+1) of each head in place: x is n_tokens x n_heads x head_dim,
+ * token t at position positions[t]; angle = pos * base^(-2i/head_dim). */
+MST_API mst_status mst_kernel_rope(int32_t impl, float *x, uint32_t n_tokens, uint32_t n_heads,
+                                   uint32_t head_dim, const int32_t *positions, float freq_base);
+/* out = silu(gate) * up, elementwise over n. */
+MST_API mst_status mst_kernel_swiglu(int32_t impl, const float *gate, const float *up, uint64_t n,
+                                     float *out);
+/* Causal GQA attention of n_tokens queries (positions q_pos0 ..) over n_kv cached keys (positions 0..),
+ * q: n_tokens x n_head x head_dim; k, v: n_kv x n_head_kv x head_dim; out like q.
+ * Scale 1/sqrt(head_dim); window 0 = full, else key j is seen by query at p only if p - j < window. */
+MST_API mst_status mst_kernel_attention(int32_t impl, const float *q, const float *k, const float *v,
+                                        uint32_t n_tokens, uint32_t q_pos0, uint32_t n_kv,
+                                        uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim,
+                                        uint32_t window, float *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MISTRAL_H */

@@ -1,0 +1,232 @@
+/* context.c — a session: KV cache, scratch buffers and thread pool, all allocated up front so
+ * that mst_decode never allocates. One call at a time per context (MST_ERR_BUSY otherwise). */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "cpu/ops.h"
+#include "internal.h"
+
+enum { MAX_THREADS = 1024 };
+
+static uint32_t default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1u : n > MAX_THREADS ? MAX_THREADS : (uint32_t)n;
+}
+
+static void free_buffers(mst_context *c)
+{
+    free(c->k_cache);
+    free(c->v_cache);
+    free(c->x);
+    free(c->xb);
+    free(c->xb2);
+    free(c->q);
+    free(c->att);
+    free(c->hb);
+    free(c->hb2);
+    free(c->pos);
+    free(c->scores);
+}
+
+/* Claims the context for one call; every claim is paired with release(). */
+static mst_status claim(mst_context *c, const char *fn)
+{
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&c->busy, &expected, 1))
+        return mst_fail(MST_ERR_BUSY, "%s: the context is in use by another call", fn);
+    return MST_OK;
+}
+
+static void release(mst_context *c)
+{
+    atomic_store(&c->busy, 0);
+}
+
+MST_API mst_status mst_context_create(mst_model *model, const mst_context_params *params,
+                                      mst_context **out_context)
+{
+    mst_clear_error();
+    if (!out_context)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_context_create: out_context is NULL");
+    *out_context = NULL;
+    if (!model)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_context_create: model is NULL");
+    if (!params)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_context_create: params is NULL");
+    if (params->struct_size != sizeof(mst_context_params))
+        return mst_fail(MST_ERR_ABI_MISMATCH, "mst_context_params.struct_size is %u, this library expects %u",
+                        params->struct_size, (unsigned)sizeof(mst_context_params));
+    if (params->n_ctx == 0)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_context_create: n_ctx must be > 0");
+    if (params->n_ctx > INT32_MAX)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_context_create: n_ctx (%u) exceeds INT32_MAX", params->n_ctx);
+    if (params->n_batch == 0)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_context_create: n_batch must be > 0");
+    if (params->n_threads > MAX_THREADS)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_context_create: n_threads (%u) exceeds %d", params->n_threads,
+                        MAX_THREADS);
+
+    const mst_model_config *cfg = &model->cfg;
+    uint32_t n_threads = params->n_threads ? params->n_threads : default_threads();
+    mst_context *c = calloc(1, sizeof *c);
+    if (!c)
+        return mst_fail(MST_ERR_OUT_OF_MEMORY, "mst_context_create: out of memory");
+    c->model = model;
+    c->n_ctx = params->n_ctx;
+    /* A batch can never hold more tokens than the cache, so do not size scratch beyond it. */
+    c->n_batch = params->n_batch < params->n_ctx ? params->n_batch : params->n_ctx;
+    atomic_init(&c->busy, 0);
+
+    uint64_t kv_elems; /* per cache: n_layer * n_ctx * kv_dim */
+    int ok = mst_mul_u64((uint64_t)cfg->n_layer * c->n_ctx, model->kv_dim, &kv_elems);
+    uint64_t nb = c->n_batch;
+    c->k_cache = ok ? mst_alloc_array(kv_elems, sizeof(float)) : NULL;
+    c->v_cache = ok ? mst_alloc_array(kv_elems, sizeof(float)) : NULL;
+    c->x = mst_alloc_array(nb * cfg->n_embd, sizeof(float));
+    c->xb = mst_alloc_array(nb * cfg->n_embd, sizeof(float));
+    c->xb2 = mst_alloc_array(nb * cfg->n_embd, sizeof(float));
+    c->q = mst_alloc_array(nb * model->q_dim, sizeof(float));
+    c->att = mst_alloc_array(nb * model->q_dim, sizeof(float));
+    c->hb = mst_alloc_array(nb * cfg->n_ff, sizeof(float));
+    c->hb2 = mst_alloc_array(nb * cfg->n_ff, sizeof(float));
+    c->pos = mst_alloc_array(nb, sizeof(int32_t));
+    c->scores = mst_alloc_array((uint64_t)n_threads * c->n_ctx, sizeof(float));
+    if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->xb2 || !c->q || !c->att || !c->hb || !c->hb2 ||
+        !c->pos || !c->scores) {
+        free_buffers(c);
+        free(c);
+        return mst_fail(MST_ERR_OUT_OF_MEMORY,
+                        "mst_context_create: out of memory (KV cache of %u layers x %u tokens x %u floats, twice, "
+                        "plus scratch for %u tokens)",
+                        cfg->n_layer, params->n_ctx, model->kv_dim, (unsigned)nb);
+    }
+    mst_status st = mst_pool_create(n_threads, &c->pool);
+    if (st != MST_OK) {
+        free_buffers(c);
+        free(c);
+        return st;
+    }
+    mst_model_retain(model);
+    *out_context = c;
+    return MST_OK;
+}
+
+MST_API mst_status mst_context_free(mst_context *context)
+{
+    mst_clear_error();
+    if (!context)
+        return MST_OK; /* like free(NULL) */
+    mst_status st = claim(context, "mst_context_free");
+    if (st != MST_OK)
+        return st;
+    mst_pool_free(context->pool);
+    free_buffers(context);
+    mst_model_release(context->model);
+    free(context);
+    return MST_OK;
+}
+
+MST_API mst_status mst_context_set_threads(mst_context *context, uint32_t n_threads)
+{
+    mst_clear_error();
+    if (!context)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_context_set_threads: context is NULL");
+    if (n_threads > MAX_THREADS)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_context_set_threads: n_threads (%u) exceeds %d", n_threads,
+                        MAX_THREADS);
+    mst_status st = claim(context, "mst_context_set_threads");
+    if (st != MST_OK)
+        return st;
+    if (n_threads == 0)
+        n_threads = default_threads();
+    /* Build the new pool and score rows first, so a failure leaves the context as it was. */
+    float *scores = mst_alloc_array((uint64_t)n_threads * context->n_ctx, sizeof(float));
+    mst_pool *pool = NULL;
+    if (!scores) {
+        st = mst_fail(MST_ERR_OUT_OF_MEMORY, "mst_context_set_threads: out of memory");
+    } else {
+        st = mst_pool_create(n_threads, &pool);
+    }
+    if (st != MST_OK) {
+        free(scores);
+        release(context);
+        return st;
+    }
+    mst_pool_free(context->pool);
+    free(context->scores);
+    context->pool = pool;
+    context->scores = scores;
+    release(context);
+    return MST_OK;
+}
+
+MST_API mst_status mst_context_position(mst_context *context, uint32_t *out_n_past)
+{
+    mst_clear_error();
+    if (!context || !out_n_past)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_context_position: %s is NULL", context ? "out_n_past" : "context");
+    *out_n_past = context->n_past;
+    return MST_OK;
+}
+
+MST_API mst_status mst_context_truncate(mst_context *context, uint32_t n_past)
+{
+    mst_clear_error();
+    if (!context)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_context_truncate: context is NULL");
+    mst_status st = claim(context, "mst_context_truncate");
+    if (st != MST_OK)
+        return st;
+    if (n_past > context->n_past) {
+        st = mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_context_truncate: n_past %u is beyond the current position %u",
+                      n_past, context->n_past);
+    } else {
+        /* Entries past n_past are simply overwritten by later decodes; attention never reads them. */
+        context->n_past = n_past;
+    }
+    release(context);
+    return st;
+}
+
+MST_API mst_status mst_decode(mst_context *context, const int32_t *tokens, uint32_t n_tokens, int32_t all_logits,
+                              float *logits_out, uint64_t logits_capacity)
+{
+    mst_clear_error();
+    if (!context)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_decode: context is NULL");
+    mst_status st = claim(context, "mst_decode");
+    if (st != MST_OK)
+        return st;
+    const mst_model *m = context->model;
+    const uint32_t n_vocab = m->cfg.n_vocab;
+    uint64_t need = all_logits == 1 ? (uint64_t)n_tokens * n_vocab : n_vocab;
+    if (!tokens)
+        st = mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_decode: tokens is NULL");
+    else if (n_tokens == 0)
+        st = mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_decode: n_tokens is 0");
+    else if (n_tokens > context->n_batch)
+        st = mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_decode: n_tokens (%u) exceeds the context's n_batch (%u)",
+                      n_tokens, context->n_batch);
+    else if (all_logits != 0 && all_logits != 1)
+        st = mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_decode: all_logits must be 0 or 1, not %d", (int)all_logits);
+    else if (!logits_out)
+        st = mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_decode: logits_out is NULL");
+    else if (logits_capacity < need)
+        st = mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_decode: logits_capacity is %llu floats, %llu needed",
+                      (unsigned long long)logits_capacity, (unsigned long long)need);
+    for (uint32_t i = 0; st == MST_OK && i < n_tokens; i++) {
+        if (tokens[i] < 0 || (uint32_t)tokens[i] >= n_vocab)
+            st = mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_decode: tokens[%u] = %d is outside the vocabulary [0, %u)", i,
+                          (int)tokens[i], n_vocab);
+    }
+    if (st == MST_OK && (uint64_t)context->n_past + n_tokens > context->n_ctx)
+        st = mst_fail(MST_ERR_CONTEXT_FULL, "mst_decode: %u tokens at position %u do not fit in n_ctx = %u", n_tokens,
+                      context->n_past, context->n_ctx);
+    if (st == MST_OK) {
+        mst_forward(context, tokens, n_tokens, all_logits, logits_out);
+        context->n_past += n_tokens;
+    }
+    release(context);
+    return st;
+}

@@ -1,0 +1,98 @@
+/* ops.h — the CPU kernels: scalar references, per-ISA variants and the run-time choice. */
+#ifndef MST_OPS_H
+#define MST_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mistral.h"
+
+/* y[t*rows + r] = dot(W row r, x[t*cols ..]) for rows r0 <= r < r1 and all n_tokens tokens. */
+typedef void (*mst_matmul_fn)(const uint8_t *w, size_t row_bytes, uint32_t rows, uint32_t cols,
+                              const float *x, uint32_t n_tokens, float *y, uint32_t r0, uint32_t r1);
+typedef float (*mst_dot_fn)(const float *a, const float *b, uint32_t n);
+typedef void (*mst_axpy_fn)(float *y, float a, const float *x, uint32_t n); /* y += a*x */
+
+/* One instruction set's kernels. */
+typedef struct mst_cpu_kernels {
+    const char *name;
+    mst_matmul_fn matmul_f32;
+    mst_matmul_fn matmul_f16;
+    mst_matmul_fn matmul_bf16;
+    mst_matmul_fn matmul_q8_0;
+    mst_matmul_fn matmul_q4_0;
+    mst_dot_fn dot;
+    mst_axpy_fn axpy;
+} mst_cpu_kernels;
+
+/* cpu_features.c: mst_cpu_feature bits plus internal ones above bit 15. */
+#define MST_CPU_INTERNAL_AVX512VL (1u << 16)
+#define MST_CPU_INTERNAL_AVX (1u << 17)
+uint32_t mst_cpu_detect(void);
+
+/* dispatch.c: the kernels mst_decode uses on this CPU (chosen once; MISTRAL_CPU=scalar|avx2|avx512
+ * in the environment caps the choice, for debugging). */
+const mst_cpu_kernels *mst_cpu_best(void);
+const mst_cpu_kernels *mst_cpu_scalar(void);
+const mst_cpu_kernels *mst_cpu_avx2(void);   /* NULL when this CPU/OS cannot run it */
+const mst_cpu_kernels *mst_cpu_avx512(void); /* NULL when this CPU/OS cannot run it */
+mst_matmul_fn mst_kernels_matmul(const mst_cpu_kernels *k, int32_t type);
+
+/* Per-ISA tables (defined only on x86-64). */
+extern const mst_cpu_kernels mst_kernels_avx2;
+extern const mst_cpu_kernels mst_kernels_avx512;
+
+float mst_dot_avx2(const float *a, const float *b, uint32_t n);
+void mst_axpy_avx2(float *y, float a, const float *x, uint32_t n);
+float mst_dot_avx512(const float *a, const float *b, uint32_t n);
+void mst_axpy_avx512(float *y, float a, const float *x, uint32_t n);
+
+/* matmul.c: double-accumulating reference for any supported type. */
+void mst_matmul_ref(int32_t type, const uint8_t *w, size_t row_bytes, uint32_t rows, uint32_t cols,
+                    const float *x, uint32_t n_tokens, float *y, uint32_t r0, uint32_t r1);
+void mst_matmul_ref_f32(const uint8_t *, size_t, uint32_t, uint32_t, const float *, uint32_t, float *, uint32_t, uint32_t);
+void mst_matmul_ref_f16(const uint8_t *, size_t, uint32_t, uint32_t, const float *, uint32_t, float *, uint32_t, uint32_t);
+void mst_matmul_ref_bf16(const uint8_t *, size_t, uint32_t, uint32_t, const float *, uint32_t, float *, uint32_t, uint32_t);
+void mst_matmul_ref_q8_0(const uint8_t *, size_t, uint32_t, uint32_t, const float *, uint32_t, float *, uint32_t, uint32_t);
+void mst_matmul_ref_q4_0(const uint8_t *, size_t, uint32_t, uint32_t, const float *, uint32_t, float *, uint32_t, uint32_t);
+
+/* vec.c: portable float kernels. */
+float mst_dot_scalar(const float *a, const float *b, uint32_t n);
+void mst_axpy_scalar(float *y, float a, const float *x, uint32_t n);
+
+/* rmsnorm.c: y = x / sqrt(mean(x^2) + eps) * weight, n_rows rows of n. */
+void mst_rmsnorm_ref(const float *x, const float *weight, uint32_t n, uint32_t n_rows, float eps, float *y);
+void mst_rmsnorm_best(const float *x, const float *weight, uint32_t n, uint32_t n_rows, float eps, float *y);
+
+/* rope.c: rotates pairs (2i, 2i+1) of each head in place; x is n_tokens x n_heads x head_dim. */
+void mst_rope_ref(float *x, uint32_t n_tokens, uint32_t n_heads, uint32_t head_dim, const int32_t *positions,
+                  float freq_base);
+void mst_rope_best(float *x, uint32_t n_tokens, uint32_t n_heads, uint32_t head_dim, const int32_t *positions,
+                   float freq_base);
+
+/* swiglu.c: out = silu(gate) * up. */
+void mst_swiglu_ref(const float *gate, const float *up, uint64_t n, float *out);
+void mst_swiglu_best(const float *gate, const float *up, uint64_t n, float *out);
+
+/* attention.c: causal GQA attention; work items are (token, head) pairs, item = t*n_head + h,
+ * so threads can split [0, n_tokens*n_head). Strides are explicit in elements. */
+typedef struct mst_attn_args {
+    const float *q;   /* [n_tokens][n_head][head_dim] */
+    const float *k;   /* [n_kv][n_head_kv][head_dim] */
+    const float *v;   /* [n_kv][n_head_kv][head_dim] */
+    float *out;       /* [n_tokens][n_head][head_dim] */
+    uint32_t n_tokens;
+    uint32_t q_pos0;
+    uint32_t n_kv;
+    uint32_t n_head;
+    uint32_t n_head_kv;
+    uint32_t head_dim;
+    uint32_t window;
+} mst_attn_args;
+
+/* Reference: allocates its own double scores; returns 0 on allocation failure. */
+int mst_attention_ref(const mst_attn_args *a);
+/* scores: room for n_kv floats; runs items [item0, item1). */
+void mst_attention_best(const mst_attn_args *a, float *scores, uint32_t item0, uint32_t item1);
+
+#endif

@@ -1,0 +1,270 @@
+/* model.c — mst_model_create/free: every config value and tensor is checked before use.
+ *
+ * Weights are read in place from the caller's memory (typically the GGUF mapping). Only the norm
+ * vectors are copied, to float32, so the forward pass needs no per-type norm code. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/quant.h"
+#include "internal.h"
+
+enum { N_ROLES = MST_ROLE_FFN_DOWN + 1, N_GLOBAL_SLOTS = 3, N_LAYER_ROLES = 9 };
+
+static const char *role_name(int32_t role)
+{
+    static const char *names[N_ROLES] = {
+        "token_embd", "output_norm", "output", "attn_norm", "attn_q", "attn_k",
+        "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down",
+    };
+    return role >= 0 && role < N_ROLES ? names[role] : "unknown role";
+}
+
+static int role_is_global(int32_t role)
+{
+    return role == MST_ROLE_TOKEN_EMBD || role == MST_ROLE_OUTPUT_NORM || role == MST_ROLE_OUTPUT;
+}
+
+/* Slot of a (role, layer) pair in the table of seen tensors. */
+static size_t slot_of(int32_t role, int32_t layer)
+{
+    if (role_is_global(role))
+        return (size_t)role;
+    return N_GLOBAL_SLOTS + (size_t)layer * N_LAYER_ROLES + (size_t)(role - MST_ROLE_ATTN_NORM);
+}
+
+/* Expected [ne0, ne1] of a role (ne1 = 1 for vectors), from the comments in mistral.h. */
+static void expected_shape(const mst_model *m, int32_t role, uint64_t *ne0, uint64_t *ne1)
+{
+    const mst_model_config *c = &m->cfg;
+    *ne1 = 1;
+    switch (role) {
+    case MST_ROLE_TOKEN_EMBD:
+    case MST_ROLE_OUTPUT: *ne0 = c->n_embd, *ne1 = c->n_vocab; break;
+    case MST_ROLE_OUTPUT_NORM:
+    case MST_ROLE_ATTN_NORM:
+    case MST_ROLE_FFN_NORM: *ne0 = c->n_embd; break;
+    case MST_ROLE_ATTN_Q: *ne0 = c->n_embd, *ne1 = m->q_dim; break;
+    case MST_ROLE_ATTN_K:
+    case MST_ROLE_ATTN_V: *ne0 = c->n_embd, *ne1 = m->kv_dim; break;
+    case MST_ROLE_ATTN_OUT: *ne0 = m->q_dim, *ne1 = c->n_embd; break;
+    case MST_ROLE_FFN_GATE:
+    case MST_ROLE_FFN_UP: *ne0 = c->n_embd, *ne1 = c->n_ff; break;
+    case MST_ROLE_FFN_DOWN: *ne0 = c->n_ff, *ne1 = c->n_embd; break;
+    default: *ne0 = 0; break;
+    }
+}
+
+static mst_status check_config(const mst_model_config *c)
+{
+    if (c->struct_size != sizeof(mst_model_config))
+        return mst_fail(MST_ERR_ABI_MISMATCH, "mst_model_config.struct_size is %u, this library expects %u",
+                        c->struct_size, (unsigned)sizeof(mst_model_config));
+#define POSITIVE(f)                                                                                         \
+    if (c->f == 0)                                                                                          \
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "model config: " #f " must be > 0");
+    POSITIVE(n_vocab) POSITIVE(n_embd) POSITIVE(n_layer) POSITIVE(n_head) POSITIVE(n_head_kv)
+    POSITIVE(head_dim) POSITIVE(n_ff)
+#undef POSITIVE
+    if (c->n_head % c->n_head_kv != 0)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "model config: n_head (%u) is not a multiple of n_head_kv (%u)",
+                        c->n_head, c->n_head_kv);
+    if (c->head_dim % 2 != 0)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "model config: head_dim (%u) must be even for RoPE", c->head_dim);
+    if (c->n_vocab > INT32_MAX)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "model config: n_vocab (%u) exceeds INT32_MAX", c->n_vocab);
+    /* Every dimension a kernel sees must fit its uint32 row/column arguments with room to spare. */
+    if ((uint64_t)c->n_head * c->head_dim > INT32_MAX)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "model config: n_head * head_dim (%u * %u) is too large",
+                        c->n_head, c->head_dim);
+    if (c->n_embd > INT32_MAX || c->n_ff > INT32_MAX || c->n_layer > INT32_MAX)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "model config: a dimension exceeds INT32_MAX");
+    if (!(isfinite(c->rope_freq_base) && c->rope_freq_base > 0.0f))
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "model config: rope_freq_base (%g) must be finite and > 0",
+                        (double)c->rope_freq_base);
+    if (!(isfinite(c->rms_norm_eps) && c->rms_norm_eps >= 0.0f))
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "model config: rms_norm_eps (%g) must be finite and >= 0",
+                        (double)c->rms_norm_eps);
+    return MST_OK;
+}
+
+static mst_status check_tensor(const mst_model *m, const mst_tensor_desc *d, uint32_t index)
+{
+    if (d->struct_size != sizeof(mst_tensor_desc))
+        return mst_fail(MST_ERR_ABI_MISMATCH, "tensor %u: struct_size is %u, this library expects %u", index,
+                        d->struct_size, (unsigned)sizeof(mst_tensor_desc));
+    if (d->role < 0 || d->role >= N_ROLES)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %u: role %d is out of range", index, (int)d->role);
+    const char *rn = role_name(d->role);
+    if (role_is_global(d->role) ? d->layer != -1 : (d->layer < 0 || (uint32_t)d->layer >= m->cfg.n_layer))
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %u (%s): layer %d is invalid (%s)", index, rn,
+                        (int)d->layer, role_is_global(d->role) ? "a global tensor takes -1" : "out of range");
+    if (!mst_type_supported(d->type))
+        return mst_fail(MST_ERR_UNSUPPORTED, "tensor %s (layer %d): type %d is not supported (F32, F16, BF16, Q8_0, Q4_0)",
+                        rn, (int)d->layer, (int)d->type);
+    if (d->n_dims < 1 || d->n_dims > 4)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %s (layer %d): n_dims %u is not in 1..4", rn,
+                        (int)d->layer, d->n_dims);
+    if (d->reserved != 0)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %s (layer %d): reserved must be 0", rn, (int)d->layer);
+    for (uint32_t i = 0; i < 4; i++) {
+        if (d->ne[i] <= 0 || (i >= d->n_dims && d->ne[i] != 1))
+            return mst_fail(MST_ERR_INVALID_ARGUMENT,
+                            "tensor %s (layer %d): ne[%u] = %lld is invalid (must be > 0, and 1 beyond n_dims %u)", rn,
+                            (int)d->layer, i, (long long)d->ne[i], d->n_dims);
+    }
+    uint64_t e0, e1;
+    expected_shape(m, d->role, &e0, &e1);
+    if ((uint64_t)d->ne[0] != e0 || (uint64_t)d->ne[1] != e1 || d->ne[2] != 1 || d->ne[3] != 1)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT,
+                        "tensor %s (layer %d): shape [%lld, %lld, %lld, %lld] does not match the expected [%llu, %llu]",
+                        rn, (int)d->layer, (long long)d->ne[0], (long long)d->ne[1], (long long)d->ne[2],
+                        (long long)d->ne[3], (unsigned long long)e0, (unsigned long long)e1);
+    uint32_t bs = mst_type_block_size(d->type);
+    if (e0 % bs != 0)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %s (layer %d): ne[0] = %llu is not a multiple of the %s block size %u",
+                        rn, (int)d->layer, (unsigned long long)e0, mst_type_name(d->type), bs);
+    uint64_t row_bytes, bytes;
+    if (!mst_type_bytes(d->type, e0, &row_bytes) || !mst_mul_u64(row_bytes, e1, &bytes) || bytes > SIZE_MAX)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %s (layer %d): size overflows", rn, (int)d->layer);
+    if (d->n_bytes != bytes)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %s (layer %d): n_bytes is %llu, but %s [%llu, %llu] takes %llu",
+                        rn, (int)d->layer, (unsigned long long)d->n_bytes, mst_type_name(d->type),
+                        (unsigned long long)e0, (unsigned long long)e1, (unsigned long long)bytes);
+    if (!d->data)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %s (layer %d): data is NULL", rn, (int)d->layer);
+    return MST_OK;
+}
+
+static mst_weight weight_of(const mst_tensor_desc *d)
+{
+    uint64_t row_bytes = 0;
+    mst_type_bytes(d->type, (uint64_t)d->ne[0], &row_bytes);
+    return (mst_weight){
+        .type = d->type,
+        .data = d->data,
+        .rows = (uint32_t)d->ne[1],
+        .cols = (uint32_t)d->ne[0],
+        .row_bytes = (size_t)row_bytes,
+    };
+}
+
+static void free_model(mst_model *m)
+{
+    if (!m)
+        return;
+    free(m->layers);
+    free(m->norms);
+    free(m);
+}
+
+MST_API mst_status mst_model_create(const mst_model_config *config, const mst_tensor_desc *tensors,
+                                    uint32_t n_tensors, mst_model **out_model)
+{
+    mst_clear_error();
+    if (!out_model)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_model_create: out_model is NULL");
+    *out_model = NULL;
+    if (!config)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_model_create: config is NULL");
+    if (!tensors && n_tensors > 0)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_model_create: tensors is NULL but n_tensors is %u", n_tensors);
+    mst_status st = check_config(config);
+    if (st != MST_OK)
+        return st;
+
+    mst_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return mst_fail(MST_ERR_OUT_OF_MEMORY, "mst_model_create: out of memory");
+    m->cfg = *config;
+    m->q_dim = config->n_head * config->head_dim;
+    m->kv_dim = config->n_head_kv * config->head_dim;
+    atomic_init(&m->refs, 1);
+    atomic_init(&m->caller_released, 0);
+
+    const uint32_t n_layer = config->n_layer;
+    const size_t n_slots = N_GLOBAL_SLOTS + (size_t)n_layer * N_LAYER_ROLES;
+    const mst_tensor_desc **seen = mst_alloc_array(n_slots, sizeof *seen);
+    m->layers = mst_alloc_array(n_layer, sizeof *m->layers);
+    m->norms = mst_alloc_array((uint64_t)(1 + 2 * (uint64_t)n_layer) * config->n_embd, sizeof(float));
+    if (!seen || !m->layers || !m->norms) {
+        free(seen);
+        free_model(m);
+        return mst_fail(MST_ERR_OUT_OF_MEMORY, "mst_model_create: out of memory for %u layers", n_layer);
+    }
+
+    for (uint32_t i = 0; i < n_tensors && st == MST_OK; i++) {
+        const mst_tensor_desc *d = &tensors[i];
+        st = check_tensor(m, d, i);
+        if (st != MST_OK)
+            break;
+        size_t s = slot_of(d->role, d->layer);
+        if (seen[s])
+            st = mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %s (layer %d) is given twice (entries %u and %u)",
+                          role_name(d->role), (int)d->layer, (unsigned)(seen[s] - tensors), i);
+        seen[s] = d;
+    }
+    /* Every tensor is required except OUTPUT, which falls back to TOKEN_EMBD (tied embeddings). */
+    for (size_t s = 0; s < n_slots && st == MST_OK; s++) {
+        if (seen[s] || s == MST_ROLE_OUTPUT)
+            continue;
+        int32_t role = s < N_GLOBAL_SLOTS ? (int32_t)s : MST_ROLE_ATTN_NORM + (int32_t)((s - N_GLOBAL_SLOTS) % N_LAYER_ROLES);
+        int32_t layer = s < N_GLOBAL_SLOTS ? -1 : (int32_t)((s - N_GLOBAL_SLOTS) / N_LAYER_ROLES);
+        st = mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %s (layer %d) is missing", role_name(role), (int)layer);
+    }
+    if (st != MST_OK) {
+        free(seen);
+        free_model(m);
+        return st;
+    }
+
+    const uint32_t n_embd = config->n_embd;
+    float *norm = m->norms;
+    mst_dequantize_ref(seen[MST_ROLE_OUTPUT_NORM]->type, seen[MST_ROLE_OUTPUT_NORM]->data, n_embd, norm);
+    m->output_norm = norm;
+    norm += n_embd;
+    m->tok_embd = weight_of(seen[MST_ROLE_TOKEN_EMBD]);
+    m->output = weight_of(seen[MST_ROLE_OUTPUT] ? seen[MST_ROLE_OUTPUT] : seen[MST_ROLE_TOKEN_EMBD]);
+    for (uint32_t l = 0; l < n_layer; l++) {
+        const mst_tensor_desc **t = seen + N_GLOBAL_SLOTS + (size_t)l * N_LAYER_ROLES - MST_ROLE_ATTN_NORM;
+        mst_layer *L = &m->layers[l];
+        mst_dequantize_ref(t[MST_ROLE_ATTN_NORM]->type, t[MST_ROLE_ATTN_NORM]->data, n_embd, norm);
+        L->attn_norm = norm;
+        norm += n_embd;
+        mst_dequantize_ref(t[MST_ROLE_FFN_NORM]->type, t[MST_ROLE_FFN_NORM]->data, n_embd, norm);
+        L->ffn_norm = norm;
+        norm += n_embd;
+        L->wq = weight_of(t[MST_ROLE_ATTN_Q]);
+        L->wk = weight_of(t[MST_ROLE_ATTN_K]);
+        L->wv = weight_of(t[MST_ROLE_ATTN_V]);
+        L->wo = weight_of(t[MST_ROLE_ATTN_OUT]);
+        L->w_gate = weight_of(t[MST_ROLE_FFN_GATE]);
+        L->w_up = weight_of(t[MST_ROLE_FFN_UP]);
+        L->w_down = weight_of(t[MST_ROLE_FFN_DOWN]);
+    }
+    free(seen);
+    *out_model = m;
+    return MST_OK;
+}
+
+void mst_model_retain(mst_model *model)
+{
+    atomic_fetch_add_explicit(&model->refs, 1, memory_order_relaxed);
+}
+
+void mst_model_release(mst_model *model)
+{
+    if (atomic_fetch_sub_explicit(&model->refs, 1, memory_order_acq_rel) == 1)
+        free_model(model);
+}
+
+MST_API mst_status mst_model_free(mst_model *model)
+{
+    mst_clear_error();
+    if (!model)
+        return MST_OK; /* like free(NULL) */
+    if (atomic_exchange(&model->caller_released, 1))
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_model_free: this model was already freed (its contexts keep it alive)");
+    mst_model_release(model);
+    return MST_OK;
+}

@@ -1,0 +1,167 @@
+/* threadpool.c — persistent workers for the forward pass.
+ *
+ * A decode runs a few hundred short parallel steps per token, so workers are started once per
+ * context, spin briefly between steps (a wake-up through the kernel costs more than most steps)
+ * and only then sleep on a condition variable. The caller is thread 0 and does its share. */
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+#include "internal.h"
+#include "threadpool.h"
+
+enum { SPIN_BEFORE_SLEEP = 20000, SPIN_BEFORE_YIELD = 2000 };
+
+typedef struct mst_worker {
+    mst_pool *pool;
+    uint32_t ith;
+    pthread_t thread;
+} mst_worker;
+
+struct mst_pool {
+    uint32_t n_threads;
+    mst_worker *workers; /* n_threads - 1 of them */
+    pthread_mutex_t mutex;
+    pthread_cond_t wake;
+    atomic_uint generation; /* bumped once per run; workers run when it moves */
+    atomic_uint n_done;     /* workers finished with the current run */
+    atomic_int stop;
+    mst_task_fn fn; /* published before generation is bumped */
+    void *arg;
+};
+
+static void *worker_main(void *p)
+{
+    mst_worker *w = p;
+    mst_pool *pool = w->pool;
+    unsigned seen = 0;
+    for (;;) {
+        unsigned gen;
+        int spins = 0;
+        while ((gen = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen &&
+               !atomic_load_explicit(&pool->stop, memory_order_acquire)) {
+            if (++spins < SPIN_BEFORE_SLEEP) {
+                cpu_relax();
+                continue;
+            }
+            /* Checked again under the mutex the producer bumps it under: no lost wake-up. */
+            pthread_mutex_lock(&pool->mutex);
+            while (atomic_load_explicit(&pool->generation, memory_order_acquire) == seen &&
+                   !atomic_load_explicit(&pool->stop, memory_order_acquire))
+                pthread_cond_wait(&pool->wake, &pool->mutex);
+            pthread_mutex_unlock(&pool->mutex);
+            spins = 0;
+        }
+        if (atomic_load_explicit(&pool->stop, memory_order_acquire))
+            break;
+        seen = gen;
+        pool->fn(pool->arg, w->ith, pool->n_threads);
+        atomic_fetch_add_explicit(&pool->n_done, 1, memory_order_release);
+    }
+    return NULL;
+}
+
+static void stop_workers(mst_pool *pool, uint32_t n_started)
+{
+    pthread_mutex_lock(&pool->mutex);
+    atomic_store_explicit(&pool->stop, 1, memory_order_release);
+    pthread_cond_broadcast(&pool->wake);
+    pthread_mutex_unlock(&pool->mutex);
+    for (uint32_t i = 0; i < n_started; i++)
+        pthread_join(pool->workers[i].thread, NULL);
+}
+
+mst_status mst_pool_create(uint32_t n_threads, mst_pool **out_pool)
+{
+    *out_pool = NULL;
+    if (n_threads == 0)
+        n_threads = 1;
+    mst_pool *pool = calloc(1, sizeof *pool);
+    if (!pool)
+        return mst_fail(MST_ERR_OUT_OF_MEMORY, "thread pool: out of memory");
+    pool->n_threads = n_threads;
+    atomic_init(&pool->generation, 0);
+    atomic_init(&pool->n_done, 0);
+    atomic_init(&pool->stop, 0);
+    if (n_threads > 1) {
+        pool->workers = calloc(n_threads - 1, sizeof *pool->workers);
+        if (!pool->workers) {
+            free(pool);
+            return mst_fail(MST_ERR_OUT_OF_MEMORY, "thread pool: out of memory for %u workers", n_threads);
+        }
+    }
+    if (pthread_mutex_init(&pool->mutex, NULL) != 0) {
+        free(pool->workers);
+        free(pool);
+        return mst_fail(MST_ERR_OUT_OF_MEMORY, "thread pool: cannot create a mutex");
+    }
+    if (pthread_cond_init(&pool->wake, NULL) != 0) {
+        pthread_mutex_destroy(&pool->mutex);
+        free(pool->workers);
+        free(pool);
+        return mst_fail(MST_ERR_OUT_OF_MEMORY, "thread pool: cannot create a condition variable");
+    }
+    for (uint32_t i = 0; i + 1 < n_threads; i++) {
+        pool->workers[i].pool = pool;
+        pool->workers[i].ith = i + 1;
+        if (pthread_create(&pool->workers[i].thread, NULL, worker_main, &pool->workers[i]) != 0) {
+            stop_workers(pool, i);
+            pthread_cond_destroy(&pool->wake);
+            pthread_mutex_destroy(&pool->mutex);
+            free(pool->workers);
+            free(pool);
+            return mst_fail(MST_ERR_OUT_OF_MEMORY, "thread pool: could start only %u of %u threads", i + 1,
+                            n_threads);
+        }
+    }
+    *out_pool = pool;
+    return MST_OK;
+}
+
+void mst_pool_free(mst_pool *pool)
+{
+    if (!pool)
+        return;
+    stop_workers(pool, pool->n_threads - 1);
+    pthread_cond_destroy(&pool->wake);
+    pthread_mutex_destroy(&pool->mutex);
+    free(pool->workers);
+    free(pool);
+}
+
+uint32_t mst_pool_size(const mst_pool *pool)
+{
+    return pool->n_threads;
+}
+
+void mst_pool_run(mst_pool *pool, mst_task_fn fn, void *arg)
+{
+    if (pool->n_threads == 1) {
+        fn(arg, 0, 1);
+        return;
+    }
+    pool->fn = fn;
+    pool->arg = arg;
+    atomic_store_explicit(&pool->n_done, 0, memory_order_relaxed);
+    pthread_mutex_lock(&pool->mutex);
+    atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
+    pthread_cond_broadcast(&pool->wake);
+    pthread_mutex_unlock(&pool->mutex);
+
+    fn(arg, 0, pool->n_threads);
+
+    unsigned spins = 0;
+    while (atomic_load_explicit(&pool->n_done, memory_order_acquire) != pool->n_threads - 1) {
+        if (++spins < SPIN_BEFORE_YIELD)
+            cpu_relax();
+        else
+            sched_yield();
+    }
+}

@@ -1,0 +1,240 @@
+/* test_abi.c — the ABI's contract, through the shared library's exports only.
+ *   layout: mst_struct_layout matches this compiler's sizeof/offsetof, field by field;
+ *   errors: bad arguments give the documented status and a message, never a crash. */
+#include <stddef.h>
+
+#include "test_util.h"
+
+#define EXPECT(call, status)                                                                                \
+    do {                                                                                                    \
+        mst_status st_ = (call);                                                                            \
+        CHECK(st_ == (status), "%s returned %s, expected %s (%s)", #call, mst_status_to_string(st_),         \
+              mst_status_to_string(status), mst_last_error());                                              \
+        if ((status) != MST_OK)                                                                             \
+            CHECK(mst_last_error()[0] != '\0', "%s left no error message", #call);                           \
+    } while (0)
+
+static void check_layout(int32_t id, const size_t *offs, size_t n, size_t size)
+{
+    uint64_t v = 0;
+    EXPECT(mst_struct_layout(id, UINT32_MAX, &v), MST_OK);
+    CHECK(v == size, "struct %d: size %llu, expected %zu", id, (unsigned long long)v, size);
+    for (size_t i = 0; i < n; i++) {
+        EXPECT(mst_struct_layout(id, (uint32_t)i, &v), MST_OK);
+        CHECK(v == offs[i], "struct %d field %zu: offset %llu, expected %zu", id, i, (unsigned long long)v, offs[i]);
+    }
+    EXPECT(mst_struct_layout(id, (uint32_t)n, &v), MST_ERR_INVALID_ARGUMENT);
+}
+
+static void test_layout(void)
+{
+    CHECK(mst_abi_version() == MST_ABI_VERSION, "abi version %u vs header %d", mst_abi_version(), MST_ABI_VERSION);
+    const size_t cfg[] = {
+        offsetof(mst_model_config, struct_size), offsetof(mst_model_config, n_vocab),
+        offsetof(mst_model_config, n_embd), offsetof(mst_model_config, n_layer),
+        offsetof(mst_model_config, n_head), offsetof(mst_model_config, n_head_kv),
+        offsetof(mst_model_config, head_dim), offsetof(mst_model_config, n_ff),
+        offsetof(mst_model_config, n_ctx_train), offsetof(mst_model_config, sliding_window),
+        offsetof(mst_model_config, rope_freq_base), offsetof(mst_model_config, rms_norm_eps)};
+    const size_t td[] = {
+        offsetof(mst_tensor_desc, struct_size), offsetof(mst_tensor_desc, role), offsetof(mst_tensor_desc, layer),
+        offsetof(mst_tensor_desc, type), offsetof(mst_tensor_desc, n_dims), offsetof(mst_tensor_desc, reserved),
+        offsetof(mst_tensor_desc, ne), offsetof(mst_tensor_desc, data), offsetof(mst_tensor_desc, n_bytes)};
+    const size_t cp[] = {offsetof(mst_context_params, struct_size), offsetof(mst_context_params, n_ctx),
+                         offsetof(mst_context_params, n_threads), offsetof(mst_context_params, n_batch)};
+    check_layout(MST_STRUCT_MODEL_CONFIG, cfg, 12, sizeof(mst_model_config));
+    check_layout(MST_STRUCT_TENSOR_DESC, td, 9, sizeof(mst_tensor_desc));
+    check_layout(MST_STRUCT_CONTEXT_PARAMS, cp, 4, sizeof(mst_context_params));
+    uint64_t v;
+    EXPECT(mst_struct_layout(3, 0, &v), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_struct_layout(-1, UINT32_MAX, &v), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_struct_layout(0, 0, NULL), MST_ERR_INVALID_ARGUMENT);
+}
+
+/* Builds the tiny model after applying `edit` to its descriptors; returns the status. */
+static mst_status create_edited(void (*edit)(test_model *), mst_model_config cfg)
+{
+    static const int32_t types[9] = {MST_TYPE_F32, MST_TYPE_F32, MST_TYPE_F32, MST_TYPE_F32, MST_TYPE_F32,
+                                     MST_TYPE_F32, MST_TYPE_F32, MST_TYPE_F32, MST_TYPE_F32};
+    test_model tm;
+    tm_build(&tm, 1, &cfg, types, 0);
+    if (edit)
+        edit(&tm);
+    mst_model *m = NULL;
+    mst_status st = mst_model_create(&tm.cfg, tm.desc, tm.n_desc, &m);
+    if (st == MST_OK)
+        mst_model_free(m);
+    else
+        CHECK(m == NULL, "failed create left a model behind");
+    tm_free(&tm);
+    return st;
+}
+
+static void drop_q_layer1(test_model *tm)
+{
+    for (uint32_t i = 0; i < tm->n_desc; i++)
+        if (tm->desc[i].role == MST_ROLE_ATTN_Q && tm->desc[i].layer == 1)
+            tm->desc[i] = tm->desc[--tm->n_desc];
+}
+static void dup_ffn_up(test_model *tm)
+{
+    for (uint32_t i = 0; i < tm->n_desc; i++)
+        if (tm->desc[i].role == MST_ROLE_FFN_UP && tm->desc[i].layer == 0) {
+            tm->desc[tm->n_desc++] = tm->desc[i];
+            return;
+        }
+}
+static void wrong_shape(test_model *tm) { tm->desc[3].ne[1] += 1; }
+static void wrong_bytes(test_model *tm) { tm->desc[3].n_bytes -= 4; }
+static void wrong_type(test_model *tm) { tm->desc[3].type = 12; }
+static void global_with_layer(test_model *tm) { tm->desc[0].layer = 0; }
+static void layer_out_of_range(test_model *tm) { tm->desc[4].layer = 2; }
+static void bad_role(test_model *tm) { tm->desc[4].role = 12; }
+static void bad_struct_size(test_model *tm) { tm->desc[5].struct_size = 8; }
+static void null_data(test_model *tm) { tm->desc[5].data = NULL; }
+static void bad_dims(test_model *tm) { tm->desc[5].n_dims = 5; }
+static void extra_dim(test_model *tm) { tm->desc[5].ne[2] = 2; }
+static void transposed(test_model *tm)
+{
+    for (uint32_t i = 0; i < tm->n_desc; i++)
+        if (tm->desc[i].role == MST_ROLE_FFN_DOWN) {
+            int64_t t = tm->desc[i].ne[0];
+            tm->desc[i].ne[0] = tm->desc[i].ne[1];
+            tm->desc[i].ne[1] = t;
+        }
+}
+static void quant_misfit(test_model *tm)
+{
+    /* Q8_0 output with n_bytes for F32 */
+    tm->desc[2].type = MST_TYPE_Q8_0;
+}
+
+static void test_errors(void)
+{
+    CHECK(strcmp(mst_status_to_string(MST_ERR_BUSY), "busy") == 0, "status string");
+    CHECK(mst_status_to_string((mst_status)99)[0] != '\0', "unknown status string");
+    uint32_t f;
+    EXPECT(mst_cpu_features(&f), MST_OK);
+    CHECK(mst_last_error()[0] == '\0', "success leaves an error message");
+    EXPECT(mst_cpu_features(NULL), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_model_config_default(NULL), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_context_params_default(NULL), MST_ERR_INVALID_ARGUMENT);
+    mst_model_config dc;
+    EXPECT(mst_model_config_default(&dc), MST_OK);
+    CHECK(dc.struct_size == sizeof dc && dc.n_head % dc.n_head_kv == 0, "default config");
+
+    mst_model_config cfg = tiny_config();
+    EXPECT(create_edited(NULL, cfg), MST_OK);
+    EXPECT(create_edited(drop_q_layer1, cfg), MST_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(mst_last_error(), "attn_q") && strstr(mst_last_error(), "1"), "missing message names role and layer: %s",
+          mst_last_error());
+    EXPECT(create_edited(dup_ffn_up, cfg), MST_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(mst_last_error(), "ffn_up") != NULL, "duplicate message names the role: %s", mst_last_error());
+    EXPECT(create_edited(wrong_shape, cfg), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(create_edited(wrong_bytes, cfg), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(create_edited(wrong_type, cfg), MST_ERR_UNSUPPORTED);
+    EXPECT(create_edited(global_with_layer, cfg), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(create_edited(layer_out_of_range, cfg), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(create_edited(bad_role, cfg), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(create_edited(bad_struct_size, cfg), MST_ERR_ABI_MISMATCH);
+    EXPECT(create_edited(null_data, cfg), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(create_edited(bad_dims, cfg), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(create_edited(extra_dim, cfg), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(create_edited(transposed, cfg), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(create_edited(quant_misfit, cfg), MST_ERR_INVALID_ARGUMENT);
+
+    mst_model_config bad = cfg;
+    bad.n_head_kv = 3;
+    EXPECT(mst_model_create(&bad, NULL, 0, &(mst_model *){0}), MST_ERR_INVALID_ARGUMENT);
+    bad = cfg, bad.head_dim = 23;
+    EXPECT(mst_model_create(&bad, NULL, 0, &(mst_model *){0}), MST_ERR_INVALID_ARGUMENT);
+    bad = cfg, bad.n_layer = 0;
+    EXPECT(mst_model_create(&bad, NULL, 0, &(mst_model *){0}), MST_ERR_INVALID_ARGUMENT);
+    bad = cfg, bad.rope_freq_base = NAN;
+    EXPECT(mst_model_create(&bad, NULL, 0, &(mst_model *){0}), MST_ERR_INVALID_ARGUMENT);
+    bad = cfg, bad.struct_size = 12;
+    EXPECT(mst_model_create(&bad, NULL, 0, &(mst_model *){0}), MST_ERR_ABI_MISMATCH);
+    EXPECT(mst_model_create(NULL, NULL, 0, &(mst_model *){0}), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_model_create(&cfg, NULL, 3, &(mst_model *){0}), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_model_create(&cfg, NULL, 0, NULL), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_model_create(&cfg, NULL, 0, &(mst_model *){0}), MST_ERR_INVALID_ARGUMENT); /* nothing given */
+
+    /* context and decode argument checks on a real model */
+    static const int32_t types[9] = {MST_TYPE_Q8_0, MST_TYPE_F32, MST_TYPE_F32, MST_TYPE_F32, MST_TYPE_F32,
+                                     MST_TYPE_F32, MST_TYPE_F32, MST_TYPE_F32, MST_TYPE_F32};
+    test_model tm;
+    tm_build(&tm, 2, &cfg, types, 1);
+    mst_model *m = NULL;
+    EXPECT(mst_model_create(&tm.cfg, tm.desc, tm.n_desc, &m), MST_OK);
+    mst_context_params p;
+    mst_context_params_default(&p);
+    p.n_ctx = 16, p.n_batch = 4, p.n_threads = 2;
+    mst_context *c = NULL;
+    mst_context_params bp = p;
+    bp.struct_size = 4;
+    EXPECT(mst_context_create(m, &bp, &c), MST_ERR_ABI_MISMATCH);
+    bp = p, bp.n_ctx = 0;
+    EXPECT(mst_context_create(m, &bp, &c), MST_ERR_INVALID_ARGUMENT);
+    bp = p, bp.n_batch = 0;
+    EXPECT(mst_context_create(m, &bp, &c), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_context_create(NULL, &p, &c), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_context_create(m, NULL, &c), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_context_create(m, &p, NULL), MST_ERR_INVALID_ARGUMENT);
+    bp = p, bp.n_ctx = 0x7fffffff, bp.n_batch = 0x7fffffff;
+    {
+        /* hundreds of GiB of cache: OUT_OF_MEMORY, unless the OS overcommits without limit */
+        mst_status st = mst_context_create(m, &bp, &c);
+        CHECK(st == MST_ERR_OUT_OF_MEMORY || st == MST_OK, "huge context gave %s", mst_status_to_string(st));
+        if (st == MST_OK)
+            mst_context_free(c);
+        else
+            CHECK(mst_last_error()[0] != '\0' && c == NULL, "huge context: no message, or a context left behind");
+    }
+    EXPECT(mst_context_create(m, &p, &c), MST_OK);
+
+    float logits[4 * 50];
+    int32_t toks[5] = {1, 2, 3, 4, 5};
+    EXPECT(mst_decode(NULL, toks, 1, 0, logits, 50), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_decode(c, NULL, 1, 0, logits, 50), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_decode(c, toks, 0, 0, logits, 50), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_decode(c, toks, 5, 0, logits, 50), MST_ERR_INVALID_ARGUMENT); /* > n_batch */
+    EXPECT(mst_decode(c, toks, 1, 0, NULL, 50), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_decode(c, toks, 1, 0, logits, 49), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_decode(c, toks, 2, 1, logits, 99), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_decode(c, toks, 2, 2, logits, 200), MST_ERR_INVALID_ARGUMENT);
+    int32_t bad_tok[3] = {1, 50, 2};
+    EXPECT(mst_decode(c, bad_tok, 3, 0, logits, 50), MST_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(mst_last_error(), "tokens[1]") && strstr(mst_last_error(), "50"), "message names index and value: %s",
+          mst_last_error());
+    bad_tok[1] = -1;
+    EXPECT(mst_decode(c, bad_tok, 3, 0, logits, 50), MST_ERR_INVALID_ARGUMENT);
+    uint32_t pos = 99;
+    EXPECT(mst_context_position(c, &pos), MST_OK);
+    CHECK(pos == 0, "failed decodes moved the position to %u", pos);
+    EXPECT(mst_context_position(c, NULL), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_context_truncate(c, 1), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_context_truncate(NULL, 0), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_context_set_threads(NULL, 1), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_context_set_threads(c, 100000), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_decode(c, toks, 4, 1, logits, 200), MST_OK);
+    CHECK(isfinite(logits[0]) && isfinite(logits[199]), "logits are not finite");
+
+    /* the model outlives its handle while a context holds it */
+    EXPECT(mst_model_free(m), MST_OK);
+    EXPECT(mst_model_free(m), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_decode(c, toks, 1, 0, logits, 50), MST_OK);
+    EXPECT(mst_context_free(c), MST_OK);
+    EXPECT(mst_context_free(NULL), MST_OK);
+    EXPECT(mst_model_free(NULL), MST_OK);
+    tm_free(&tm);
+}
+
+int main(int argc, char **argv)
+{
+    const char *which = argc > 1 ? argv[1] : "all";
+    if (strcmp(which, "all") == 0 || strcmp(which, "layout") == 0)
+        test_layout();
+    if (strcmp(which, "all") == 0 || strcmp(which, "errors") == 0)
+        test_errors();
+    return finish(which);
+}

@@ -1,0 +1,198 @@
+/* test_ops.c — rmsnorm, rope, swiglu and attention: BEST against REFERENCE through the ABI,
+ * plus the per-ISA dot/axpy that attention uses, and an independent check of the attention mask.
+ * Usage: test_ops rmsnorm|rope|swiglu|attention
+ *
+ * Tolerance: max |best - ref| <= 1e-5 * max(1, max |ref|) unless stated. */
+#include "test_util.h"
+#include "cpu/ops.h"
+
+static const double TOL = 1e-5;
+
+static void compare(const char *what, const float *best, const float *ref, size_t n, double tol)
+{
+    double err = max_abs_diff(best, ref, n), scale = max_abs(ref, n);
+    if (scale < 1.0)
+        scale = 1.0;
+    CHECK(err <= tol * scale, "%s: max error %.3g > %.3g", what, err, tol * scale);
+}
+
+static void test_rmsnorm(void)
+{
+    static const uint32_t ns[] = {1, 7, 33, 100, 4096};
+    uint64_t s = 3;
+    for (size_t i = 0; i < sizeof ns / 4; i++) {
+        uint32_t n = ns[i], rows = 3;
+        float *x = xmalloc((size_t)n * rows * 4), *w = xmalloc((size_t)n * 4);
+        float *y = xmalloc((size_t)n * rows * 4), *yr = xmalloc((size_t)n * rows * 4);
+        fill_uniform(&s, x, (size_t)n * rows, -3, 3);
+        fill_uniform(&s, w, n, 0.5f, 1.5f);
+        CHECK(mst_kernel_rmsnorm(MST_IMPL_BEST, x, w, n, rows, 1e-5f, y) == MST_OK, "%s", mst_last_error());
+        CHECK(mst_kernel_rmsnorm(MST_IMPL_REFERENCE, x, w, n, rows, 1e-5f, yr) == MST_OK, "%s", mst_last_error());
+        char what[64];
+        snprintf(what, sizeof what, "rmsnorm n=%u", n);
+        compare(what, y, yr, (size_t)n * rows, TOL);
+        free(x), free(w), free(y), free(yr);
+    }
+    /* hand check: x = [3, 4], mean(x^2) = 12.5 */
+    float x[2] = {3, 4}, w[2] = {1, 2}, y[2];
+    mst_kernel_rmsnorm(MST_IMPL_BEST, x, w, 2, 1, 0.0f, y);
+    CHECK(fabs(y[0] - 3 / sqrt(12.5)) < 1e-6 && fabs(y[1] - 8 / sqrt(12.5)) < 1e-6, "rmsnorm hand values");
+    CHECK(mst_kernel_rmsnorm(MST_IMPL_BEST, x, w, 0, 1, 1e-5f, y) == MST_ERR_INVALID_ARGUMENT, "n = 0");
+    CHECK(mst_kernel_rmsnorm(MST_IMPL_BEST, x, NULL, 2, 1, 1e-5f, y) == MST_ERR_INVALID_ARGUMENT, "NULL weight");
+}
+
+static void test_rope(void)
+{
+    static const uint32_t hds[] = {2, 8, 24, 128};
+    static const float bases[] = {10000.0f, 1000000.0f};
+    const int32_t pos[] = {0, 1, 5, 1000, 30000};
+    uint64_t s = 5;
+    for (size_t hi = 0; hi < 4; hi++)
+        for (size_t bi = 0; bi < 2; bi++)
+            for (uint32_t heads = 1; heads <= 3; heads += 2) {
+                uint32_t hd = hds[hi], nt = 5;
+                size_t n = (size_t)nt * heads * hd;
+                float *a = xmalloc(n * 4), *b = xmalloc(n * 4);
+                fill_uniform(&s, a, n, -1, 1);
+                memcpy(b, a, n * 4);
+                CHECK(mst_kernel_rope(MST_IMPL_BEST, a, nt, heads, hd, pos, bases[bi]) == MST_OK, "%s", mst_last_error());
+                CHECK(mst_kernel_rope(MST_IMPL_REFERENCE, b, nt, heads, hd, pos, bases[bi]) == MST_OK, "%s", mst_last_error());
+                char what[64];
+                snprintf(what, sizeof what, "rope hd=%u heads=%u base=%g", hd, heads, (double)bases[bi]);
+                compare(what, a, b, n, TOL);
+                free(a), free(b);
+            }
+    /* hand check: position 1, head_dim 4: pair 0 turns by 1 rad, pair 1 by 1/sqrt(base) rad */
+    float x[4] = {1, 0, 0, 1};
+    int32_t p1 = 1;
+    mst_kernel_rope(MST_IMPL_BEST, x, 1, 1, 4, &p1, 10000.0f);
+    CHECK(fabs(x[0] - cos(1.0)) < 1e-6 && fabs(x[1] - sin(1.0)) < 1e-6, "rope pair 0");
+    CHECK(fabs(x[2] + sin(0.01)) < 1e-6 && fabs(x[3] - cos(0.01)) < 1e-6, "rope pair 1");
+    int32_t neg = -1;
+    CHECK(mst_kernel_rope(MST_IMPL_BEST, x, 1, 1, 4, &neg, 10000.0f) == MST_ERR_INVALID_ARGUMENT, "negative position");
+    CHECK(mst_kernel_rope(MST_IMPL_BEST, x, 1, 1, 3, &p1, 10000.0f) == MST_ERR_INVALID_ARGUMENT, "odd head_dim");
+}
+
+static void test_swiglu(void)
+{
+    uint64_t s = 9;
+    const size_t n = 1001;
+    float *g = xmalloc(n * 4), *u = xmalloc(n * 4), *o = xmalloc(n * 4), *orf = xmalloc(n * 4);
+    fill_uniform(&s, g, n, -12, 12);
+    fill_uniform(&s, u, n, -2, 2);
+    CHECK(mst_kernel_swiglu(MST_IMPL_BEST, g, u, n, o) == MST_OK, "%s", mst_last_error());
+    CHECK(mst_kernel_swiglu(MST_IMPL_REFERENCE, g, u, n, orf) == MST_OK, "%s", mst_last_error());
+    compare("swiglu", o, orf, n, TOL);
+    float g1 = 1.0f, u1 = 2.0f, o1;
+    mst_kernel_swiglu(MST_IMPL_BEST, &g1, &u1, 1, &o1);
+    CHECK(fabs(o1 - 2.0 / (1.0 + exp(-1.0))) < 1e-6, "swiglu hand value");
+    CHECK(mst_kernel_swiglu(MST_IMPL_BEST, g, u, 0, o) == MST_ERR_INVALID_ARGUMENT, "n = 0");
+    free(g), free(u), free(o), free(orf);
+}
+
+static void test_vec(const mst_cpu_kernels *k)
+{
+    uint64_t s = 11;
+    float a[300], b[300], y1[300], y2[300];
+    fill_uniform(&s, a, 300, -1, 1);
+    fill_uniform(&s, b, 300, -1, 1);
+    for (uint32_t n = 1; n <= 300; n += (n < 40 ? 1 : 37)) {
+        double ref = 0;
+        for (uint32_t i = 0; i < n; i++)
+            ref += (double)a[i] * b[i];
+        CHECK(fabs(k->dot(a, b, n) - ref) <= TOL * n, "%s dot n=%u", k->name, n);
+        memcpy(y1, b, sizeof y1);
+        memcpy(y2, b, sizeof y2);
+        k->axpy(y1, 0.37f, a, n);
+        mst_axpy_scalar(y2, 0.37f, a, n);
+        CHECK(max_abs_diff(y1, y2, 300) <= 1e-6, "%s axpy n=%u", k->name, n);
+    }
+}
+
+static void attention_case(uint32_t nt, uint32_t pos0, uint32_t n_kv, uint32_t nh, uint32_t nkv, uint32_t hd,
+                           uint32_t window, uint64_t seed)
+{
+    uint64_t s = seed;
+    size_t nq = (size_t)nt * nh * hd, nk = (size_t)n_kv * nkv * hd;
+    float *q = xmalloc(nq * 4), *k = xmalloc(nk * 4), *v = xmalloc(nk * 4), *o = xmalloc(nq * 4), *orf = xmalloc(nq * 4);
+    fill_uniform(&s, q, nq, -2, 2);
+    fill_uniform(&s, k, nk, -2, 2);
+    fill_uniform(&s, v, nk, -1, 1);
+    CHECK(mst_kernel_attention(MST_IMPL_BEST, q, k, v, nt, pos0, n_kv, nh, nkv, hd, window, o) == MST_OK, "%s",
+          mst_last_error());
+    CHECK(mst_kernel_attention(MST_IMPL_REFERENCE, q, k, v, nt, pos0, n_kv, nh, nkv, hd, window, orf) == MST_OK, "%s",
+          mst_last_error());
+    char what[128];
+    snprintf(what, sizeof what, "attention nt=%u pos0=%u n_kv=%u heads=%u/%u hd=%u window=%u", nt, pos0, n_kv, nh, nkv,
+             hd, window);
+    compare(what, o, orf, nq, TOL);
+    free(q), free(k), free(v), free(o), free(orf);
+}
+
+/* Independent mask check: q = 0 makes every visible key equally likely; v_j = one-hot(j) then
+ * makes out[j] = 1/count exactly when key j is visible. GQA: kv head g has v_j = (g+1) one-hot. */
+static void attention_mask_check(uint32_t window)
+{
+    const uint32_t nt = 4, pos0 = 5, n_kv = 9, nh = 4, nkv = 2, hd = n_kv;
+    float q[4 * 4 * 9] = {0}, k[9 * 2 * 9], v[9 * 2 * 9] = {0}, o[4 * 4 * 9];
+    uint64_t s = 13;
+    fill_uniform(&s, k, sizeof k / 4, -1, 1);
+    for (uint32_t j = 0; j < n_kv; j++)
+        for (uint32_t g = 0; g < nkv; g++)
+            v[(j * nkv + g) * hd + j] = (float)(g + 1);
+    for (int impl = 0; impl < 2; impl++) {
+        CHECK(mst_kernel_attention(impl, q, k, v, nt, pos0, n_kv, nh, nkv, hd, window, o) == MST_OK, "%s", mst_last_error());
+        for (uint32_t t = 0; t < nt; t++) {
+            uint32_t p = pos0 + t, count = 0;
+            for (uint32_t j = 0; j < n_kv; j++)
+                count += j <= p && (window == 0 || p - j < window);
+            for (uint32_t h = 0; h < nh; h++)
+                for (uint32_t j = 0; j < n_kv; j++) {
+                    int visible = j <= p && (window == 0 || p - j < window);
+                    double expect = visible ? (double)(h / (nh / nkv) + 1) / count : 0.0;
+                    double got = o[(t * nh + h) * hd + j];
+                    CHECK(fabs(got - expect) < 1e-6, "mask impl=%d window=%u t=%u h=%u key %u: %g, expected %g", impl,
+                          window, t, h, j, got, expect);
+                }
+        }
+    }
+}
+
+static void test_attention(void)
+{
+    attention_case(1, 0, 1, 1, 1, 8, 0, 1);
+    attention_case(5, 3, 8, 4, 2, 16, 0, 2);
+    attention_case(5, 3, 8, 4, 2, 16, 3, 3);
+    attention_case(1, 99, 100, 8, 8, 128, 0, 4);
+    attention_case(7, 20, 40, 6, 2, 64, 10, 5);
+    attention_case(3, 0, 3, 32, 8, 33, 1, 6);
+    attention_mask_check(0);
+    attention_mask_check(3);
+    attention_mask_check(1);
+    test_vec(mst_cpu_scalar());
+    if (mst_cpu_avx2())
+        test_vec(mst_cpu_avx2());
+    if (mst_cpu_avx512())
+        test_vec(mst_cpu_avx512());
+    float x[16] = {0}, out[16];
+    CHECK(mst_kernel_attention(MST_IMPL_BEST, x, x, x, 2, 0, 1, 1, 1, 8, 0, out) == MST_ERR_INVALID_ARGUMENT,
+          "queries without their keys");
+    CHECK(mst_kernel_attention(MST_IMPL_BEST, x, x, x, 1, 0, 1, 3, 2, 8, 0, out) == MST_ERR_INVALID_ARGUMENT,
+          "n_head not a multiple of n_head_kv");
+    CHECK(mst_kernel_attention(MST_IMPL_BEST, NULL, x, x, 1, 0, 1, 1, 1, 8, 0, out) == MST_ERR_INVALID_ARGUMENT, "NULL q");
+}
+
+int main(int argc, char **argv)
+{
+    const char *which = argc > 1 ? argv[1] : "all";
+    int all = strcmp(which, "all") == 0;
+    if (all || strcmp(which, "rmsnorm") == 0)
+        test_rmsnorm();
+    if (all || strcmp(which, "rope") == 0)
+        test_rope();
+    if (all || strcmp(which, "swiglu") == 0)
+        test_swiglu();
+    if (all || strcmp(which, "attention") == 0)
+        test_attention();
+    return finish(which);
+}

@@ -1,0 +1,48 @@
+using Mistral;
+using Mistral.Cli;
+using Mistral.Cli.Commands;
+using Mistral.Gguf;
+
+// mistral <command> [options]; with no command it runs the self-contained demo.
+const string usage = """
+    usage: mistral <command> [options]
+      demo      [--threads N] [--max-tokens N]          write a synthetic model, generate, print tokens/s (default)
+      generate  --model F (--prompt P | --prompt-ids 1,2,3) [--max-tokens N] [--temperature T] [--top-k K]
+                [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx N] [--stop S]... [--ids]
+      tokenize  --model F --text T [--bos] [--special]
+      info      --model F
+    """;
+
+var command = args.Length == 0 ? "demo" : args[0];
+var rest = args.Skip(1);
+try
+{
+    return command switch
+    {
+        "demo" => DemoCommand.Run(new CommandLine(rest, new HashSet<string>())),
+        "generate" => GenerateCommand.Run(new CommandLine(rest, new HashSet<string> { "ids" })),
+        "tokenize" => TokenizeCommand.Run(new CommandLine(rest, new HashSet<string> { "bos", "special" })),
+        "info" => InfoCommand.Run(new CommandLine(rest, new HashSet<string>())),
+        "help" or "--help" or "-h" => Help(),
+        _ => throw new UsageException($"unknown command '{command}'"),
+    };
+}
+catch (UsageException ex)
+{
+    Console.Error.WriteLine($"mistral {command}: {ex.Message}");
+    Console.Error.WriteLine(usage);
+    return 2;
+}
+catch (Exception ex) when (ex is MistralException or GgufFormatException or NotSupportedException or ArgumentException
+                               or IOException or UnauthorizedAccessException or InvalidOperationException)
+{
+    // Errors a user can act on: say what and where, without a stack trace.
+    Console.Error.WriteLine($"mistral {command}: {ex.Message}");
+    return 1;
+}
+
+int Help()
+{
+    Console.WriteLine(usage);
+    return 0;
+}

@@ -1,0 +1,57 @@
+namespace Mistral;
+
+/// <summary>
+/// How text is generated: sampling and stop conditions. The defaults are those of llama.cpp's CLI.
+/// A temperature of 0 means greedy decoding (always the most likely token).
+/// </summary>
+public sealed class GenerationOptions
+{
+    /// <summary>Most tokens to generate.</summary>
+    public int MaxTokens { get; init; } = 256;
+
+    /// <summary>Softmax temperature; 0 = greedy.</summary>
+    public float Temperature { get; init; } = 0.8f;
+
+    /// <summary>Keep only the K most likely tokens; 0 = off.</summary>
+    public int TopK { get; init; } = 40;
+
+    /// <summary>Keep the smallest set of tokens whose probability adds up to P; 1 = off.</summary>
+    public float TopP { get; init; } = 0.95f;
+
+    /// <summary>Drop tokens less likely than MinP times the most likely one; 0 = off.</summary>
+    public float MinP { get; init; } = 0.05f;
+
+    /// <summary>Penalty for tokens seen in the last <see cref="RepetitionLastN"/> tokens; 1 = off.</summary>
+    public float RepetitionPenalty { get; init; } = 1.0f;
+
+    /// <summary>How many recent tokens the repetition penalty looks at.</summary>
+    public int RepetitionLastN { get; init; } = 64;
+
+    /// <summary>Seed of the sampler's random generator; the same seed gives the same text. Null = a random seed.</summary>
+    public ulong? Seed { get; init; }
+
+    /// <summary>Generation stops before any of these strings; the string itself is not returned.</summary>
+    public IReadOnlyList<string> StopStrings { get; init; } = [];
+
+    /// <summary>Add the BOS token before the prompt; null = as the model's tokenizer says, and only at the start of a session.</summary>
+    public bool? AddBos { get; init; }
+
+    /// <summary>Greedy decoding of at most <paramref name="maxTokens"/> tokens.</summary>
+    public static GenerationOptions Greedy(int maxTokens = 256) => new() { Temperature = 0, MaxTokens = maxTokens };
+
+    internal void Validate()
+    {
+        if (MaxTokens <= 0) throw new ArgumentOutOfRangeException(nameof(MaxTokens), MaxTokens, "MaxTokens must be positive.");
+        if (!(Temperature >= 0) || float.IsInfinity(Temperature)) throw new ArgumentOutOfRangeException(nameof(Temperature), Temperature, "Temperature must be 0 (greedy) or positive.");
+        if (TopK < 0) throw new ArgumentOutOfRangeException(nameof(TopK), TopK, "TopK must be 0 (off) or positive.");
+        if (!(TopP > 0 && TopP <= 1)) throw new ArgumentOutOfRangeException(nameof(TopP), TopP, "TopP must be in (0, 1]; 1 turns it off.");
+        if (!(MinP >= 0 && MinP < 1)) throw new ArgumentOutOfRangeException(nameof(MinP), MinP, "MinP must be in [0, 1); 0 turns it off.");
+        if (!(RepetitionPenalty > 0) || float.IsInfinity(RepetitionPenalty)) throw new ArgumentOutOfRangeException(nameof(RepetitionPenalty), RepetitionPenalty, "RepetitionPenalty must be positive; 1 turns it off.");
+        if (RepetitionLastN < 0) throw new ArgumentOutOfRangeException(nameof(RepetitionLastN), RepetitionLastN, "RepetitionLastN must be 0 or positive.");
+        ArgumentNullException.ThrowIfNull(StopStrings, nameof(StopStrings));
+        foreach (var stop in StopStrings)
+        {
+            if (string.IsNullOrEmpty(stop)) throw new ArgumentException("StopStrings must not contain null or empty strings.", nameof(StopStrings));
+        }
+    }
+}

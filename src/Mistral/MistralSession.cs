@@ -1,0 +1,257 @@
+using System.Runtime.CompilerServices;
+using Mistral.Generation;
+using Mistral.Interop;
+
+namespace Mistral;
+
+/// <summary>
+/// One conversation with a model: a KV cache of <see cref="ContextLength"/> tokens and a thread pool.
+/// Each call continues where the previous one stopped. A session serves one caller at a time; a second
+/// thread calling while it works gets an <see cref="InvalidOperationException"/>.
+/// </summary>
+public sealed class MistralSession : IDisposable
+{
+    private readonly MstContextHandle _context;
+    private readonly int _batchSize;
+    private readonly float[] _lastLogits;
+    private int _busy;
+    private int? _pendingToken; // sampled and returned, not yet in the KV cache (see GenerationRun)
+
+    internal MistralSession(MistralModel model, MstModelHandle modelHandle, int contextLength, int threads, int batchSize)
+    {
+        Model = model;
+        ContextLength = contextLength;
+        _batchSize = batchSize;
+        _lastLogits = new float[model.Config.VocabSize];
+        _context = CreateContext(modelHandle, contextLength, threads, batchSize);
+    }
+
+    /// <summary>The model this session runs.</summary>
+    public MistralModel Model { get; }
+
+    /// <summary>How many tokens the session's KV cache holds at most.</summary>
+    public int ContextLength { get; }
+
+    /// <summary>Tokens seen so far: the position the next token takes.</summary>
+    public int Position
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_context.IsClosed, this);
+            return NativePosition() + (_pendingToken is null ? 0 : 1);
+        }
+    }
+
+    private static unsafe MstContextHandle CreateContext(MstModelHandle model, int contextLength, int threads, int batchSize)
+    {
+        var added = false;
+        model.DangerousAddRef(ref added); // the context reads the model's weights: keep them alive while it exists
+        try
+        {
+            var parameters = new mst_context_params
+            {
+                struct_size = (uint)sizeof(mst_context_params),
+                n_ctx = (uint)contextLength,
+                n_threads = (uint)threads,
+                n_batch = (uint)batchSize,
+            };
+            NativeStatus.Check(NativeMethods.mst_context_create(model, &parameters, out var context), "Creating a session");
+            context.Model = model;
+            added = false; // released by the context handle from now on
+            return context;
+        }
+        finally
+        {
+            if (added) model.DangerousRelease();
+        }
+    }
+
+    /// <summary>
+    /// Evaluates tokens after those already in the cache and returns the logits of the last one, or of
+    /// every one (token-major, <c>tokens.Length × VocabSize</c>) when <paramref name="allLogits"/> is set.
+    /// </summary>
+    /// <exception cref="ContextFullException">The tokens do not fit in what is left of the context.</exception>
+    public float[] Evaluate(ReadOnlySpan<int> tokens, bool allLogits = false)
+    {
+        if (tokens.IsEmpty) throw new ArgumentException("At least one token is needed.", nameof(tokens));
+        var vocab = Model.Config.VocabSize;
+        var result = new float[(allLogits ? tokens.Length : 1) * vocab];
+        using (Enter())
+        {
+            EvaluateCore(tokens, allLogits ? result : null);
+            if (!allLogits) _lastLogits.CopyTo(result, 0);
+        }
+        return result;
+    }
+
+    /// <summary>Forgets every token from <paramref name="position"/> on, so generation can resume from there.</summary>
+    public void Truncate(int position)
+    {
+        using (Enter())
+        {
+            var current = NativePosition() + (_pendingToken is null ? 0 : 1);
+            if (position < 0 || position > current)
+                throw new ArgumentOutOfRangeException(nameof(position), position, $"The session holds {current} tokens.");
+            if (_pendingToken is not null && position == current) return;
+            _pendingToken = null;
+            NativeStatus.Check(NativeMethods.mst_context_truncate(_context, (uint)Math.Min(position, NativePosition())), "Truncating the session");
+        }
+    }
+
+    /// <summary>Empties the KV cache: the next prompt starts a new conversation.</summary>
+    public void Reset() => Truncate(0);
+
+    /// <summary>Generates text for a prompt, continuing the conversation held in this session.</summary>
+    public string Generate(string prompt, GenerationOptions? options = null) => Complete(prompt, options).Text;
+
+    /// <summary>Generates text and reports the token ids, the reason it stopped, and timings.</summary>
+    public GenerationResult Complete(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        options ??= new GenerationOptions();
+        return Complete(Tokenize(prompt, options), options, cancellationToken);
+    }
+
+    /// <summary>Generates from prompt token ids (no BOS is added) and reports ids, text, finish reason and timings.</summary>
+    public GenerationResult Complete(IReadOnlyList<int> promptTokens, GenerationOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        using var run = StartRun(promptTokens, options);
+        var tokens = new List<int>();
+        var text = new System.Text.StringBuilder();
+        while (run.MoveNext(cancellationToken))
+        {
+            tokens.Add(run.Token);
+            text.Append(run.Text);
+        }
+        text.Append(run.Text);
+        return run.ToResult(text.ToString(), tokens);
+    }
+
+    /// <summary>Streams generated text piece by piece; each piece is whole UTF-8 characters.</summary>
+    public async IAsyncEnumerable<string> GenerateAsync(string prompt, GenerationOptions? options = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        options ??= new GenerationOptions();
+        var promptTokens = Tokenize(prompt, options);
+        using var run = StartRun(promptTokens, options);
+        while (true)
+        {
+            // The forward pass is a blocking native call: run it off the caller's thread so a UI or a
+            // server's request thread stays free while the model works.
+            var more = await Task.Run(() => run.MoveNext(cancellationToken), cancellationToken).ConfigureAwait(false);
+            if (run.Text.Length > 0) yield return run.Text;
+            if (!more) yield break;
+        }
+    }
+
+    /// <summary>Generates token ids from prompt token ids (no BOS is added); stops like <see cref="Generate"/>.</summary>
+    public IEnumerable<int> GenerateTokens(IReadOnlyList<int> promptTokens, GenerationOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        using var run = StartRun(promptTokens, options);
+        while (run.MoveNext(cancellationToken)) yield return run.Token;
+    }
+
+    /// <summary>Releases the KV cache and threads.</summary>
+    public void Dispose() => _context.Dispose();
+
+    internal int[] Tokenize(string prompt, GenerationOptions options)
+    {
+        var addBos = options.AddBos ?? (Model.Tokenizer.AddBos && Position == 0);
+        return Model.Tokenizer.Encode(prompt, addBos);
+    }
+
+    private GenerationRun StartRun(IReadOnlyList<int> promptTokens, GenerationOptions? options)
+    {
+        ArgumentNullException.ThrowIfNull(promptTokens);
+        options ??= new GenerationOptions();
+        options.Validate();
+        var lease = Enter();
+        try
+        {
+            return new GenerationRun(this, promptTokens, options, lease);
+        }
+        catch
+        {
+            lease.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Claims the session for one operation; a concurrent second claim is refused, not queued.</summary>
+    internal Lease Enter()
+    {
+        ObjectDisposedException.ThrowIf(_context.IsClosed, this);
+        if (Interlocked.Exchange(ref _busy, 1) != 0)
+            throw new InvalidOperationException("This session is already in use by another operation; use one session per concurrent caller.");
+        return new Lease(this);
+    }
+
+    internal readonly struct Lease(MistralSession session) : IDisposable
+    {
+        public void Dispose() => Volatile.Write(ref session._busy, 0);
+    }
+
+    internal ReadOnlySpan<float> LastLogits => _lastLogits;
+
+    internal int PendingToken { set => _pendingToken = value; }
+
+    /// <summary>Room left in the cache, counting a pending token as used.</summary>
+    internal int Remaining => ContextLength - NativePosition() - (_pendingToken is null ? 0 : 1);
+
+    /// <summary>
+    /// Runs tokens through the model in batches (a pending token first). Leaves the last token's logits
+    /// in <see cref="LastLogits"/>; when <paramref name="allLogits"/> is given, fills it with a row per token.
+    /// </summary>
+    internal unsafe void EvaluateCore(ReadOnlySpan<int> tokens, float[]? allLogits)
+    {
+        ObjectDisposedException.ThrowIf(_context.IsClosed, this);
+        var position = NativePosition();
+        var pending = _pendingToken is null ? 0 : 1;
+        if (position + pending + tokens.Length > ContextLength)
+        {
+            throw new ContextFullException(
+                $"{tokens.Length} tokens do not fit in the session: it holds {position + pending} of {ContextLength} tokens. " +
+                "Create the session with a larger ContextLength, or Reset/Truncate it.");
+        }
+        if (_pendingToken is int first)
+        {
+            // The previous generation's last token was returned but not evaluated; it goes in first.
+            DecodeBatch([first], null, 0);
+            _pendingToken = null;
+        }
+        var vocab = _lastLogits.Length;
+        for (var start = 0; start < tokens.Length; start += _batchSize)
+        {
+            var batch = tokens.Slice(start, Math.Min(_batchSize, tokens.Length - start));
+            DecodeBatch(batch, allLogits, start * vocab);
+        }
+    }
+
+    private unsafe void DecodeBatch(ReadOnlySpan<int> batch, float[]? allLogits, int offset)
+    {
+        var vocab = _lastLogits.Length;
+        fixed (int* tokenPtr = batch)
+        {
+            if (allLogits is null)
+            {
+                fixed (float* logits = _lastLogits)
+                    NativeStatus.Check(NativeMethods.mst_decode(_context, tokenPtr, (uint)batch.Length, 0, logits, (ulong)vocab), "Evaluating tokens");
+            }
+            else
+            {
+                fixed (float* logits = &allLogits[offset])
+                    NativeStatus.Check(NativeMethods.mst_decode(_context, tokenPtr, (uint)batch.Length, 1, logits, (ulong)(batch.Length * vocab)), "Evaluating tokens");
+                allLogits.AsSpan(offset + (batch.Length - 1) * vocab, vocab).CopyTo(_lastLogits);
+            }
+        }
+    }
+
+    private unsafe int NativePosition()
+    {
+        uint position;
+        NativeStatus.Check(NativeMethods.mst_context_position(_context, &position), "Reading the session position");
+        return (int)position;
+    }
+}

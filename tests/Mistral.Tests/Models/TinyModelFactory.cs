@@ -1,0 +1,413 @@
+using System.Globalization;
+using Mistral.Gguf;
+using Mistral.Tests.Reference;
+
+namespace Mistral.Tests.Models;
+
+/// <summary>
+/// The shape of a tiny random-weight Mistral model. Small enough that the double-precision reference runs
+/// in milliseconds, odd enough (vocab 301, head_dim 10, ffn 52) that a kernel which silently assumes a
+/// multiple of 4, 8 or 16 gets caught.
+/// </summary>
+internal sealed record TinyModelSpec
+{
+    public required int VocabSize { get; init; }
+    public required int EmbeddingLength { get; init; }
+    public required int LayerCount { get; init; }
+    public required int HeadCount { get; init; }
+    public required int KvHeadCount { get; init; }
+    public required int HeadDim { get; init; }
+    public required int FeedForwardLength { get; init; }
+    public int ContextLength { get; init; } = 128;
+    public float RopeFreqBase { get; init; } = 10000f;
+    public float RmsNormEps { get; init; } = 1e-5f;
+    /// <summary>0 = full attention.</summary>
+    public int SlidingWindow { get; init; }
+    /// <summary>Type of every 2-D matrix (token embedding included); norms are always F32.</summary>
+    public GgmlType WeightType { get; init; } = GgmlType.F32;
+    public int Seed { get; init; } = 1234;
+    /// <summary>True: no output.weight, the logits reuse token_embd.weight.</summary>
+    public bool TiedOutput { get; init; }
+
+    /// <summary>
+    /// For F32/F16/BF16: every dimension deliberately odd-sized or not a power of two. Rows of 40 or 52 are
+    /// not a multiple of the 32-element quantization block, so this preset cannot hold Q8_0/Q4_0.
+    /// </summary>
+    public static TinyModelSpec Odd(GgmlType weightType = GgmlType.F32) => new()
+    {
+        VocabSize = 301,
+        EmbeddingLength = 40,
+        LayerCount = 2,
+        HeadCount = 4,
+        KvHeadCount = 2,
+        HeadDim = 10,
+        FeedForwardLength = 52,
+        WeightType = weightType,
+    };
+
+    /// <summary>For Q8_0/Q4_0: every row length (ne0 = 64 or 96) a multiple of the 32-element block.</summary>
+    public static TinyModelSpec BlockAligned(GgmlType weightType = GgmlType.Q8_0) => new()
+    {
+        VocabSize = 301,
+        EmbeddingLength = 64,
+        LayerCount = 2,
+        HeadCount = 4,
+        KvHeadCount = 2,
+        HeadDim = 16,
+        FeedForwardLength = 96,
+        WeightType = weightType,
+    };
+
+    /// <summary>
+    /// Nemo-style: head_dim (12) differs from embd/heads (10), so Q and the attention output are 48 wide
+    /// while the residual stream is 40; also a 1e6 RoPE base and 4:1 grouping.
+    /// </summary>
+    public static TinyModelSpec NemoStyle(GgmlType weightType = GgmlType.F32) => new()
+    {
+        VocabSize = 301,
+        EmbeddingLength = 40,
+        LayerCount = 2,
+        HeadCount = 4,
+        KvHeadCount = 1,
+        HeadDim = 12,
+        FeedForwardLength = 52,
+        RopeFreqBase = 1e6f,
+        WeightType = weightType,
+    };
+
+    /// <summary>
+    /// The reference sees exactly the float32 values the file stores for RoPE base and eps (the GGUF keys are
+    /// float32), widened to double.
+    /// </summary>
+    public ReferenceConfig ToReferenceConfig() => new(
+        VocabSize, EmbeddingLength, LayerCount, HeadCount, KvHeadCount, HeadDim, FeedForwardLength,
+        RopeFreqBase, RmsNormEps, SlidingWindow);
+}
+
+/// <summary>A tiny model written to a temporary GGUF file, with the weights exactly as the file holds them.</summary>
+internal sealed class TinyModel : IDisposable
+{
+    private readonly string _directory;
+
+    internal TinyModel(TinyModelSpec spec, string directory, string path, ReferenceWeights weights)
+    {
+        Spec = spec;
+        _directory = directory;
+        Path = path;
+        Weights = weights;
+    }
+
+    public TinyModelSpec Spec { get; }
+
+    /// <summary>The .gguf file.</summary>
+    public string Path { get; }
+
+    /// <summary>Dequantized from the very bytes written, so reference and native core read identical weights.</summary>
+    public ReferenceWeights Weights { get; }
+
+    /// <summary>A fresh reference over the file's weights; <paramref name="slidingWindow"/> overrides the spec's.</summary>
+    public ReferenceModel CreateReference(int? slidingWindow = null)
+    {
+        ReferenceConfig config = Spec.ToReferenceConfig();
+        if (slidingWindow is int window)
+        {
+            config = config with { SlidingWindow = window };
+        }
+
+        return new ReferenceModel(config, Weights);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still mapped elsewhere (Windows) must not fail the test; the OS temp cleaner gets it.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}
+
+/// <summary>
+/// Builds tiny random-weight Mistral models: the raw float weights (for tests of the reference alone) or a
+/// GGUF file laid out as llama.cpp's converter writes Mistral ("llama" architecture).
+/// </summary>
+internal static class TinyModelFactory
+{
+    public const int UnknownId = 0;
+    public const int BosId = 1;
+    public const int EosId = 2;
+
+    /// <summary>Control tokens (0..2) then the 256 byte-fallback tokens; normal pieces start here.</summary>
+    public const int FirstNormalId = 3 + 256;
+
+    /// <summary>One tensor as generated, before any quantization.</summary>
+    internal sealed record TensorData(string Name, long[] Dims, float[] Values, bool IsMatrix);
+
+    /// <summary>
+    /// Writes <paramref name="spec"/> to a new temporary directory and returns the model; dispose it to
+    /// delete the directory.
+    /// </summary>
+    public static TinyModel Create(TinyModelSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        string directory = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "mistral-tests",
+            Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        string path = System.IO.Path.Combine(directory, $"tiny-{spec.WeightType}.gguf");
+        try
+        {
+            var writer = new GgufWriter();
+            WriteMetadata(writer, spec);
+
+            // Each tensor is quantized once; the reference gets the dequantization of those same bytes.
+            var stored = new Dictionary<string, float[]>(StringComparer.Ordinal);
+            foreach (TensorData tensor in GenerateTensors(spec))
+            {
+                GgmlType type = tensor.IsMatrix ? spec.WeightType : GgmlType.F32;
+                byte[] bytes = GgmlQuantization.Quantize(type, tensor.Values);
+                writer.AddTensor(tensor.Name, type, tensor.Dims, bytes);
+                stored[tensor.Name] = GgmlQuantization.Dequantize(type, bytes, tensor.Values.Length);
+            }
+
+            writer.Save(path);
+            return new TinyModel(spec, directory, path, ToReferenceWeights(spec, stored));
+        }
+        catch
+        {
+            Directory.Delete(directory, recursive: true);
+            throw;
+        }
+    }
+
+    /// <summary>The unquantized weights, for tests of the reference that need no file.</summary>
+    public static ReferenceWeights CreateReferenceWeights(TinyModelSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var values = GenerateTensors(spec).ToDictionary(t => t.Name, t => t.Values, StringComparer.Ordinal);
+        return ToReferenceWeights(spec, values);
+    }
+
+    /// <summary>
+    /// Every tensor with GGUF dims (ne0 first = input dimension) and seeded random values.
+    /// Matrices are uniform with standard deviation 1/√fan_in, so each projection keeps activations O(1);
+    /// the token embedding has standard deviation 1 (RMSNorm rescales it anyway); the output projection
+    /// 2/√embd so logits spread over several units and greedy arg-maxes are not near-ties that float32
+    /// rounding could flip; norm weights are 1 ± 0.1 so a missing norm weight is visible.
+    /// </summary>
+    public static List<TensorData> GenerateTensors(TinyModelSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var random = new Random(spec.Seed);
+        int embd = spec.EmbeddingLength;
+        int vocab = spec.VocabSize;
+        int qDim = spec.HeadCount * spec.HeadDim;
+        int kvDim = spec.KvHeadCount * spec.HeadDim;
+        int ffn = spec.FeedForwardLength;
+
+        var tensors = new List<TensorData>
+        {
+            Matrix(random, "token_embd.weight", embd, vocab, 1.0),
+            Norm(random, "output_norm.weight", embd),
+        };
+
+        if (!spec.TiedOutput)
+        {
+            TensorData output = Matrix(random, "output.weight", embd, vocab, 2.0 / Math.Sqrt(embd));
+            // Control tokens (<unk>, <s>, </s>) get a zero output row: their logit is exactly 0 while the
+            // best of ~300 others is several units up, so the random model never emits EOS and the greedy
+            // comparison always runs its full length. (Tied models keep the embedding rows, and rely on
+            // both sides applying the same stop-at-EOS rule.)
+            Array.Clear(output.Values, 0, 3 * embd);
+            tensors.Add(output);
+        }
+
+        for (int l = 0; l < spec.LayerCount; l++)
+        {
+            string p = $"blk.{l.ToString(CultureInfo.InvariantCulture)}.";
+            tensors.Add(Norm(random, p + "attn_norm.weight", embd));
+            tensors.Add(Matrix(random, p + "attn_q.weight", embd, qDim, 1.0 / Math.Sqrt(embd)));
+            tensors.Add(Matrix(random, p + "attn_k.weight", embd, kvDim, 1.0 / Math.Sqrt(embd)));
+            tensors.Add(Matrix(random, p + "attn_v.weight", embd, kvDim, 1.0 / Math.Sqrt(embd)));
+            tensors.Add(Matrix(random, p + "attn_output.weight", qDim, embd, 1.0 / Math.Sqrt(qDim)));
+            tensors.Add(Norm(random, p + "ffn_norm.weight", embd));
+            tensors.Add(Matrix(random, p + "ffn_gate.weight", embd, ffn, 1.0 / Math.Sqrt(embd)));
+            tensors.Add(Matrix(random, p + "ffn_up.weight", embd, ffn, 1.0 / Math.Sqrt(embd)));
+            tensors.Add(Matrix(random, p + "ffn_down.weight", ffn, embd, 1.0 / Math.Sqrt(ffn)));
+        }
+
+        return tensors;
+    }
+
+    /// <summary>A [ne0, ne1] matrix, uniform in ±std·√3 (the uniform distribution with that standard deviation).</summary>
+    private static TensorData Matrix(Random random, string name, int ne0, int ne1, double std)
+    {
+        double half = std * Math.Sqrt(3.0);
+        var values = new float[ne0 * ne1];
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = (float)(((random.NextDouble() * 2.0) - 1.0) * half);
+        }
+
+        return new TensorData(name, [ne0, ne1], values, IsMatrix: true);
+    }
+
+    private static TensorData Norm(Random random, string name, int n)
+    {
+        var values = new float[n];
+        for (int i = 0; i < n; i++)
+        {
+            values[i] = (float)(1.0 + (((random.NextDouble() * 2.0) - 1.0) * 0.1));
+        }
+
+        return new TensorData(name, [n], values, IsMatrix: false);
+    }
+
+    private static ReferenceWeights ToReferenceWeights(TinyModelSpec spec, IReadOnlyDictionary<string, float[]> t)
+    {
+        var layers = new ReferenceLayerWeights[spec.LayerCount];
+        for (int l = 0; l < spec.LayerCount; l++)
+        {
+            string p = $"blk.{l.ToString(CultureInfo.InvariantCulture)}.";
+            layers[l] = new ReferenceLayerWeights
+            {
+                AttnNorm = t[p + "attn_norm.weight"],
+                Wq = t[p + "attn_q.weight"],
+                Wk = t[p + "attn_k.weight"],
+                Wv = t[p + "attn_v.weight"],
+                Wo = t[p + "attn_output.weight"],
+                FfnNorm = t[p + "ffn_norm.weight"],
+                FfnGate = t[p + "ffn_gate.weight"],
+                FfnUp = t[p + "ffn_up.weight"],
+                FfnDown = t[p + "ffn_down.weight"],
+            };
+        }
+
+        return new ReferenceWeights
+        {
+            TokenEmbedding = t["token_embd.weight"],
+            OutputNorm = t["output_norm.weight"],
+            Output = spec.TiedOutput ? null : t["output.weight"],
+            Layers = layers,
+        };
+    }
+
+    /// <summary>The metadata llama.cpp's converter writes for a Mistral model, with an SPM ("llama") vocabulary.</summary>
+    private static void WriteMetadata(GgufWriter writer, TinyModelSpec spec)
+    {
+        writer.Add("general.architecture", "llama");
+        writer.Add("general.name", $"tiny-mistral-{spec.WeightType}");
+        writer.Add("general.file_type", FileType(spec.WeightType));
+        writer.Add("llama.vocab_size", (uint)spec.VocabSize);
+        writer.Add("llama.context_length", (uint)spec.ContextLength);
+        writer.Add("llama.embedding_length", (uint)spec.EmbeddingLength);
+        writer.Add("llama.block_count", (uint)spec.LayerCount);
+        writer.Add("llama.feed_forward_length", (uint)spec.FeedForwardLength);
+        writer.Add("llama.attention.head_count", (uint)spec.HeadCount);
+        writer.Add("llama.attention.head_count_kv", (uint)spec.KvHeadCount);
+        writer.Add("llama.attention.key_length", (uint)spec.HeadDim);
+        writer.Add("llama.attention.value_length", (uint)spec.HeadDim);
+        writer.Add("llama.rope.dimension_count", (uint)spec.HeadDim);
+        writer.Add("llama.rope.freq_base", spec.RopeFreqBase);
+        writer.Add("llama.attention.layer_norm_rms_epsilon", spec.RmsNormEps);
+        if (spec.SlidingWindow > 0)
+        {
+            writer.Add("llama.attention.sliding_window", (uint)spec.SlidingWindow);
+        }
+
+        (string[] tokens, float[] scores, int[] types) = BuildVocabulary(spec.VocabSize);
+        writer.Add("tokenizer.ggml.model", "llama");
+        writer.Add("tokenizer.ggml.tokens", tokens);
+        writer.Add("tokenizer.ggml.scores", scores);
+        writer.Add("tokenizer.ggml.token_type", types);
+        writer.Add("tokenizer.ggml.bos_token_id", (uint)BosId);
+        writer.Add("tokenizer.ggml.eos_token_id", (uint)EosId);
+        writer.Add("tokenizer.ggml.unknown_token_id", (uint)UnknownId);
+        writer.Add("tokenizer.ggml.add_bos_token", true);
+        writer.Add("tokenizer.ggml.add_eos_token", false);
+    }
+
+    /// <summary>llama.cpp's LLAMA_FTYPE values ("mostly" = the 2-D weights), as general.file_type holds them.</summary>
+    private static uint FileType(GgmlType type) => type switch
+    {
+        GgmlType.F32 => 0,
+        GgmlType.F16 => 1,
+        GgmlType.Q4_0 => 2,
+        GgmlType.Q8_0 => 7,
+        GgmlType.BF16 => 32,
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "No tiny-model preset for this type."),
+    };
+
+    /// <summary>
+    /// An SPM vocabulary shaped like Mistral's: &lt;unk&gt; (type 2 = unknown), &lt;s&gt; and &lt;/s&gt;
+    /// (type 3 = control), the 256 byte-fallback tokens &lt;0x00&gt;..&lt;0xFF&gt; (type 6 = byte), then
+    /// unique normal pieces (type 1) with decreasing scores (earlier = preferred merge), up to vocabSize.
+    /// </summary>
+    public static (string[] Tokens, float[] Scores, int[] Types) BuildVocabulary(int vocabSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(vocabSize, FirstNormalId + 1);
+        var tokens = new List<string> { "<unk>", "<s>", "</s>" };
+        var types = new List<int> { 2, 3, 3 };
+        for (int b = 0; b < 256; b++)
+        {
+            tokens.Add($"<0x{b:X2}>");
+            types.Add(6);
+        }
+
+        var seen = new HashSet<string>(tokens, StringComparer.Ordinal);
+        foreach (string piece in NormalPieces())
+        {
+            if (tokens.Count == vocabSize)
+            {
+                break;
+            }
+
+            if (seen.Add(piece))
+            {
+                tokens.Add(piece);
+                types.Add(1);
+            }
+        }
+
+        var scores = new float[vocabSize];
+        for (int i = FirstNormalId; i < vocabSize; i++)
+        {
+            scores[i] = -(i - FirstNormalId);
+        }
+
+        return ([.. tokens], scores, [.. types]);
+    }
+
+    /// <summary>Common English pieces first, then "▁x" and two-letter pieces: an endless supply of unique strings.</summary>
+    private static IEnumerable<string> NormalPieces()
+    {
+        string[] common =
+        [
+            "▁", "▁the", "▁a", "▁to", "▁and", "▁of", "▁in", "▁is", "▁it", "▁that",
+            "e", "t", "a", "o", "i", "n", "s", "r", "h", "l", "d", "c", "u", "m", "f", "p", "g", "w", "y", "b",
+            "v", "k", "x", "j", "q", "z", "th", "he", "in", "er", "an", "re", "on", "at", "en", "nd",
+        ];
+        foreach (string piece in common)
+        {
+            yield return piece;
+        }
+
+        for (char c = 'a'; c <= 'z'; c++)
+        {
+            yield return "▁" + c;
+        }
+
+        for (char c1 = 'a'; c1 <= 'z'; c1++)
+        {
+            for (char c2 = 'a'; c2 <= 'z'; c2++)
+            {
+                yield return new string([c1, c2]);
+            }
+        }
+    }
+}
