@@ -27,6 +27,8 @@ public sealed class NativeVsReferenceTests
     /// while any real bug (wrong RoPE pairing or base, wrong KV head, missing norm weight, off-by-one
     /// position, wrong window) moves logits by O(0.1..1). It would NOT tolerate rounding activations to
     /// F16/Q8_0 before the dot products (llama.cpp's way, ~1e-3..1e-2): the contract is float activations.
+    /// Observed on the 2-core AVX-512 dev machine: at most 4.4e-7 relative (2.0e-6 absolute on logits of
+    /// magnitude ≤ 7.7) for every weight type and path, i.e. ~200× inside the bound.
     /// </summary>
     private const double RelativeTolerance = 1e-4;
 
@@ -245,9 +247,11 @@ public sealed class NativeVsReferenceTests
     }
 
     /// <summary>
-    /// (e) One thread vs two on the same file and tokens. Each output element is computed by one thread in
-    /// a fixed order whatever the thread count, as far as the contract goes; what is asserted is what this
-    /// test observed (printed), see the assertion.
+    /// (e) One thread vs two on the same file and tokens. The native core splits each matmul by output
+    /// rows and attention by (token, head) items, and every element is reduced by one thread in a fixed order,
+    /// so the thread count should not change a single bit; observed: bit-identical for every case (0 of 3612
+    /// logits differ). Asserted: bit-identical. A kernel that ever splits a reduction across threads must
+    /// relax this to the logit tolerance on purpose, not by accident.
     /// </summary>
     [TestCaseSource(nameof(CaseNames))]
     public void One_and_two_threads_agree(string caseName)

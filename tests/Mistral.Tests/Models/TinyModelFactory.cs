@@ -196,7 +196,7 @@ internal static class TinyModelFactory
     /// <summary>
     /// Every tensor with GGUF dims (ne0 first = input dimension) and seeded random values.
     /// Matrices are uniform with standard deviation 1/√fan_in, so each projection keeps activations O(1);
-    /// the token embedding has standard deviation 1 (RMSNorm rescales it anyway); the output projection
+    /// the token embedding has standard deviation 1 when untied (RMSNorm rescales it anyway); the output projection
     /// 2/√embd so logits spread over several units and greedy arg-maxes are not near-ties that float32
     /// rounding could flip; norm weights are 1 ± 0.1 so a missing norm weight is visible.
     /// </summary>
@@ -210,9 +210,13 @@ internal static class TinyModelFactory
         int kvDim = spec.KvHeadCount * spec.HeadDim;
         int ffn = spec.FeedForwardLength;
 
+        // Tied, the embedding is also the output matrix. At standard deviation 1 a token's own logit
+        // (≈ |e_t|² ≈ embd, via the residual stream) dwarfs every other and greedy decoding only ever repeats
+        // the last token; at 1/√embd the rows have unit norm and the layers' contributions compete with it.
+        double embeddingStd = spec.TiedOutput ? 1.0 / Math.Sqrt(embd) : 1.0;
         var tensors = new List<TensorData>
         {
-            Matrix(random, "token_embd.weight", embd, vocab, 1.0),
+            Matrix(random, "token_embd.weight", embd, vocab, embeddingStd),
             Norm(random, "output_norm.weight", embd),
         };
 
