@@ -23,7 +23,7 @@ namespace Mistral.Interop;
 /// <summary>The version of the C ABI these bindings were generated from (MST_ABI_VERSION).</summary>
 internal static class MistralAbi
 {
-    internal const uint Version = 1;
+    internal const uint Version = 2;
 }
 
 internal enum mst_status : int
@@ -44,6 +44,11 @@ internal enum mst_type : int
     MST_TYPE_F16 = 1,
     MST_TYPE_Q4_0 = 2,
     MST_TYPE_Q8_0 = 8,
+    MST_TYPE_Q2_K = 10,
+    MST_TYPE_Q3_K = 11,
+    MST_TYPE_Q4_K = 12,
+    MST_TYPE_Q5_K = 13,
+    MST_TYPE_Q6_K = 14,
     MST_TYPE_BF16 = 30,
 }
 
@@ -61,6 +66,10 @@ internal enum mst_tensor_role : int
     MST_ROLE_FFN_GATE = 9,
     MST_ROLE_FFN_UP = 10,
     MST_ROLE_FFN_DOWN = 11,
+    MST_ROLE_FFN_GATE_INP = 12,
+    MST_ROLE_FFN_GATE_EXPS = 13,
+    MST_ROLE_FFN_UP_EXPS = 14,
+    MST_ROLE_FFN_DOWN_EXPS = 15,
 }
 
 internal enum mst_impl : int
@@ -102,6 +111,9 @@ internal unsafe struct mst_model_config
     public uint sliding_window;
     public float rope_freq_base;
     public float rms_norm_eps;
+    public uint n_expert;
+    public uint n_expert_used;
+    public uint* layer_windows;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -227,6 +239,10 @@ internal static unsafe partial class NativeMethods
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial mst_status mst_context_position(MstContextHandle context, uint* out_n_past);
 
+    [LibraryImport(LibraryName, EntryPoint = "mst_context_limits")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial mst_status mst_context_limits(MstContextHandle context, uint* out_kv_slots, uint* out_max_position);
+
     [LibraryImport(LibraryName, EntryPoint = "mst_context_truncate")]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial mst_status mst_context_truncate(MstContextHandle context, uint n_past);
@@ -258,4 +274,8 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(LibraryName, EntryPoint = "mst_kernel_attention")]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial mst_status mst_kernel_attention(int impl, float* q, float* k, float* v, uint n_tokens, uint q_pos0, uint n_kv, uint n_head, uint n_head_kv, uint head_dim, uint window, float* @out);
+
+    [LibraryImport(LibraryName, EntryPoint = "mst_kernel_moe_gate")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial mst_status mst_kernel_moe_gate(int impl, float* router_logits, uint n_tokens, uint n_expert, uint n_used, int* out_experts, float* out_weights);
 }

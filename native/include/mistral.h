@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 /* Bumped on any change to a signature, struct layout or enum value below. */
-#define MST_ABI_VERSION 1
+#define MST_ABI_VERSION 2
 
 typedef enum mst_status {
     MST_OK = 0,
@@ -51,6 +51,11 @@ typedef enum mst_type {
     MST_TYPE_F16 = 1,
     MST_TYPE_Q4_0 = 2,
     MST_TYPE_Q8_0 = 8,
+    MST_TYPE_Q2_K = 10, /* K-quants: super-blocks of 256 weights, so rows must be a multiple of 256 */
+    MST_TYPE_Q3_K = 11,
+    MST_TYPE_Q4_K = 12,
+    MST_TYPE_Q5_K = 13,
+    MST_TYPE_Q6_K = 14,
     MST_TYPE_BF16 = 30
 } mst_type;
 
@@ -67,7 +72,13 @@ typedef enum mst_tensor_role {
     MST_ROLE_FFN_NORM = 8,    /* [n_embd]                    per layer */
     MST_ROLE_FFN_GATE = 9,    /* [n_embd, n_ff]              per layer */
     MST_ROLE_FFN_UP = 10,     /* [n_embd, n_ff]              per layer */
-    MST_ROLE_FFN_DOWN = 11    /* [n_ff, n_embd]              per layer */
+    MST_ROLE_FFN_DOWN = 11,   /* [n_ff, n_embd]              per layer */
+    /* Mixture of experts (n_expert > 0): these replace FFN_GATE/UP/DOWN. The experts are stacked
+     * along the last dimension, so expert e's matrix starts e * (its byte size) into the tensor. */
+    MST_ROLE_FFN_GATE_INP = 12,  /* [n_embd, n_expert]           per layer: the router */
+    MST_ROLE_FFN_GATE_EXPS = 13, /* [n_embd, n_ff, n_expert]     per layer */
+    MST_ROLE_FFN_UP_EXPS = 14,   /* [n_embd, n_ff, n_expert]     per layer */
+    MST_ROLE_FFN_DOWN_EXPS = 15  /* [n_ff, n_embd, n_expert]     per layer */
 } mst_tensor_role;
 
 /* Which implementation a mst_kernel_* call runs. */
@@ -108,6 +119,15 @@ typedef struct mst_model_config {
     uint32_t sliding_window; /* 0 = full attention; else a key is seen only if pos_q - pos_k < window */
     float rope_freq_base;    /* e.g. 10000 or 1e6 */
     float rms_norm_eps;      /* e.g. 1e-5 */
+    uint32_t n_expert;       /* 0 = dense feed-forward; else experts per layer (Mixtral: 8) */
+    uint32_t n_expert_used;  /* experts each token runs, 0 < n_expert_used <= n_expert (Mixtral: 2);
+                              * 0 when n_expert is 0. Routing: the n_expert_used largest router logits
+                              * (ties: lower index), weighted by the softmax over those chosen logits. */
+    /* NULL: every layer uses sliding_window. Else n_layer entries, read during mst_model_create only:
+     * layer l's window (0 = full attention), for models that interleave windowed and full layers.
+     * GGUF "llama" files carry no per-layer pattern (llama.cpp ignores the window for this
+     * architecture), so the C# loader leaves this NULL; it is a hook for such files. */
+    const uint32_t *layer_windows;
 } mst_model_config;
 
 /* One weight tensor: a pointer into memory the caller keeps alive for the model's lifetime. */
@@ -126,7 +146,7 @@ typedef struct mst_tensor_desc {
 /* Settings of one inference context (one KV cache, one thread pool). */
 typedef struct mst_context_params {
     uint32_t struct_size;    /* sizeof(mst_context_params) */
-    uint32_t n_ctx;          /* KV cache length in tokens (> 0) */
+    uint32_t n_ctx;          /* KV cache length in tokens (> 0); see "rolling cache" below */
     uint32_t n_threads;      /* worker threads including the caller; 0 = one per online CPU */
     uint32_t n_batch;        /* most tokens one mst_decode call takes (> 0) */
 } mst_context_params;
@@ -162,9 +182,22 @@ MST_API mst_status mst_context_create(mst_model *model, const mst_context_params
                                       mst_context **out_context);
 MST_API mst_status mst_context_free(mst_context *context);
 MST_API mst_status mst_context_set_threads(mst_context *context, uint32_t n_threads);
-/* Tokens currently held in the KV cache (the position of the next token). */
+/* Rolling cache. A context rolls when every layer of its model has a sliding window w > 0 and
+ * n_ctx >= the largest w: no query ever sees more than w keys, so the cache keeps only
+ * min(n_ctx, w_max + n_batch - 1) slots per layer (position p lives in slot p % slots), RoPE and the
+ * window mask use absolute positions, and mst_decode accepts tokens until the position would pass
+ * INT32_MAX instead of n_ctx (a batch larger than slots - w_max + 1 is run in chunks inside the one
+ * call). Otherwise (full-attention layers, or n_ctx < the window) the cache holds n_ctx positions
+ * and n_ctx is the position limit, as without a window. */
+
+/* Tokens the context has seen (the position of the next token). With a rolling cache this may
+ * exceed n_ctx; older keys are no longer held. */
 MST_API mst_status mst_context_position(mst_context *context, uint32_t *out_n_past);
-/* Forgets every cached token from position n_past on (n_past <= current position). */
+/* Cache slots per layer (memory: 2 * n_layer * slots * kv_dim floats) and the position limit
+ * (n_ctx, or INT32_MAX for a rolling cache). Either out-pointer may be NULL. */
+MST_API mst_status mst_context_limits(mst_context *context, uint32_t *out_kv_slots, uint32_t *out_max_position);
+/* Forgets every cached token from position n_past on (n_past <= current position). With a rolling
+ * cache, MST_ERR_INVALID_ARGUMENT if keys that the token at n_past would attend to were overwritten. */
 MST_API mst_status mst_context_truncate(mst_context *context, uint32_t n_past);
 
 /* Runs the forward pass for n_tokens tokens appended at the current position, in one call.
@@ -198,6 +231,13 @@ MST_API mst_status mst_kernel_attention(int32_t impl, const float *q, const floa
                                         uint32_t n_tokens, uint32_t q_pos0, uint32_t n_kv,
                                         uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim,
                                         uint32_t window, float *out);
+/* Mixture-of-experts routing for n_tokens tokens: router_logits is n_tokens x n_expert. Per token,
+ * out_experts gets the n_used expert indices with the largest logits, largest first (ties: the lower
+ * index first), and out_weights their softmax over those n_used logits (they sum to 1); both are
+ * n_tokens x n_used. 0 < n_used <= n_expert; logits must be finite. */
+MST_API mst_status mst_kernel_moe_gate(int32_t impl, const float *router_logits, uint32_t n_tokens,
+                                       uint32_t n_expert, uint32_t n_used, int32_t *out_experts,
+                                       float *out_weights);
 
 #ifdef __cplusplus
 }

@@ -73,7 +73,8 @@ static const uint64_t k_config_fields[] = {
     FIELD(mst_model_config, n_layer), FIELD(mst_model_config, n_head), FIELD(mst_model_config, n_head_kv),
     FIELD(mst_model_config, head_dim), FIELD(mst_model_config, n_ff), FIELD(mst_model_config, n_ctx_train),
     FIELD(mst_model_config, sliding_window), FIELD(mst_model_config, rope_freq_base),
-    FIELD(mst_model_config, rms_norm_eps),
+    FIELD(mst_model_config, rms_norm_eps), FIELD(mst_model_config, n_expert),
+    FIELD(mst_model_config, n_expert_used), FIELD(mst_model_config, layer_windows),
 };
 static const uint64_t k_tensor_fields[] = {
     FIELD(mst_tensor_desc, struct_size), FIELD(mst_tensor_desc, role), FIELD(mst_tensor_desc, layer),

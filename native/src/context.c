@@ -27,6 +27,38 @@ static void free_buffers(mst_context *c)
     free(c->hb2);
     free(c->pos);
     free(c->scores);
+    free(c->qa_buf);
+    free(c->router);
+    free(c->chosen);
+    free(c->chosen_w);
+    free(c->group);
+    free(c->group_w);
+    free(c->xg);
+}
+
+/* Chooses the cache geometry (see "Rolling cache" in mistral.h). A context rolls only when every
+ * layer is windowed and n_ctx can hold the widest window: then keys older than the window are
+ * never read again and their slots can be reused. A batch of n tokens at p0 needs the keys of
+ * positions p0 - w + 1 .. p0 + n - 1 at once, so w + n - 1 slots; forward steps are cut to fit. */
+static void plan_cache(mst_context *c, const mst_model *m)
+{
+    uint32_t w_max = 0;
+    int all_windowed = 1;
+    for (uint32_t l = 0; l < m->cfg.n_layer; l++) {
+        w_max = m->windows[l] > w_max ? m->windows[l] : w_max;
+        all_windowed &= m->windows[l] > 0;
+    }
+    c->rolling = all_windowed && c->n_ctx >= w_max;
+    if (c->rolling) {
+        uint64_t want = (uint64_t)w_max + c->n_batch - 1;
+        c->kv_slots = want < c->n_ctx ? (uint32_t)want : c->n_ctx;
+        c->max_chunk = c->kv_slots - w_max + 1;
+        c->max_pos = INT32_MAX;
+    } else {
+        c->kv_slots = c->n_ctx;
+        c->max_chunk = c->n_batch;
+        c->max_pos = c->n_ctx;
+    }
 }
 
 /* Claims the context for one call; every claim is paired with release(). */
@@ -77,9 +109,10 @@ MST_API mst_status mst_context_create(mst_model *model, const mst_context_params
     /* A batch can never hold more tokens than the cache, so do not size scratch beyond it. */
     c->n_batch = params->n_batch < params->n_ctx ? params->n_batch : params->n_ctx;
     atomic_init(&c->busy, 0);
+    plan_cache(c, model);
 
-    uint64_t kv_elems; /* per cache: n_layer * n_ctx * kv_dim */
-    int ok = mst_mul_u64((uint64_t)cfg->n_layer * c->n_ctx, model->kv_dim, &kv_elems);
+    uint64_t kv_elems; /* per cache: n_layer * kv_slots * kv_dim */
+    int ok = mst_mul_u64((uint64_t)cfg->n_layer * c->kv_slots, model->kv_dim, &kv_elems);
     uint64_t nb = c->n_batch;
     c->k_cache = ok ? mst_alloc_array(kv_elems, sizeof(float)) : NULL;
     c->v_cache = ok ? mst_alloc_array(kv_elems, sizeof(float)) : NULL;
@@ -91,15 +124,33 @@ MST_API mst_status mst_context_create(mst_model *model, const mst_context_params
     c->hb = mst_alloc_array(nb * cfg->n_ff, sizeof(float));
     c->hb2 = mst_alloc_array(nb * cfg->n_ff, sizeof(float));
     c->pos = mst_alloc_array(nb, sizeof(int32_t));
-    c->scores = mst_alloc_array((uint64_t)n_threads * c->n_ctx, sizeof(float));
+    c->scores = mst_alloc_array((uint64_t)n_threads * c->kv_slots, sizeof(float));
+    {
+        /* the widest matmul input: n_embd (Wq/Wk/Wv, Wgate/Wup, output), q_dim (Wo), n_ff (Wdown) */
+        uint32_t w = cfg->n_embd > model->q_dim ? cfg->n_embd : model->q_dim;
+        w = cfg->n_ff > w ? cfg->n_ff : w;
+        c->qa_capacity = (uint64_t)w * nb;
+        c->qa_buf = nb <= UINT32_MAX ? malloc(mst_qact_bytes(w, (uint32_t)nb)) : NULL;
+    }
+    int moe_ok = 1;
+    if (cfg->n_expert > 0) {
+        c->router = mst_alloc_array(nb * cfg->n_expert, sizeof(float));
+        c->chosen = mst_alloc_array(nb * cfg->n_expert_used, sizeof(int32_t));
+        c->chosen_w = mst_alloc_array(nb * cfg->n_expert_used, sizeof(float));
+        c->group = mst_alloc_array(nb, sizeof(int32_t));
+        c->group_w = mst_alloc_array(nb, sizeof(float));
+        c->xg = mst_alloc_array(nb * cfg->n_embd, sizeof(float));
+        moe_ok = c->router && c->chosen && c->chosen_w && c->group && c->group_w && c->xg;
+    }
     if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->xb2 || !c->q || !c->att || !c->hb || !c->hb2 ||
-        !c->pos || !c->scores) {
+        !c->pos || !c->scores || !c->qa_buf || !moe_ok) {
+        uint32_t slots = c->kv_slots;
         free_buffers(c);
         free(c);
         return mst_fail(MST_ERR_OUT_OF_MEMORY,
                         "mst_context_create: out of memory (KV cache of %u layers x %u tokens x %u floats, twice, "
                         "plus scratch for %u tokens)",
-                        cfg->n_layer, params->n_ctx, model->kv_dim, (unsigned)nb);
+                        cfg->n_layer, slots, model->kv_dim, (unsigned)nb);
     }
     mst_status st = mst_pool_create(n_threads, &c->pool);
     if (st != MST_OK) {
@@ -141,7 +192,7 @@ MST_API mst_status mst_context_set_threads(mst_context *context, uint32_t n_thre
     if (n_threads == 0)
         n_threads = default_threads();
     /* Build the new pool and score rows first, so a failure leaves the context as it was. */
-    float *scores = mst_alloc_array((uint64_t)n_threads * context->n_ctx, sizeof(float));
+    float *scores = mst_alloc_array((uint64_t)n_threads * context->kv_slots, sizeof(float));
     mst_pool *pool = NULL;
     if (!scores) {
         st = mst_fail(MST_ERR_OUT_OF_MEMORY, "mst_context_set_threads: out of memory");
@@ -170,6 +221,25 @@ MST_API mst_status mst_context_position(mst_context *context, uint32_t *out_n_pa
     return MST_OK;
 }
 
+MST_API mst_status mst_context_limits(mst_context *context, uint32_t *out_kv_slots, uint32_t *out_max_position)
+{
+    mst_clear_error();
+    if (!context)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_context_limits: context is NULL");
+    if (out_kv_slots)
+        *out_kv_slots = context->kv_slots;
+    if (out_max_position)
+        *out_max_position = context->max_pos;
+    return MST_OK;
+}
+
+/* Lowest position whose key is surely still in a rolling cache: a slot is reused by the position
+ * kv_slots later, and no position at or past kv_high has ever been written. */
+static uint32_t oldest_held(const mst_context *c)
+{
+    return c->kv_high > c->kv_slots ? c->kv_high - c->kv_slots : 0;
+}
+
 MST_API mst_status mst_context_truncate(mst_context *context, uint32_t n_past)
 {
     mst_clear_error();
@@ -178,9 +248,19 @@ MST_API mst_status mst_context_truncate(mst_context *context, uint32_t n_past)
     mst_status st = claim(context, "mst_context_truncate");
     if (st != MST_OK)
         return st;
+    /* The token at n_past will attend to positions n_past - w_max + 1 .. n_past - 1; with a rolling
+     * cache those must not have been overwritten (max_chunk = kv_slots - w_max + 1). */
+    uint32_t w_max = context->kv_slots - context->max_chunk + 1;
     if (n_past > context->n_past) {
         st = mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_context_truncate: n_past %u is beyond the current position %u",
                       n_past, context->n_past);
+    } else if (context->rolling && n_past > 0 && oldest_held(context) > 0 &&
+               (uint64_t)n_past + 1 < (uint64_t)oldest_held(context) + w_max) {
+        st = mst_fail(MST_ERR_INVALID_ARGUMENT,
+                      "mst_context_truncate: cannot go back to position %u: the rolling KV cache (%u slots, window %u) "
+                      "holds positions %u..%u only; the earliest reachable position is %u",
+                      n_past, context->kv_slots, w_max, oldest_held(context), context->n_past - 1,
+                      oldest_held(context) + w_max - 1);
     } else {
         /* Entries past n_past are simply overwritten by later decodes; attention never reads them. */
         context->n_past = n_past;
@@ -220,12 +300,19 @@ MST_API mst_status mst_decode(mst_context *context, const int32_t *tokens, uint3
             st = mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_decode: tokens[%u] = %d is outside the vocabulary [0, %u)", i,
                           (int)tokens[i], n_vocab);
     }
-    if (st == MST_OK && (uint64_t)context->n_past + n_tokens > context->n_ctx)
-        st = mst_fail(MST_ERR_CONTEXT_FULL, "mst_decode: %u tokens at position %u do not fit in n_ctx = %u", n_tokens,
-                      context->n_past, context->n_ctx);
-    if (st == MST_OK) {
-        mst_forward(context, tokens, n_tokens, all_logits, logits_out);
-        context->n_past += n_tokens;
+    if (st == MST_OK && (uint64_t)context->n_past + n_tokens > context->max_pos)
+        st = mst_fail(MST_ERR_CONTEXT_FULL, "mst_decode: %u tokens at position %u do not fit in %s = %u", n_tokens,
+                      context->n_past, context->rolling ? "the position limit" : "n_ctx", context->max_pos);
+    /* A rolling cache runs the batch in steps of at most max_chunk tokens, so no step overwrites a
+     * key that one of its own queries still sees. The last step writes the last token's logits. */
+    for (uint32_t done = 0; st == MST_OK && done < n_tokens;) {
+        uint32_t n = n_tokens - done < context->max_chunk ? n_tokens - done : context->max_chunk;
+        float *out = all_logits ? logits_out + (size_t)done * n_vocab : logits_out;
+        mst_forward(context, tokens + done, n, all_logits, out);
+        context->n_past += n;
+        if (context->n_past > context->kv_high)
+            context->kv_high = context->n_past;
+        done += n;
     }
     release(context);
     return st;

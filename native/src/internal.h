@@ -8,6 +8,7 @@
 
 #include "mistral.h"
 #include "threadpool.h"
+#include "cpu/quant_act.h"
 
 /* Thread-local message for mst_last_error(); every ABI entry clears it first. */
 void mst_clear_error(void);
@@ -31,7 +32,12 @@ typedef struct mst_weight {
     uint32_t rows;
     uint32_t cols;
     size_t row_bytes;
+    int32_t layout; /* MST_LAYOUT_*: how data is laid out (weights_repack.c) */
 } mst_weight;
+
+#define MST_LAYOUT_GGUF 0    /* rows as in the file */
+#define MST_LAYOUT_Q4_0X16 1 /* Q4_0 interleaved 16 rows at a time (cpu/repack.h) */
+#define MST_LAYOUT_Q8_0X16 2 /* Q8_0 interleaved 16 rows at a time (cpu/repack.h) */
 
 typedef struct mst_layer {
     const float *attn_norm; /* [n_embd] */
@@ -40,10 +46,21 @@ typedef struct mst_layer {
     mst_weight wv;          /* [n_embd -> n_head_kv*head_dim] */
     mst_weight wo;          /* [n_head*head_dim -> n_embd] */
     const float *ffn_norm;  /* [n_embd] */
+    /* Dense: the feed-forward matrices. MoE: expert 0's matrix of each stacked tensor; expert e's
+     * starts e * rows * row_bytes further (mst_expert_slice). */
     mst_weight w_gate;      /* [n_embd -> n_ff] */
     mst_weight w_up;        /* [n_embd -> n_ff] */
     mst_weight w_down;      /* [n_ff -> n_embd] */
+    mst_weight router;      /* MoE only: [n_embd -> n_expert] */
 } mst_layer;
+
+/* Expert e's matrix within a stacked [cols, rows, n_expert] tensor. */
+static inline mst_weight mst_expert_slice(const mst_weight *w, uint32_t e)
+{
+    mst_weight s = *w;
+    s.data = w->data + (size_t)e * w->rows * w->row_bytes;
+    return s;
+}
 
 struct mst_model {
     mst_model_config cfg;
@@ -54,11 +71,17 @@ struct mst_model {
     mst_weight output;       /* [n_embd -> n_vocab]; a copy of tok_embd when tied */
     mst_layer *layers;       /* [n_layer] */
     float *norms;            /* owned float32 copies of every norm weight, whatever their file type */
+    void *repacked;          /* owned copies of the weights repacked at load (weights_repack.c), or NULL */
+    uint32_t *windows;       /* [n_layer] sliding window per layer, 0 = full attention */
     /* One reference for the caller, one per context: mst_model_free while contexts live only
      * drops the caller's, and the last context to go frees the model. */
     atomic_uint refs;
     atomic_int caller_released;
 };
+
+/* weights_repack.c: repacks the weights the best kernels prefer (never fails: without memory, or with
+ * MISTRAL_REPACK=0 in the environment, the file's layout is kept). */
+void mst_model_repack(mst_model *model);
 
 void mst_model_retain(mst_model *model);
 void mst_model_release(mst_model *model);
@@ -68,9 +91,16 @@ struct mst_context {
     uint32_t n_ctx;
     uint32_t n_batch;
     uint32_t n_past;
+    /* KV slots per layer. Position p lives in slot p % kv_slots; without rolling kv_slots = n_ctx
+     * and positions never reach it, so that is the identity. */
+    uint32_t kv_slots;
+    uint32_t max_pos;   /* positions allowed: n_ctx, or INT32_MAX when rolling */
+    uint32_t max_chunk; /* most tokens one forward step takes: n_batch, or less so the ring keeps the window */
+    int rolling;
+    uint32_t kv_high;   /* one past the highest position ever written (truncate does not lower it) */
     atomic_int busy; /* one call at a time; a second concurrent one gets MST_ERR_BUSY */
     mst_pool *pool;
-    /* KV cache, float32 [n_layer][n_ctx][kv_dim] each */
+    /* KV cache, float32 [n_layer][kv_slots][kv_dim] each */
     float *k_cache;
     float *v_cache;
     /* scratch for n_batch tokens, allocated once so a decode never allocates */
@@ -82,7 +112,19 @@ struct mst_context {
     float *hb;     /* [n_batch][n_ff] gate, then silu(gate)*up */
     float *hb2;    /* [n_batch][n_ff] up */
     int32_t *pos;  /* [n_batch] */
-    float *scores; /* [n_threads][n_ctx] attention scores, one row per worker */
+    float *scores; /* [n_threads][kv_slots] attention scores, one row per worker */
+    /* Q8_0-quantized copy of the last matmul input (forward.c's matmul(); quant_act.h) */
+    void *qa_buf;           /* mst_qact_bytes(largest input width, n_batch) */
+    uint64_t qa_capacity;   /* values it holds: cols * n_tokens */
+    mst_qact qa;
+    const float *qa_src;    /* the float input qa was made from; NULL = none */
+    /* mixture of experts only (NULL for dense models) */
+    float *router;      /* [n_batch][n_expert] router logits */
+    int32_t *chosen;    /* [n_batch][n_expert_used] chosen experts per token */
+    float *chosen_w;    /* [n_batch][n_expert_used] their weights */
+    int32_t *group;     /* [n_batch] tokens routed to the expert being run */
+    float *group_w;     /* [n_batch] their weights for that expert */
+    float *xg;          /* [n_batch][n_embd] gathered inputs, then that expert's outputs */
 };
 
 /* Allocates count elements of `size` bytes, checking the product; NULL on overflow or OOM. */

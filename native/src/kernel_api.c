@@ -1,8 +1,10 @@
 /* kernel_api.c — mst_kernel_*: each kernel reachable from C# for tests and benchmarks.
- * MST_IMPL_BEST calls exactly the functions mst_decode runs (single-threaded here). */
+ * MST_IMPL_BEST calls exactly the functions mst_decode runs (single-threaded here); for matmul on
+ * Q8_0/Q4_0 weights that is activation quantization plus the integer kernel. */
 #include <math.h>
 #include <stdlib.h>
 
+#include "cpu/moe_gate.h"
 #include "cpu/ops.h"
 #include "cpu/quant.h"
 #include "internal.h"
@@ -41,6 +43,24 @@ MST_API mst_status mst_kernel_matmul(int32_t impl, int32_t type, const void *w, 
     uint64_t xy;
     if (!mst_mul_u64((uint64_t)n_tokens * (cols > rows ? cols : rows), sizeof(float), &xy) || xy > SIZE_MAX)
         return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_kernel_matmul: activation size overflows");
+    /* BEST is what mst_decode runs: for Q8_0/Q4_0 that includes quantizing x to Q8_0 blocks
+     * (quant_act.h) and the integer-dot kernel. REFERENCE stays the float, double-accumulated one.
+     * One difference: on AVX-512 VNNI, mst_decode runs Q4_0 matrices repacked at load (cpu/repack.h);
+     * here the weights come in the file's layout, so the same-rule kernel for that layout runs. Both
+     * give the same integer block sums; test_matmul_qa checks the repacked kernel against the same
+     * scalar reference. */
+    mst_matmul_qa_fn qa_fn = impl == MST_IMPL_BEST ? mst_kernels_matmul_qa(mst_cpu_best(), type) : NULL;
+    if (qa_fn) {
+        void *buf = malloc(mst_qact_bytes(cols, n_tokens));
+        if (!buf)
+            return mst_fail(MST_ERR_OUT_OF_MEMORY, "mst_kernel_matmul: out of memory for quantized activations");
+        mst_qact qa;
+        mst_qact_bind(&qa, buf, cols, n_tokens);
+        mst_quantize_act(x, &qa, 0, n_tokens);
+        qa_fn(w, (size_t)row_bytes, rows, &qa, y, 0, rows);
+        free(buf);
+        return MST_OK;
+    }
     mst_matmul_fn fn = mst_kernels_matmul(impl == MST_IMPL_BEST ? mst_cpu_best() : mst_cpu_scalar(), type);
     fn(w, (size_t)row_bytes, rows, cols, x, n_tokens, y, 0, rows);
     return MST_OK;
@@ -165,5 +185,31 @@ MST_API mst_status mst_kernel_attention(int32_t impl, const float *q, const floa
         return mst_fail(MST_ERR_OUT_OF_MEMORY, "mst_kernel_attention: out of memory for %u scores", n_kv);
     mst_attention_best(&a, scores, 0, n_tokens * n_head);
     free(scores);
+    return MST_OK;
+}
+
+MST_API mst_status mst_kernel_moe_gate(int32_t impl, const float *router_logits, uint32_t n_tokens, uint32_t n_expert,
+                                       uint32_t n_used, int32_t *out_experts, float *out_weights)
+{
+    mst_clear_error();
+    mst_status st = check_impl(impl, "mst_kernel_moe_gate");
+    if (st != MST_OK)
+        return st;
+    if (!router_logits || !out_experts || !out_weights)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_kernel_moe_gate: %s is NULL",
+                        !router_logits ? "router_logits" : !out_experts ? "out_experts" : "out_weights");
+    if (n_tokens == 0 || n_expert == 0 || n_used == 0 || n_used > n_expert)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT,
+                        "mst_kernel_moe_gate: need n_tokens > 0 and 0 < n_used <= n_expert (got %u, %u, %u)", n_tokens,
+                        n_used, n_expert);
+    uint64_t n;
+    if (!mst_mul_u64(n_tokens, n_expert, &n) || n > SIZE_MAX / sizeof(float))
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_kernel_moe_gate: sizes overflow");
+    for (uint64_t i = 0; i < n; i++)
+        if (!isfinite(router_logits[i]))
+            return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_kernel_moe_gate: router_logits[%llu] is not finite",
+                            (unsigned long long)i);
+    (impl == MST_IMPL_BEST ? mst_moe_gate_best : mst_moe_gate_ref)(router_logits, n_tokens, n_expert, n_used,
+                                                                   out_experts, out_weights);
     return MST_OK;
 }

@@ -9,15 +9,35 @@
 #include "cpu/quant.h"
 #include "internal.h"
 
-enum { N_ROLES = MST_ROLE_FFN_DOWN + 1, N_GLOBAL_SLOTS = 3, N_LAYER_ROLES = 9 };
+enum { N_ROLES = MST_ROLE_FFN_DOWN_EXPS + 1, N_GLOBAL_SLOTS = 3, N_LAYER_ROLES = N_ROLES - MST_ROLE_ATTN_NORM };
+/* Experts per layer we accept: Mixtral has 8; this bounds the per-token routing scratch. */
+enum { MAX_EXPERTS = 256 };
 
 static const char *role_name(int32_t role)
 {
     static const char *names[N_ROLES] = {
         "token_embd", "output_norm", "output", "attn_norm", "attn_q", "attn_k",
         "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down",
+        "ffn_gate_inp", "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps",
     };
     return role >= 0 && role < N_ROLES ? names[role] : "unknown role";
+}
+
+static int role_is_expert(int32_t role)
+{
+    return role >= MST_ROLE_FFN_GATE_INP && role <= MST_ROLE_FFN_DOWN_EXPS;
+}
+
+static int role_is_dense_ffn(int32_t role)
+{
+    return role == MST_ROLE_FFN_GATE || role == MST_ROLE_FFN_UP || role == MST_ROLE_FFN_DOWN;
+}
+
+/* Whether a per-layer role belongs to this model: a dense model has no router or experts, an MoE
+ * model no dense feed-forward. */
+static int role_used(const mst_model_config *c, int32_t role)
+{
+    return c->n_expert > 0 ? !role_is_dense_ffn(role) : !role_is_expert(role);
 }
 
 static int role_is_global(int32_t role)
@@ -33,11 +53,12 @@ static size_t slot_of(int32_t role, int32_t layer)
     return N_GLOBAL_SLOTS + (size_t)layer * N_LAYER_ROLES + (size_t)(role - MST_ROLE_ATTN_NORM);
 }
 
-/* Expected [ne0, ne1] of a role (ne1 = 1 for vectors), from the comments in mistral.h. */
-static void expected_shape(const mst_model *m, int32_t role, uint64_t *ne0, uint64_t *ne1)
+/* Expected [ne0, ne1, ne2] of a role (1 for unused dimensions), from the comments in mistral.h. */
+static void expected_shape(const mst_model *m, int32_t role, uint64_t *ne0, uint64_t *ne1, uint64_t *ne2)
 {
     const mst_model_config *c = &m->cfg;
     *ne1 = 1;
+    *ne2 = 1;
     switch (role) {
     case MST_ROLE_TOKEN_EMBD:
     case MST_ROLE_OUTPUT: *ne0 = c->n_embd, *ne1 = c->n_vocab; break;
@@ -51,6 +72,10 @@ static void expected_shape(const mst_model *m, int32_t role, uint64_t *ne0, uint
     case MST_ROLE_FFN_GATE:
     case MST_ROLE_FFN_UP: *ne0 = c->n_embd, *ne1 = c->n_ff; break;
     case MST_ROLE_FFN_DOWN: *ne0 = c->n_ff, *ne1 = c->n_embd; break;
+    case MST_ROLE_FFN_GATE_INP: *ne0 = c->n_embd, *ne1 = c->n_expert; break;
+    case MST_ROLE_FFN_GATE_EXPS:
+    case MST_ROLE_FFN_UP_EXPS: *ne0 = c->n_embd, *ne1 = c->n_ff, *ne2 = c->n_expert; break;
+    case MST_ROLE_FFN_DOWN_EXPS: *ne0 = c->n_ff, *ne1 = c->n_embd, *ne2 = c->n_expert; break;
     default: *ne0 = 0; break;
     }
 }
@@ -79,6 +104,11 @@ static mst_status check_config(const mst_model_config *c)
                         c->n_head, c->head_dim);
     if (c->n_embd > INT32_MAX || c->n_ff > INT32_MAX || c->n_layer > INT32_MAX)
         return mst_fail(MST_ERR_INVALID_ARGUMENT, "model config: a dimension exceeds INT32_MAX");
+    if (c->n_expert > MAX_EXPERTS)
+        return mst_fail(MST_ERR_UNSUPPORTED, "model config: n_expert (%u) exceeds %d", c->n_expert, MAX_EXPERTS);
+    if (c->n_expert == 0 ? c->n_expert_used != 0 : (c->n_expert_used == 0 || c->n_expert_used > c->n_expert))
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "model config: n_expert_used (%u) must be in 1..n_expert (%u)%s",
+                        c->n_expert_used, c->n_expert, c->n_expert == 0 ? ", or 0 for a dense model" : "");
     if (!(isfinite(c->rope_freq_base) && c->rope_freq_base > 0.0f))
         return mst_fail(MST_ERR_INVALID_ARGUMENT, "model config: rope_freq_base (%g) must be finite and > 0",
                         (double)c->rope_freq_base);
@@ -100,7 +130,7 @@ static mst_status check_tensor(const mst_model *m, const mst_tensor_desc *d, uin
         return mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %u (%s): layer %d is invalid (%s)", index, rn,
                         (int)d->layer, role_is_global(d->role) ? "a global tensor takes -1" : "out of range");
     if (!mst_type_supported(d->type))
-        return mst_fail(MST_ERR_UNSUPPORTED, "tensor %s (layer %d): type %d is not supported (F32, F16, BF16, Q8_0, Q4_0)",
+        return mst_fail(MST_ERR_UNSUPPORTED, "tensor %s (layer %d): type %d is not supported (F32, F16, BF16, Q8_0, Q4_0, Q2_K..Q6_K)",
                         rn, (int)d->layer, (int)d->type);
     if (d->n_dims < 1 || d->n_dims > 4)
         return mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %s (layer %d): n_dims %u is not in 1..4", rn,
@@ -113,24 +143,28 @@ static mst_status check_tensor(const mst_model *m, const mst_tensor_desc *d, uin
                             "tensor %s (layer %d): ne[%u] = %lld is invalid (must be > 0, and 1 beyond n_dims %u)", rn,
                             (int)d->layer, i, (long long)d->ne[i], d->n_dims);
     }
-    uint64_t e0, e1;
-    expected_shape(m, d->role, &e0, &e1);
-    if ((uint64_t)d->ne[0] != e0 || (uint64_t)d->ne[1] != e1 || d->ne[2] != 1 || d->ne[3] != 1)
+    if (!role_used(&m->cfg, d->role))
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %s (layer %d) does not belong to a %s model", rn,
+                        (int)d->layer, m->cfg.n_expert > 0 ? "mixture-of-experts" : "dense (n_expert = 0)");
+    uint64_t e0, e1, e2;
+    expected_shape(m, d->role, &e0, &e1, &e2);
+    if ((uint64_t)d->ne[0] != e0 || (uint64_t)d->ne[1] != e1 || (uint64_t)d->ne[2] != e2 || d->ne[3] != 1)
         return mst_fail(MST_ERR_INVALID_ARGUMENT,
-                        "tensor %s (layer %d): shape [%lld, %lld, %lld, %lld] does not match the expected [%llu, %llu]",
+                        "tensor %s (layer %d): shape [%lld, %lld, %lld, %lld] does not match the expected [%llu, %llu, %llu]",
                         rn, (int)d->layer, (long long)d->ne[0], (long long)d->ne[1], (long long)d->ne[2],
-                        (long long)d->ne[3], (unsigned long long)e0, (unsigned long long)e1);
+                        (long long)d->ne[3], (unsigned long long)e0, (unsigned long long)e1, (unsigned long long)e2);
     uint32_t bs = mst_type_block_size(d->type);
     if (e0 % bs != 0)
         return mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %s (layer %d): ne[0] = %llu is not a multiple of the %s block size %u",
                         rn, (int)d->layer, (unsigned long long)e0, mst_type_name(d->type), bs);
     uint64_t row_bytes, bytes;
-    if (!mst_type_bytes(d->type, e0, &row_bytes) || !mst_mul_u64(row_bytes, e1, &bytes) || bytes > SIZE_MAX)
+    if (!mst_type_bytes(d->type, e0, &row_bytes) || !mst_mul_u64(row_bytes, e1, &bytes) ||
+        !mst_mul_u64(bytes, e2, &bytes) || bytes > SIZE_MAX)
         return mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %s (layer %d): size overflows", rn, (int)d->layer);
     if (d->n_bytes != bytes)
         return mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %s (layer %d): n_bytes is %llu, but %s [%llu, %llu] takes %llu",
                         rn, (int)d->layer, (unsigned long long)d->n_bytes, mst_type_name(d->type),
-                        (unsigned long long)e0, (unsigned long long)e1, (unsigned long long)bytes);
+                        (unsigned long long)e0, (unsigned long long)e1 * e2, (unsigned long long)bytes);
     if (!d->data)
         return mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %s (layer %d): data is NULL", rn, (int)d->layer);
     return MST_OK;
@@ -155,6 +189,8 @@ static void free_model(mst_model *m)
         return;
     free(m->layers);
     free(m->norms);
+    free(m->windows);
+    free(m->repacked);
     free(m);
 }
 
@@ -179,6 +215,7 @@ MST_API mst_status mst_model_create(const mst_model_config *config, const mst_te
     m->cfg = *config;
     m->q_dim = config->n_head * config->head_dim;
     m->kv_dim = config->n_head_kv * config->head_dim;
+    m->cfg.layer_windows = NULL; /* the caller's array is read here only; m->windows is our copy */
     atomic_init(&m->refs, 1);
     atomic_init(&m->caller_released, 0);
 
@@ -187,7 +224,8 @@ MST_API mst_status mst_model_create(const mst_model_config *config, const mst_te
     const mst_tensor_desc **seen = mst_alloc_array(n_slots, sizeof *seen);
     m->layers = mst_alloc_array(n_layer, sizeof *m->layers);
     m->norms = mst_alloc_array((uint64_t)(1 + 2 * (uint64_t)n_layer) * config->n_embd, sizeof(float));
-    if (!seen || !m->layers || !m->norms) {
+    m->windows = mst_alloc_array(n_layer, sizeof *m->windows);
+    if (!seen || !m->layers || !m->norms || !m->windows) {
         free(seen);
         free_model(m);
         return mst_fail(MST_ERR_OUT_OF_MEMORY, "mst_model_create: out of memory for %u layers", n_layer);
@@ -206,10 +244,10 @@ MST_API mst_status mst_model_create(const mst_model_config *config, const mst_te
     }
     /* Every tensor is required except OUTPUT, which falls back to TOKEN_EMBD (tied embeddings). */
     for (size_t s = 0; s < n_slots && st == MST_OK; s++) {
-        if (seen[s] || s == MST_ROLE_OUTPUT)
-            continue;
         int32_t role = s < N_GLOBAL_SLOTS ? (int32_t)s : MST_ROLE_ATTN_NORM + (int32_t)((s - N_GLOBAL_SLOTS) % N_LAYER_ROLES);
         int32_t layer = s < N_GLOBAL_SLOTS ? -1 : (int32_t)((s - N_GLOBAL_SLOTS) / N_LAYER_ROLES);
+        if (seen[s] || s == MST_ROLE_OUTPUT || (layer >= 0 && !role_used(config, role)))
+            continue;
         st = mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %s (layer %d) is missing", role_name(role), (int)layer);
     }
     if (st != MST_OK) {
@@ -238,11 +276,20 @@ MST_API mst_status mst_model_create(const mst_model_config *config, const mst_te
         L->wk = weight_of(t[MST_ROLE_ATTN_K]);
         L->wv = weight_of(t[MST_ROLE_ATTN_V]);
         L->wo = weight_of(t[MST_ROLE_ATTN_OUT]);
-        L->w_gate = weight_of(t[MST_ROLE_FFN_GATE]);
-        L->w_up = weight_of(t[MST_ROLE_FFN_UP]);
-        L->w_down = weight_of(t[MST_ROLE_FFN_DOWN]);
+        if (config->n_expert > 0) {
+            L->router = weight_of(t[MST_ROLE_FFN_GATE_INP]);
+            L->w_gate = weight_of(t[MST_ROLE_FFN_GATE_EXPS]); /* expert 0's slice; see mst_expert_slice */
+            L->w_up = weight_of(t[MST_ROLE_FFN_UP_EXPS]);
+            L->w_down = weight_of(t[MST_ROLE_FFN_DOWN_EXPS]);
+        } else {
+            L->w_gate = weight_of(t[MST_ROLE_FFN_GATE]);
+            L->w_up = weight_of(t[MST_ROLE_FFN_UP]);
+            L->w_down = weight_of(t[MST_ROLE_FFN_DOWN]);
+        }
+        m->windows[l] = config->layer_windows ? config->layer_windows[l] : config->sliding_window;
     }
     free(seen);
+    mst_model_repack(m);
     *out_model = m;
     return MST_OK;
 }

@@ -35,14 +35,16 @@ static void test_layout(void)
         offsetof(mst_model_config, n_head), offsetof(mst_model_config, n_head_kv),
         offsetof(mst_model_config, head_dim), offsetof(mst_model_config, n_ff),
         offsetof(mst_model_config, n_ctx_train), offsetof(mst_model_config, sliding_window),
-        offsetof(mst_model_config, rope_freq_base), offsetof(mst_model_config, rms_norm_eps)};
+        offsetof(mst_model_config, rope_freq_base), offsetof(mst_model_config, rms_norm_eps),
+        offsetof(mst_model_config, n_expert), offsetof(mst_model_config, n_expert_used),
+        offsetof(mst_model_config, layer_windows)};
     const size_t td[] = {
         offsetof(mst_tensor_desc, struct_size), offsetof(mst_tensor_desc, role), offsetof(mst_tensor_desc, layer),
         offsetof(mst_tensor_desc, type), offsetof(mst_tensor_desc, n_dims), offsetof(mst_tensor_desc, reserved),
         offsetof(mst_tensor_desc, ne), offsetof(mst_tensor_desc, data), offsetof(mst_tensor_desc, n_bytes)};
     const size_t cp[] = {offsetof(mst_context_params, struct_size), offsetof(mst_context_params, n_ctx),
                          offsetof(mst_context_params, n_threads), offsetof(mst_context_params, n_batch)};
-    check_layout(MST_STRUCT_MODEL_CONFIG, cfg, 12, sizeof(mst_model_config));
+    check_layout(MST_STRUCT_MODEL_CONFIG, cfg, 15, sizeof(mst_model_config));
     check_layout(MST_STRUCT_TENSOR_DESC, td, 9, sizeof(mst_tensor_desc));
     check_layout(MST_STRUCT_CONTEXT_PARAMS, cp, 4, sizeof(mst_context_params));
     uint64_t v;
@@ -86,7 +88,7 @@ static void dup_ffn_up(test_model *tm)
 }
 static void wrong_shape(test_model *tm) { tm->desc[3].ne[1] += 1; }
 static void wrong_bytes(test_model *tm) { tm->desc[3].n_bytes -= 4; }
-static void wrong_type(test_model *tm) { tm->desc[3].type = 12; }
+static void wrong_type(test_model *tm) { tm->desc[3].type = 3; /* Q4_1 */ }
 static void global_with_layer(test_model *tm) { tm->desc[0].layer = 0; }
 static void layer_out_of_range(test_model *tm) { tm->desc[4].layer = 2; }
 static void bad_role(test_model *tm) { tm->desc[4].role = 12; }

@@ -95,7 +95,9 @@ static void test_abi_entry(void)
     CHECK(mst_kernel_matmul(MST_IMPL_BEST, MST_TYPE_Q4_0, w, bytes, 5, 64, x, 2, y) == MST_OK, "BEST: %s", mst_last_error());
     CHECK(mst_kernel_matmul(MST_IMPL_REFERENCE, MST_TYPE_Q4_0, w, bytes, 5, 64, x, 2, yr) == MST_OK, "REF: %s",
           mst_last_error());
-    CHECK(max_abs_diff(y, yr, 10) <= 1e-4 * (max_abs(yr, 10) + 1), "BEST vs REFERENCE through the ABI");
+    /* BEST quantizes x to Q8_0 blocks (exactness is checked in test_matmul_qa.c); against the float
+     * REFERENCE that is a ~1e-2 relative approximation, so 5e-2 here */
+    CHECK(max_abs_diff(y, yr, 10) <= 5e-2 * (max_abs(yr, 10) + 1), "BEST vs REFERENCE through the ABI");
     CHECK(mst_kernel_matmul(MST_IMPL_BEST, MST_TYPE_Q4_0, w, bytes - 1, 5, 64, x, 2, y) == MST_ERR_INVALID_ARGUMENT,
           "w_bytes one short");
     CHECK(mst_kernel_matmul(MST_IMPL_BEST, MST_TYPE_Q4_0, w, bytes, 5, 48, x, 2, y) == MST_ERR_INVALID_ARGUMENT,

@@ -1,6 +1,7 @@
 /* test_model.c — whole tiny models with random weights, built here in C.
  *   reference:      mst_decode logits vs a plain double-precision forward pass written below
- *                   (mixed weight types, GQA, head_dim != n_embd/n_head, sliding window)
+ *                   (mixed weight types, GQA, head_dim != n_embd/n_head, sliding window); inputs of
+ *                   Q8_0/Q4_0 matmuls are rounded to Q8_0 blocks as the native core does, so 1e-4 holds
  *   kv_consistency: 6 tokens in one call == the same tokens one by one (KV cache), to 1e-4
  *   context_full:   CONTEXT_FULL past n_ctx leaves the cache alone; truncate + re-decode reproduces logits
  *   threads:        1, 2 and 3 threads give identical logits */
@@ -37,15 +38,45 @@ static const mst_tensor_desc *find(const test_model *tm, int32_t role, int32_t l
     return NULL;
 }
 
-/* y[rows] = W[rows][cols] x[cols] */
-static void ref_matvec(const double *w, uint32_t rows, uint32_t cols, const double *x, double *y)
+static double t_fp16_to_double(uint16_t h)
 {
+    int e = (h >> 10) & 31, m = h & 1023;
+    double v = e == 0 ? ldexp(m, -24) : ldexp(1024 + m, e - 25); /* no inf/nan in these tests */
+    return (h & 0x8000) ? -v : v;
+}
+
+/* What the native core does to a matmul input for Q8_0/Q4_0 weights (quant_act.h, restated here
+ * independently): the float activations are rounded to Q8_0 blocks, d = fp16(amax/127),
+ * q = round-half-even(x * 127/amax) in float, value d*q. */
+static void ref_round_q8_0(const double *x, uint32_t n, double *out)
+{
+    for (uint32_t b = 0; b < n; b += 32) {
+        float amax = 0;
+        for (uint32_t i = b; i < b + 32; i++)
+            amax = fmaxf(amax, fabsf((float)x[i]));
+        double d = t_fp16_to_double(t_fp32_to_fp16(amax / 127.0f));
+        float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        for (uint32_t i = b; i < b + 32; i++)
+            out[i] = d * nearbyintf((float)x[i] * id);
+    }
+}
+
+/* y[rows] = W[rows][cols] x[cols]; x rounded first as the native core does for `type`. */
+static void ref_matvec(const double *w, int32_t type, uint32_t rows, uint32_t cols, const double *x, double *y)
+{
+    double *xr = NULL;
+    if (type == MST_TYPE_Q8_0 || type == MST_TYPE_Q4_0) {
+        xr = xmalloc(cols * 8);
+        ref_round_q8_0(x, cols, xr);
+        x = xr;
+    }
     for (uint32_t r = 0; r < rows; r++) {
         double s = 0;
         for (uint32_t c = 0; c < cols; c++)
             s += w[(size_t)r * cols + c] * x[c];
         y[r] = s;
     }
+    free(xr);
 }
 
 static void ref_rmsnorm(const double *x, const double *w, uint32_t n, double eps, double *y)
@@ -89,9 +120,9 @@ static void ref_forward(const test_model *tm, const int32_t *tokens, uint32_t n,
         double *wd = as_doubles(find(tm, MST_ROLE_FFN_DOWN, L));
         for (uint32_t t = 0; t < n; t++) {
             ref_rmsnorm(x + (size_t)t * E, an, E, c->rms_norm_eps, h);
-            ref_matvec(wq, QD, E, h, q + (size_t)t * QD);
-            ref_matvec(wk, KVD, E, h, k + (size_t)t * KVD);
-            ref_matvec(wv, KVD, E, h, v + (size_t)t * KVD);
+            ref_matvec(wq, find(tm, MST_ROLE_ATTN_Q, L)->type, QD, E, h, q + (size_t)t * QD);
+            ref_matvec(wk, find(tm, MST_ROLE_ATTN_K, L)->type, KVD, E, h, k + (size_t)t * KVD);
+            ref_matvec(wv, find(tm, MST_ROLE_ATTN_V, L)->type, KVD, E, h, v + (size_t)t * KVD);
             ref_rope(q + (size_t)t * QD, c->n_head, HD, t, c->rope_freq_base);
             ref_rope(k + (size_t)t * KVD, c->n_head_kv, HD, t, c->rope_freq_base);
         }
@@ -119,17 +150,17 @@ static void ref_forward(const test_model *tm, const int32_t *tokens, uint32_t n,
                     att[hh * HD + i] = a / sum;
                 }
             }
-            ref_matvec(wo, E, QD, att, o);
+            ref_matvec(wo, find(tm, MST_ROLE_ATTN_OUT, L)->type, E, QD, att, o);
             for (uint32_t i = 0; i < E; i++)
                 x[(size_t)t * E + i] += o[i];
         }
         for (uint32_t t = 0; t < n; t++) {
             ref_rmsnorm(x + (size_t)t * E, fn, E, c->rms_norm_eps, h);
-            ref_matvec(wg, F, E, h, g);
-            ref_matvec(wu, F, E, h, u);
+            ref_matvec(wg, find(tm, MST_ROLE_FFN_GATE, L)->type, F, E, h, g);
+            ref_matvec(wu, find(tm, MST_ROLE_FFN_UP, L)->type, F, E, h, u);
             for (uint32_t i = 0; i < F; i++)
                 g[i] = g[i] / (1 + exp(-g[i])) * u[i];
-            ref_matvec(wd, E, F, g, o);
+            ref_matvec(wd, find(tm, MST_ROLE_FFN_DOWN, L)->type, E, F, g, o);
             for (uint32_t i = 0; i < E; i++)
                 x[(size_t)t * E + i] += o[i];
         }
@@ -140,7 +171,7 @@ static void ref_forward(const test_model *tm, const int32_t *tokens, uint32_t n,
     double *wout = od ? as_doubles(od) : emb;
     for (uint32_t t = 0; t < n; t++) {
         ref_rmsnorm(x + (size_t)t * E, on, E, c->rms_norm_eps, h);
-        ref_matvec(wout, c->n_vocab, E, h, logits + (size_t)t * c->n_vocab);
+        ref_matvec(wout, (od ? od : find(tm, MST_ROLE_TOKEN_EMBD, -1))->type, c->n_vocab, E, h, logits + (size_t)t * c->n_vocab);
     }
     if (wout != emb)
         free(wout);

@@ -127,7 +127,7 @@ static void test_bad_args(void)
     uint8_t blk[34] = {0};
     CHECK(mst_kernel_dequantize(MST_TYPE_Q8_0, blk, 33, 32, out) == MST_ERR_INVALID_ARGUMENT, "wrong src_bytes");
     CHECK(mst_kernel_dequantize(MST_TYPE_Q8_0, blk, 34, 31, out) == MST_ERR_INVALID_ARGUMENT, "n not whole blocks");
-    CHECK(mst_kernel_dequantize(12, blk, 34, 32, out) == MST_ERR_UNSUPPORTED, "Q4_K is unsupported");
+    CHECK(mst_kernel_dequantize(3, blk, 34, 32, out) == MST_ERR_UNSUPPORTED, "Q4_1 is unsupported");
     CHECK(mst_kernel_dequantize(MST_TYPE_F32, NULL, 4, 1, out) == MST_ERR_INVALID_ARGUMENT, "NULL src");
     CHECK(mst_last_error()[0] != '\0', "no error message");
 }

@@ -11,6 +11,7 @@ const string usage = """
                 [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx N] [--stop S]... [--ids]
       tokenize  --model F --text T [--bos] [--special]
       info      --model F
+      bench     --model F [--prompt-tokens 128] [--gen-tokens 64] [--threads N] [--runs 3] [--json]
     """;
 
 var command = args.Length == 0 ? "demo" : args[0];
@@ -23,6 +24,7 @@ try
         "generate" => GenerateCommand.Run(new CommandLine(rest, new HashSet<string> { "ids" })),
         "tokenize" => TokenizeCommand.Run(new CommandLine(rest, new HashSet<string> { "bos", "special" })),
         "info" => InfoCommand.Run(new CommandLine(rest, new HashSet<string>())),
+        "bench" => BenchCommand.Run(new CommandLine(rest, new HashSet<string> { "json" })),
         "help" or "--help" or "-h" => Help(),
         _ => throw new UsageException($"unknown command '{command}'"),
     };

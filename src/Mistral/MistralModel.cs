@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Mistral.Chat;
 using Mistral.Gguf;
 using Mistral.Interop;
 using Mistral.Tokenization;
@@ -35,6 +38,17 @@ public sealed class MistralModel : IDisposable
     /// <summary>The tokenizer stored in the model file.</summary>
     public MistralTokenizer Tokenizer { get; }
 
+    /// <summary>The prompt format <see cref="MistralSession.Chat"/> uses (from <see cref="ModelOptions.ChatTemplate"/> or the file).</summary>
+    public ChatTemplate ChatTemplate { get; private init; } = ChatTemplate.V1;
+
+    /// <summary>The native backend running this model (Cpu or Cuda; never Auto).</summary>
+    public MistralBackend Backend { get; private init; }
+
+    /// <summary>The native library file running this model (which package or build it came from).</summary>
+    public string NativeLibraryPath => NativeLibraryLoader.LoadedFrom ?? string.Empty;
+
+    internal ILogger? Logger => _options.Logger;
+
     /// <summary>Loads a model from a GGUF file.</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="GgufFormatException">The file is not a valid GGUF file, or lacks what a model needs.</exception>
@@ -46,19 +60,33 @@ public sealed class MistralModel : IDisposable
         options ??= new ModelOptions();
         options.Validate();
         if (!File.Exists(path)) throw new FileNotFoundException($"The model file '{path}' does not exist.", path);
-        NativeLibraryLoader.EnsureLoaded();
+        var started = Stopwatch.GetTimestamp();
+        var progress = options.Progress;
+        progress?.Report(0);
+        var backend = NativeLibraryLoader.EnsureLoaded(options.Backend, options.Logger);
 
         var file = GgufFile.Open(path);
         try
         {
             var config = ModelConfig.FromGguf(file);
-            var tokenizer = MistralTokenizer.FromGguf(file);
+            MistralTokenizer tokenizer;
+            try
+            {
+                tokenizer = MistralTokenizer.FromGguf(file);
+            }
+            catch (InvalidDataException ex)
+            {
+                // One exception type for "the file is bad", whichever part of it is.
+                throw new GgufFormatException($"{path}: the tokenizer metadata is invalid: {ex.Message}", ex);
+            }
             if (tokenizer.VocabSize != config.VocabSize)
             {
                 throw new GgufFormatException(
                     $"{path}: the tokenizer has {tokenizer.VocabSize} tokens but the model's vocabulary is {config.VocabSize}.");
             }
+            progress?.Report(0.2);
             var tensors = ModelTensorTable.Build(file, config);
+            progress?.Report(0.5);
             var nativeConfig = ToNative(config);
             MstModelHandle handle;
             fixed (mst_tensor_desc* table = tensors)
@@ -66,7 +94,13 @@ public sealed class MistralModel : IDisposable
                 NativeStatus.Check(NativeMethods.mst_model_create(&nativeConfig, table, (uint)tensors.Length, out handle), $"Loading '{path}'");
             }
             handle.WeightsOwner = file; // the mapping now lives exactly as long as the native model
-            return new MistralModel(path, handle, config, tokenizer, options);
+            var template = options.ChatTemplate == ChatTemplateKind.Auto
+                ? ChatTemplate.Detect(file.GetString("tokenizer.chat_template"), tokenizer)
+                : ChatTemplate.FromKind(options.ChatTemplate);
+            progress?.Report(1);
+            options.Logger?.LogInformation("Loaded {Path}: {Layers} layers, {Embedding} wide, vocabulary {Vocab}, {Tensors} tensors, backend {Backend}, chat template {Template}, in {Milliseconds:F0} ms",
+                path, config.LayerCount, config.EmbeddingLength, config.VocabSize, tensors.Length, backend, template.Kind, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            return new MistralModel(path, handle, config, tokenizer, options) { ChatTemplate = template, Backend = backend };
         }
         catch
         {
@@ -123,5 +157,8 @@ public sealed class MistralModel : IDisposable
         sliding_window = (uint)c.SlidingWindow,
         rope_freq_base = c.RopeFreqBase,
         rms_norm_eps = c.RmsNormEps,
+        n_expert = (uint)c.ExpertCount,
+        n_expert_used = (uint)c.ExpertUsedCount,
+        layer_windows = null, // GGUF "llama" files carry one window for every layer
     };
 }

@@ -9,13 +9,14 @@ namespace Mistral;
 /// Each call continues where the previous one stopped. A session serves one caller at a time; a second
 /// thread calling while it works gets an <see cref="InvalidOperationException"/>.
 /// </summary>
-public sealed class MistralSession : IDisposable
+public sealed partial class MistralSession : IDisposable
 {
     private readonly MstContextHandle _context;
     private readonly int _batchSize;
     private readonly float[] _lastLogits;
     private int _busy;
     private int? _pendingToken; // sampled and returned, not yet in the KV cache (see GenerationRun)
+    private readonly List<int> _cached = []; // the ids in the KV cache, in order: what Chat compares a new history with
 
     internal MistralSession(MistralModel model, MstModelHandle modelHandle, int contextLength, int threads, int batchSize)
     {
@@ -24,13 +25,30 @@ public sealed class MistralSession : IDisposable
         _batchSize = batchSize;
         _lastLogits = new float[model.Config.VocabSize];
         _context = CreateContext(modelHandle, contextLength, threads, batchSize);
+        (CacheSlots, PositionLimit) = ReadLimits(_context);
     }
 
     /// <summary>The model this session runs.</summary>
     public MistralModel Model { get; }
 
-    /// <summary>How many tokens the session's KV cache holds at most.</summary>
+    /// <summary>
+    /// How many tokens the session's KV cache holds at most. For a sliding-window model whose window fits in
+    /// it, the cache rolls instead (see <see cref="PositionLimit"/>): older tokens than the window drop out and
+    /// generation can go on past this length.
+    /// </summary>
     public int ContextLength { get; }
+
+    /// <summary>
+    /// KV-cache rows per layer the native core allocated: <see cref="ContextLength"/>, or for a rolling
+    /// sliding-window cache min(ContextLength, window + batch size - 1), whatever the position reached.
+    /// </summary>
+    public int CacheSlots { get; }
+
+    /// <summary>
+    /// The most tokens the session can see: <see cref="ContextLength"/>, or <see cref="int.MaxValue"/> for a
+    /// sliding-window model whose cache rolls (every layer windowed, window ≤ ContextLength).
+    /// </summary>
+    public int PositionLimit { get; }
 
     /// <summary>Tokens seen so far: the position the next token takes.</summary>
     public int Position
@@ -40,6 +58,13 @@ public sealed class MistralSession : IDisposable
             ObjectDisposedException.ThrowIf(_context.IsClosed, this);
             return NativePosition() + (_pendingToken is null ? 0 : 1);
         }
+    }
+
+    private static unsafe (int Slots, int Limit) ReadLimits(MstContextHandle context)
+    {
+        uint slots, limit;
+        NativeStatus.Check(NativeMethods.mst_context_limits(context, &slots, &limit), "Reading the session limits");
+        return ((int)Math.Min(slots, int.MaxValue), (int)Math.Min(limit, int.MaxValue));
     }
 
     private static unsafe MstContextHandle CreateContext(MstModelHandle model, int contextLength, int threads, int batchSize)
@@ -84,7 +109,27 @@ public sealed class MistralSession : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// Evaluates tokens after those already in the cache and copies the last one's logits into
+    /// <paramref name="logits"/> (at least <c>VocabSize</c> floats). Allocates nothing: the per-token path of
+    /// benchmarks and custom decoding loops.
+    /// </summary>
+    /// <exception cref="ContextFullException">The tokens do not fit in what is left of the context.</exception>
+    public void Evaluate(ReadOnlySpan<int> tokens, Span<float> logits)
+    {
+        if (tokens.IsEmpty) throw new ArgumentException("At least one token is needed.", nameof(tokens));
+        if (logits.Length < Model.Config.VocabSize)
+            throw new ArgumentException($"The logits span holds {logits.Length} floats; {Model.Config.VocabSize} are needed.", nameof(logits));
+        using (Enter())
+        {
+            EvaluateCore(tokens, null);
+            _lastLogits.CopyTo(logits);
+        }
+    }
+
     /// <summary>Forgets every token from <paramref name="position"/> on, so generation can resume from there.</summary>
+    /// <exception cref="ArgumentException">A rolling sliding-window cache no longer holds the keys the token at
+    /// <paramref name="position"/> would attend to (only positions within about a window of the end can be resumed).</exception>
     public void Truncate(int position)
     {
         using (Enter())
@@ -93,8 +138,10 @@ public sealed class MistralSession : IDisposable
             if (position < 0 || position > current)
                 throw new ArgumentOutOfRangeException(nameof(position), position, $"The session holds {current} tokens.");
             if (_pendingToken is not null && position == current) return;
-            _pendingToken = null;
-            NativeStatus.Check(NativeMethods.mst_context_truncate(_context, (uint)Math.Min(position, NativePosition())), "Truncating the session");
+            var keep = Math.Min(position, NativePosition());
+            NativeStatus.Check(NativeMethods.mst_context_truncate(_context, (uint)keep), "Truncating the session");
+            _pendingToken = null; // only once the native side agreed: a refused truncate changes nothing
+            if (keep < _cached.Count) _cached.RemoveRange(keep, _cached.Count - keep);
         }
     }
 
@@ -198,7 +245,7 @@ public sealed class MistralSession : IDisposable
     internal int PendingToken { set => _pendingToken = value; }
 
     /// <summary>Room left in the cache, counting a pending token as used.</summary>
-    internal int Remaining => ContextLength - NativePosition() - (_pendingToken is null ? 0 : 1);
+    internal int Remaining => PositionLimit - NativePosition() - (_pendingToken is null ? 0 : 1);
 
     /// <summary>
     /// Runs tokens through the model in batches (a pending token first). Leaves the last token's logits
@@ -209,10 +256,10 @@ public sealed class MistralSession : IDisposable
         ObjectDisposedException.ThrowIf(_context.IsClosed, this);
         var position = NativePosition();
         var pending = _pendingToken is null ? 0 : 1;
-        if (position + pending + tokens.Length > ContextLength)
+        if ((long)position + pending + tokens.Length > PositionLimit)
         {
             throw new ContextFullException(
-                $"{tokens.Length} tokens do not fit in the session: it holds {position + pending} of {ContextLength} tokens. " +
+                $"{tokens.Length} tokens do not fit in the session: it holds {position + pending} of {PositionLimit} tokens. " +
                 "Create the session with a larger ContextLength, or Reset/Truncate it.");
         }
         if (_pendingToken is int first)
@@ -232,6 +279,7 @@ public sealed class MistralSession : IDisposable
     private unsafe void DecodeBatch(ReadOnlySpan<int> batch, float[]? allLogits, int offset)
     {
         var vocab = _lastLogits.Length;
+        var before = NativePosition();
         fixed (int* tokenPtr = batch)
         {
             if (allLogits is null)
@@ -246,6 +294,9 @@ public sealed class MistralSession : IDisposable
                 allLogits.AsSpan(offset + (batch.Length - 1) * vocab, vocab).CopyTo(_lastLogits);
             }
         }
+        // Only once the native call succeeded: a failed decode leaves the cache as it was.
+        if (_cached.Count > before) _cached.RemoveRange(before, _cached.Count - before);
+        foreach (var token in batch) _cached.Add(token);
     }
 
     private unsafe int NativePosition()

@@ -32,8 +32,15 @@ public sealed record ModelConfig(
     float RopeFreqBase,
     float RmsNormEps)
 {
+    /// <summary>Experts per layer of a mixture-of-experts model (Mixtral: 8); 0 for a dense model.</summary>
+    public int ExpertCount { get; init; }
+
+    /// <summary>Experts each token runs (Mixtral: 2); 0 for a dense model.</summary>
+    public int ExpertUsedCount { get; init; }
+
     private const float DefaultRopeBase = 10000f; // llama.cpp's value when the file has no rope.freq_base
     private const float DefaultRmsEps = 1e-5f;
+    private const uint MaxExperts = 256; // the native core's limit (model.c)
 
     /// <summary>
     /// Reads the configuration from a GGUF file's metadata, checking that every value is present,
@@ -57,12 +64,15 @@ public sealed record ModelConfig(
             ? (int)value
             : throw Invalid(file, $"{arch}.{key} = {value} is out of range");
 
+        // Mixtral: llama.expert_count experts per layer, llama.expert_used_count of them per token.
         var experts = file.GetUInt32($"{arch}.expert_count") ?? 0;
-        if (experts > 0)
-        {
-            throw new NotSupportedException(
-                $"{file.Path}: a mixture-of-experts model ({experts} experts, Mixtral) is not supported by this version yet.");
-        }
+        var expertsUsed = file.GetUInt32($"{arch}.expert_used_count") ?? 0;
+        if (experts > MaxExperts)
+            throw new NotSupportedException($"{file.Path}: {experts} experts per layer; at most {MaxExperts} are supported.");
+        if (experts > 0 && (expertsUsed == 0 || expertsUsed > experts))
+            throw Invalid(file, $"{arch}.expert_used_count = {expertsUsed} must be in 1..{arch}.expert_count ({experts})");
+        if (experts == 0 && expertsUsed != 0)
+            throw Invalid(file, $"{arch}.expert_used_count = {expertsUsed} without {arch}.expert_count");
 
         var embd = Positive("embedding_length", Required("embedding_length"));
         var layers = Positive("block_count", Required("block_count"));
@@ -94,7 +104,11 @@ public sealed record ModelConfig(
         if (!(ropeBase > 1f) || float.IsInfinity(ropeBase)) throw Invalid(file, $"rope.freq_base {ropeBase.ToString(CultureInfo.InvariantCulture)} is not a usable base");
         if (!(eps > 0f) || eps > 1f) throw Invalid(file, $"layer_norm_rms_epsilon {eps.ToString(CultureInfo.InvariantCulture)} is out of range");
 
-        return new ModelConfig(arch, file.GetString("general.name"), vocab, embd, layers, heads, kvHeads, headDim, ff, ctx, window, ropeBase, eps);
+        return new ModelConfig(arch, file.GetString("general.name"), vocab, embd, layers, heads, kvHeads, headDim, ff, ctx, window, ropeBase, eps)
+        {
+            ExpertCount = (int)experts,
+            ExpertUsedCount = (int)expertsUsed,
+        };
     }
 
     private static GgufFormatException Invalid(GgufFile file, string what) =>

@@ -42,6 +42,41 @@ public sealed record SyntheticModelSpec
 
     /// <summary>Attention window (0 = full attention).</summary>
     public int SlidingWindow { get; init; }
+
+    /// <summary>
+    /// Per-tensor types by GGUF tensor name (for example <c>"output.weight"</c> or <c>"blk.0.attn_v.weight"</c>),
+    /// overriding <see cref="WeightType"/> for those matrices; null for one type throughout.
+    /// </summary>
+    public IReadOnlyDictionary<string, GgmlType>? TypeOverrides { get; init; }
+
+    /// <summary>The type the matrix <paramref name="tensorName"/> is written as.</summary>
+    /// <param name="tensorName">The GGUF tensor name.</param>
+    /// <returns>Its entry in <see cref="TypeOverrides"/>, else <see cref="WeightType"/>.</returns>
+    public GgmlType TypeOf(string tensorName) =>
+        TypeOverrides is not null && TypeOverrides.TryGetValue(tensorName, out var type) ? type : WeightType;
+
+    /// <summary>
+    /// This shape with llama.cpp's Q4_K_M mix: Q4_K matrices, a Q6_K output, and Q6_K <c>attn_v</c> and
+    /// <c>ffn_down</c> in the layers llama-quantize gives more bits (the first and last eighth of the layers and
+    /// every third one between). Rows must be multiples of 256 (<see cref="EmbeddingLength"/>,
+    /// <see cref="FeedForwardLength"/>).
+    /// </summary>
+    /// <returns>A copy of this spec with <see cref="WeightType"/> and <see cref="TypeOverrides"/> set.</returns>
+    public SyntheticModelSpec WithQ4_K_M_Mix()
+    {
+        var overrides = new Dictionary<string, GgmlType>(StringComparer.Ordinal) { ["output.weight"] = GgmlType.Q6_K };
+        int eighth = LayerCount / 8;
+        for (var layer = 0; layer < LayerCount; layer++)
+        {
+            if (layer < eighth || layer >= LayerCount - eighth || (layer - eighth) % 3 == 2)
+            {
+                overrides[string.Create(CultureInfo.InvariantCulture, $"blk.{layer}.attn_v.weight")] = GgmlType.Q6_K;
+                overrides[string.Create(CultureInfo.InvariantCulture, $"blk.{layer}.ffn_down.weight")] = GgmlType.Q6_K;
+            }
+        }
+
+        return this with { WeightType = GgmlType.Q4_K, TypeOverrides = overrides };
+    }
 }
 
 /// <summary>Writes synthetic Mistral-architecture GGUF files (see <see cref="SyntheticModelSpec"/>).</summary>
@@ -76,21 +111,21 @@ public static class SyntheticModel
 
         var embd = spec.EmbeddingLength;
         var kvDim = spec.KvHeadCount * headDim;
-        AddMatrix(writer, random, "token_embd.weight", embd, spec.VocabSize, spec.WeightType, 1.0);
+        AddMatrix(writer, random, "token_embd.weight", embd, spec.VocabSize, spec, 1.0);
         AddNorm(writer, random, "output_norm.weight", embd);
-        AddMatrix(writer, random, "output.weight", embd, spec.VocabSize, spec.WeightType, 1.0 / Math.Sqrt(embd));
+        AddMatrix(writer, random, "output.weight", embd, spec.VocabSize, spec, 1.0 / Math.Sqrt(embd));
         for (var layer = 0; layer < spec.LayerCount; layer++)
         {
             string Name(string part) => string.Create(CultureInfo.InvariantCulture, $"blk.{layer}.{part}.weight");
             AddNorm(writer, random, Name("attn_norm"), embd);
-            AddMatrix(writer, random, Name("attn_q"), embd, embd, spec.WeightType, 1.0 / Math.Sqrt(embd));
-            AddMatrix(writer, random, Name("attn_k"), embd, kvDim, spec.WeightType, 1.0 / Math.Sqrt(embd));
-            AddMatrix(writer, random, Name("attn_v"), embd, kvDim, spec.WeightType, 1.0 / Math.Sqrt(embd));
-            AddMatrix(writer, random, Name("attn_output"), embd, embd, spec.WeightType, 1.0 / Math.Sqrt(embd));
+            AddMatrix(writer, random, Name("attn_q"), embd, embd, spec, 1.0 / Math.Sqrt(embd));
+            AddMatrix(writer, random, Name("attn_k"), embd, kvDim, spec, 1.0 / Math.Sqrt(embd));
+            AddMatrix(writer, random, Name("attn_v"), embd, kvDim, spec, 1.0 / Math.Sqrt(embd));
+            AddMatrix(writer, random, Name("attn_output"), embd, embd, spec, 1.0 / Math.Sqrt(embd));
             AddNorm(writer, random, Name("ffn_norm"), embd);
-            AddMatrix(writer, random, Name("ffn_gate"), embd, spec.FeedForwardLength, spec.WeightType, 1.0 / Math.Sqrt(embd));
-            AddMatrix(writer, random, Name("ffn_up"), embd, spec.FeedForwardLength, spec.WeightType, 1.0 / Math.Sqrt(embd));
-            AddMatrix(writer, random, Name("ffn_down"), spec.FeedForwardLength, embd, spec.WeightType, 1.0 / Math.Sqrt(spec.FeedForwardLength));
+            AddMatrix(writer, random, Name("ffn_gate"), embd, spec.FeedForwardLength, spec, 1.0 / Math.Sqrt(embd));
+            AddMatrix(writer, random, Name("ffn_up"), embd, spec.FeedForwardLength, spec, 1.0 / Math.Sqrt(embd));
+            AddMatrix(writer, random, Name("ffn_down"), spec.FeedForwardLength, embd, spec, 1.0 / Math.Sqrt(spec.FeedForwardLength));
         }
         writer.Save(path);
     }
@@ -148,8 +183,9 @@ public static class SyntheticModel
         writer.Add("tokenizer.ggml.add_eos_token", false);
     }
 
-    private static void AddMatrix(GgufWriter writer, Random random, string name, int columns, int rows, GgmlType type, double scale)
+    private static void AddMatrix(GgufWriter writer, Random random, string name, int columns, int rows, SyntheticModelSpec spec, double scale)
     {
+        var type = spec.TypeOf(name);
         var values = new float[(long)columns * rows];
         for (var i = 0; i < values.Length; i++) values[i] = (float)((random.NextDouble() * 2 - 1) * scale * Math.Sqrt(3));
         writer.AddTensor(name, type, [columns, rows], GgmlQuantization.Quantize(type, values));

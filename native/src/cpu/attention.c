@@ -7,6 +7,13 @@
 
 #include "ops.h"
 
+/* Row of key position j: a rolling cache keeps position j in row j % kv_slots. The window
+ * guarantees (forward.c) that the keys one query sees never share a row. */
+static inline size_t kv_row(const mst_attn_args *a, uint32_t j)
+{
+    return a->kv_slots ? j % a->kv_slots : j;
+}
+
 /* The keys [*j0, *j1) that the query at position p sees. */
 static void visible_keys(const mst_attn_args *a, uint32_t p, uint32_t *j0, uint32_t *j1)
 {
@@ -20,7 +27,7 @@ static void visible_keys(const mst_attn_args *a, uint32_t p, uint32_t *j0, uint3
 
 int mst_attention_ref(const mst_attn_args *a)
 {
-    double *scores = malloc((size_t)a->n_kv * sizeof *scores);
+    double *scores = malloc((size_t)a->n_kv * sizeof *scores); /* indexed by position */
     if (!scores)
         return 0;
     const uint32_t group = a->n_head / a->n_head_kv, hd = a->head_dim;
@@ -35,7 +42,7 @@ int mst_attention_ref(const mst_attn_args *a)
             visible_keys(a, a->q_pos0 + t, &j0, &j1);
             double mx = -INFINITY;
             for (uint32_t j = j0; j < j1; j++) {
-                const float *k = a->k + j * kv_stride + kvo;
+                const float *k = a->k + kv_row(a, j) * kv_stride + kvo;
                 double s = 0.0;
                 for (uint32_t i = 0; i < hd; i++)
                     s += (double)q[i] * (double)k[i];
@@ -51,7 +58,7 @@ int mst_attention_ref(const mst_attn_args *a)
             for (uint32_t i = 0; i < hd; i++) {
                 double o = 0.0;
                 for (uint32_t j = j0; j < j1; j++)
-                    o += scores[j] * (double)a->v[j * kv_stride + kvo + i];
+                    o += scores[j] * (double)a->v[kv_row(a, j) * kv_stride + kvo + i];
                 out[i] = (float)(o / sum);
             }
         }
@@ -76,7 +83,7 @@ void mst_attention_best(const mst_attn_args *a, float *scores, uint32_t item0, u
         visible_keys(a, a->q_pos0 + t, &j0, &j1);
         float mx = -INFINITY;
         for (uint32_t j = j0; j < j1; j++) {
-            float s = kern->dot(q, kbase + j * kv_stride, hd) * scale;
+            float s = kern->dot(q, kbase + kv_row(a, j) * kv_stride, hd) * scale;
             scores[j - j0] = s;
             mx = s > mx ? s : mx;
         }
@@ -89,7 +96,7 @@ void mst_attention_best(const mst_attn_args *a, float *scores, uint32_t item0, u
         for (uint32_t i = 0; i < hd; i++)
             out[i] = 0.0f;
         for (uint32_t j = j0; j < j1; j++)
-            kern->axpy(out, scores[j - j0], vbase + j * kv_stride, hd);
+            kern->axpy(out, scores[j - j0], vbase + kv_row(a, j) * kv_stride, hd);
         const float inv = (float)(1.0 / sum);
         for (uint32_t i = 0; i < hd; i++)
             out[i] *= inv;

@@ -12,14 +12,23 @@ static const mst_cpu_kernels k_scalar = {
     .matmul_bf16 = mst_matmul_ref_bf16,
     .matmul_q8_0 = mst_matmul_ref_q8_0,
     .matmul_q4_0 = mst_matmul_ref_q4_0,
+    .matmul_qa_q8_0 = mst_matmul_qa_ref_q8_0,
+    .matmul_qa_q4_0 = mst_matmul_qa_ref_q4_0,
     .dot = mst_dot_scalar,
     .axpy = mst_axpy_scalar,
+};
+
+static const mst_kquant_kernels k_kquant_scalar = {
+    .matmul = {mst_matmul_ref_q2_k, mst_matmul_ref_q3_k, mst_matmul_ref_q4_k, mst_matmul_ref_q5_k, mst_matmul_ref_q6_k},
 };
 
 static const mst_cpu_kernels *g_avx2;
 static const mst_cpu_kernels *g_avx512;
 static const mst_cpu_kernels *g_best = &k_scalar;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+/* The per-ISA tables plus their quantized-activation kernels, which depend on more features
+ * (VNNI) than the table's own ISA, so they are filled in here. */
+static mst_cpu_kernels g_avx2_k, g_avx512_k;
 
 static void choose(void)
 {
@@ -27,10 +36,21 @@ static void choose(void)
     uint32_t f = mst_cpu_detect();
     uint32_t need2 = MST_CPU_AVX2 | MST_CPU_FMA | MST_CPU_F16C;
     uint32_t need512 = need2 | MST_CPU_AVX512F | MST_CPU_AVX512BW | MST_CPU_INTERNAL_AVX512VL;
-    if ((f & need2) == need2)
-        g_avx2 = &mst_kernels_avx2;
-    if ((f & need512) == need512)
-        g_avx512 = &mst_kernels_avx512;
+    if ((f & need2) == need2) {
+        g_avx2_k = mst_kernels_avx2;
+        g_avx2_k.matmul_qa_q8_0 = mst_matmul_qa_q8_0_avx2;
+        g_avx2_k.matmul_qa_q4_0 = mst_matmul_qa_q4_0_avx2;
+        g_avx2 = &g_avx2_k;
+    }
+    if ((f & need512) == need512) {
+        int vnni = (f & MST_CPU_AVX512VNNI) != 0;
+        g_avx512_k = mst_kernels_avx512;
+        g_avx512_k.matmul_qa_q8_0 = vnni ? mst_matmul_qa_q8_0_vnni : mst_matmul_qa_q8_0_avx2;
+        g_avx512_k.matmul_qa_q4_0 = vnni ? mst_matmul_qa_q4_0_vnni : mst_matmul_qa_q4_0_avx2;
+        g_avx512_k.matmul_qa_q4_0x16 = vnni ? mst_matmul_qa_q4_0x16_vnni : NULL;
+        g_avx512_k.matmul_qa_q8_0x16 = vnni ? mst_matmul_qa_q8_0x16_vnni : NULL;
+        g_avx512 = &g_avx512_k;
+    }
 #endif
     const char *cap = getenv("MISTRAL_CPU");
     if (g_avx512 && !(cap && (strcmp(cap, "avx2") == 0 || strcmp(cap, "scalar") == 0)))
@@ -64,14 +84,38 @@ const mst_cpu_kernels *mst_cpu_avx512(void)
     return g_avx512;
 }
 
+/* The K-quant table of the same ISA as k. */
+static const mst_kquant_kernels *kquant_of(const mst_cpu_kernels *k)
+{
+#if defined(__x86_64__)
+    if (k == &mst_kernels_avx512 || k == &g_avx512_k) /* g_*_k: the copies choose() completes */
+        return &mst_kquant_avx512;
+    if (k == &mst_kernels_avx2 || k == &g_avx2_k)
+        return &mst_kquant_avx2;
+#endif
+    (void)k;
+    return &k_kquant_scalar;
+}
+
 mst_matmul_fn mst_kernels_matmul(const mst_cpu_kernels *k, int32_t type)
 {
+    if (type >= MST_TYPE_Q2_K && type <= MST_TYPE_Q6_K)
+        return kquant_of(k)->matmul[type - MST_TYPE_Q2_K];
     switch (type) {
     case MST_TYPE_F32: return k->matmul_f32;
     case MST_TYPE_F16: return k->matmul_f16;
     case MST_TYPE_BF16: return k->matmul_bf16;
     case MST_TYPE_Q8_0: return k->matmul_q8_0;
     case MST_TYPE_Q4_0: return k->matmul_q4_0;
+    default: return NULL;
+    }
+}
+
+mst_matmul_qa_fn mst_kernels_matmul_qa(const mst_cpu_kernels *k, int32_t type)
+{
+    switch (type) {
+    case MST_TYPE_Q8_0: return k->matmul_qa_q8_0;
+    case MST_TYPE_Q4_0: return k->matmul_qa_q4_0;
     default: return NULL;
     }
 }

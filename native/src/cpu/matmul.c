@@ -6,7 +6,7 @@
 #include "ops.h"
 #include "quant.h"
 
-enum { CHUNK = 32 }; /* a multiple of every block size */
+enum { CHUNK = 256 }; /* a multiple of every block size (K-quant super-blocks are 256) */
 
 void mst_matmul_ref(int32_t type, const uint8_t *w, size_t row_bytes, uint32_t rows, uint32_t cols,
                     const float *x, uint32_t n_tokens, float *y, uint32_t r0, uint32_t r1)
@@ -41,3 +41,8 @@ REF_FOR(f16, MST_TYPE_F16)
 REF_FOR(bf16, MST_TYPE_BF16)
 REF_FOR(q8_0, MST_TYPE_Q8_0)
 REF_FOR(q4_0, MST_TYPE_Q4_0)
+REF_FOR(q2_k, MST_TYPE_Q2_K)
+REF_FOR(q3_k, MST_TYPE_Q3_K)
+REF_FOR(q4_k, MST_TYPE_Q4_K)
+REF_FOR(q5_k, MST_TYPE_Q5_K)
+REF_FOR(q6_k, MST_TYPE_Q6_K)

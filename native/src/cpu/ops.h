@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "mistral.h"
+#include "quant_act.h"
 
 /* y[t*rows + r] = dot(W row r, x[t*cols ..]) for rows r0 <= r < r1 and all n_tokens tokens. */
 typedef void (*mst_matmul_fn)(const uint8_t *w, size_t row_bytes, uint32_t rows, uint32_t cols,
@@ -21,9 +22,26 @@ typedef struct mst_cpu_kernels {
     mst_matmul_fn matmul_bf16;
     mst_matmul_fn matmul_q8_0;
     mst_matmul_fn matmul_q4_0;
+    /* Q8_0/Q4_0 weights on Q8_0-quantized activations (quant_act.h): what mst_decode runs for
+     * those types. NULL in a table means "use the float-activation kernel above". */
+    mst_matmul_qa_fn matmul_qa_q8_0;
+    mst_matmul_qa_fn matmul_qa_q4_0;
+    /* Q4_0 repacked at model load (repack.h); NULL when this ISA has no such kernel (no repacking then) */
+    mst_matmul_qa_fn matmul_qa_q4_0x16;
+    mst_matmul_qa_fn matmul_qa_q8_0x16;
     mst_dot_fn dot;
     mst_axpy_fn axpy;
 } mst_cpu_kernels;
+
+/* K-quant matmuls (Q2_K..Q6_K), one table per ISA, indexed by type - MST_TYPE_Q2_K. They live in
+ * their own files (matmul_kquant_*.c) and their own table so the K-quant kernels and the Q4_0/Q8_0
+ * kernels can change independently; mst_kernels_matmul joins them. */
+#define MST_N_KQUANT 5
+typedef struct mst_kquant_kernels {
+    mst_matmul_fn matmul[MST_N_KQUANT];
+} mst_kquant_kernels;
+extern const mst_kquant_kernels mst_kquant_avx2;   /* x86-64 only */
+extern const mst_kquant_kernels mst_kquant_avx512; /* x86-64 only */
 
 /* cpu_features.c: mst_cpu_feature bits plus internal ones above bit 15. */
 #define MST_CPU_INTERNAL_AVX512VL (1u << 16)
@@ -37,6 +55,8 @@ const mst_cpu_kernels *mst_cpu_scalar(void);
 const mst_cpu_kernels *mst_cpu_avx2(void);   /* NULL when this CPU/OS cannot run it */
 const mst_cpu_kernels *mst_cpu_avx512(void); /* NULL when this CPU/OS cannot run it */
 mst_matmul_fn mst_kernels_matmul(const mst_cpu_kernels *k, int32_t type);
+/* The quantized-activation kernel for `type`, or NULL when the type has none. */
+mst_matmul_qa_fn mst_kernels_matmul_qa(const mst_cpu_kernels *k, int32_t type);
 
 /* Per-ISA tables (defined only on x86-64). */
 extern const mst_cpu_kernels mst_kernels_avx2;
@@ -55,6 +75,11 @@ void mst_matmul_ref_f16(const uint8_t *, size_t, uint32_t, uint32_t, const float
 void mst_matmul_ref_bf16(const uint8_t *, size_t, uint32_t, uint32_t, const float *, uint32_t, float *, uint32_t, uint32_t);
 void mst_matmul_ref_q8_0(const uint8_t *, size_t, uint32_t, uint32_t, const float *, uint32_t, float *, uint32_t, uint32_t);
 void mst_matmul_ref_q4_0(const uint8_t *, size_t, uint32_t, uint32_t, const float *, uint32_t, float *, uint32_t, uint32_t);
+void mst_matmul_ref_q2_k(const uint8_t *, size_t, uint32_t, uint32_t, const float *, uint32_t, float *, uint32_t, uint32_t);
+void mst_matmul_ref_q3_k(const uint8_t *, size_t, uint32_t, uint32_t, const float *, uint32_t, float *, uint32_t, uint32_t);
+void mst_matmul_ref_q4_k(const uint8_t *, size_t, uint32_t, uint32_t, const float *, uint32_t, float *, uint32_t, uint32_t);
+void mst_matmul_ref_q5_k(const uint8_t *, size_t, uint32_t, uint32_t, const float *, uint32_t, float *, uint32_t, uint32_t);
+void mst_matmul_ref_q6_k(const uint8_t *, size_t, uint32_t, uint32_t, const float *, uint32_t, float *, uint32_t, uint32_t);
 
 /* vec.c: portable float kernels. */
 float mst_dot_scalar(const float *a, const float *b, uint32_t n);
@@ -88,6 +113,7 @@ typedef struct mst_attn_args {
     uint32_t n_head_kv;
     uint32_t head_dim;
     uint32_t window;
+    uint32_t kv_slots; /* 0: key j is row j of k/v; else a rolling cache: key j is row j % kv_slots */
 } mst_attn_args;
 
 /* Reference: allocates its own double scores; returns 0 on allocation failure. */

@@ -2,11 +2,12 @@
 #include <string.h>
 
 #include "quant.h"
+#include "quant_k.h"
 
 int mst_type_supported(int32_t type)
 {
     return type == MST_TYPE_F32 || type == MST_TYPE_F16 || type == MST_TYPE_BF16 || type == MST_TYPE_Q8_0 ||
-           type == MST_TYPE_Q4_0;
+           type == MST_TYPE_Q4_0 || mst_type_is_k(type);
 }
 
 const char *mst_type_name(int32_t type)
@@ -17,12 +18,19 @@ const char *mst_type_name(int32_t type)
     case MST_TYPE_BF16: return "BF16";
     case MST_TYPE_Q8_0: return "Q8_0";
     case MST_TYPE_Q4_0: return "Q4_0";
+    case MST_TYPE_Q2_K: return "Q2_K";
+    case MST_TYPE_Q3_K: return "Q3_K";
+    case MST_TYPE_Q4_K: return "Q4_K";
+    case MST_TYPE_Q5_K: return "Q5_K";
+    case MST_TYPE_Q6_K: return "Q6_K";
     default: return "unsupported type";
     }
 }
 
 uint32_t mst_type_block_size(int32_t type)
 {
+    if (mst_type_is_k(type))
+        return MST_QK_K;
     return (type == MST_TYPE_Q8_0 || type == MST_TYPE_Q4_0) ? MST_QK : 1;
 }
 
@@ -34,6 +42,11 @@ uint32_t mst_type_block_bytes(int32_t type)
     case MST_TYPE_BF16: return 2;
     case MST_TYPE_Q8_0: return sizeof(mst_block_q8_0);
     case MST_TYPE_Q4_0: return sizeof(mst_block_q4_0);
+    case MST_TYPE_Q2_K: return MST_Q2_K_BYTES;
+    case MST_TYPE_Q3_K: return MST_Q3_K_BYTES;
+    case MST_TYPE_Q4_K: return MST_Q4_K_BYTES;
+    case MST_TYPE_Q5_K: return MST_Q5_K_BYTES;
+    case MST_TYPE_Q6_K: return MST_Q6_K_BYTES;
     default: return 0;
     }
 }
@@ -151,6 +164,13 @@ void mst_dequantize_ref(int32_t type, const void *src, uint64_t n, float *dst)
                 dst[b * MST_QK + j + MST_QK / 2] = d * (float)((qs[j] >> 4) - 8);
             }
         }
+        break;
+    case MST_TYPE_Q2_K:
+    case MST_TYPE_Q3_K:
+    case MST_TYPE_Q4_K:
+    case MST_TYPE_Q5_K:
+    case MST_TYPE_Q6_K:
+        mst_dequantize_k(type, p, n / MST_QK_K, dst);
         break;
     default:
         break;

@@ -25,8 +25,13 @@ _Static_assert(sizeof(mst_block_q8_0) == 34, "Q8_0 block must be 34 bytes as in 
 _Static_assert(sizeof(mst_block_q4_0) == 18, "Q4_0 block must be 18 bytes as in GGUF");
 
 int mst_type_supported(int32_t type);
+/* Q2_K..Q6_K: 256-weight super-blocks (layouts in quant_k.h). */
+static inline int mst_type_is_k(int32_t type)
+{
+    return type >= MST_TYPE_Q2_K && type <= MST_TYPE_Q6_K;
+}
 const char *mst_type_name(int32_t type);
-uint32_t mst_type_block_size(int32_t type);  /* elements per block: 1 or 32 */
+uint32_t mst_type_block_size(int32_t type);  /* elements per block: 1, 32 or 256 */
 uint32_t mst_type_block_bytes(int32_t type); /* bytes per block */
 /* Bytes of n elements; 0 if n is not a whole number of blocks or the size overflows. */
 int mst_type_bytes(int32_t type, uint64_t n, uint64_t *out_bytes);

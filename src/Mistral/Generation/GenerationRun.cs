@@ -88,7 +88,7 @@ internal sealed class GenerationRun : IDisposable
         }
 
         // A token is only sampled if the cache has room to hold it, so every token handed out can be
-        // continued from and Position never exceeds ContextLength.
+        // continued from and Position never exceeds PositionLimit (ContextLength, unless the cache rolls).
         if (_session.Remaining < 1) return End(FinishReason.ContextFull);
 
         var sampleStart = Stopwatch.GetTimestamp();

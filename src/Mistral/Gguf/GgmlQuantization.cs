@@ -4,25 +4,28 @@ namespace Mistral.Gguf;
 
 /// <summary>
 /// Reference conversions between <see cref="float"/> values and GGML tensor encodings, for writing test models and
-/// checking kernels. They follow GGML's scalar reference quantizers (<c>quantize_row_*_ref</c>) so the bytes match
-/// what GGML itself produces for the same input.
+/// checking kernels. For F16, BF16, Q8_0 and Q4_0 they follow GGML's scalar reference quantizers
+/// (<c>quantize_row_*_ref</c>) so the bytes match what GGML itself produces for the same input; the K-quant encoders
+/// are simpler than GGML's (no scale search) but write the exact GGML layout. Every decoder matches GGML's.
 /// </summary>
 /// <remarks>
-/// Supported for <see cref="Quantize"/>: F32, F16, BF16, Q8_0, Q4_0. <see cref="Dequantize"/> additionally handles
-/// Q4_K and Q6_K. Data is row-major with blocks along ne0; the element count must be a multiple of the block size.
+/// Supported for <see cref="Quantize"/> and <see cref="Dequantize"/>: F32, F16, BF16, Q8_0, Q4_0 and the K-quants
+/// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K (see GgmlQuantization.KQuants.cs). Data is row-major with blocks along ne0; the
+/// element count must be a multiple of the block size (256 for K-quants).
 /// </remarks>
-public static class GgmlQuantization
+public static partial class GgmlQuantization
 {
     /// <summary>Encodes <paramref name="values"/> as <paramref name="type"/>.</summary>
-    /// <param name="type">F32, F16, BF16, Q8_0 or Q4_0.</param>
+    /// <param name="type">F32, F16, BF16, Q8_0, Q4_0, Q2_K, Q3_K, Q4_K, Q5_K or Q6_K.</param>
     /// <param name="values">The values; the count must be a multiple of the type's block size. Quantized types
-    /// (Q8_0, Q4_0) require finite values.</param>
+    /// require finite values.</param>
     /// <returns>The encoded bytes (<see cref="GgmlTypeInfo.RowBytes"/> of the count).</returns>
     /// <exception cref="NotSupportedException">The type has no encoder here.</exception>
     /// <exception cref="ArgumentException">Bad count, or a non-finite value for a quantized type.</exception>
     public static byte[] Quantize(GgmlType type, ReadOnlySpan<float> values)
     {
-        if (type is not (GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0 or GgmlType.Q4_0))
+        if (type is not (GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0 or GgmlType.Q4_0)
+            && !IsKQuant(type))
         {
             throw new NotSupportedException($"Quantizing to {type} is not supported.");
         }
@@ -60,6 +63,10 @@ public static class GgmlQuantization
                 }
 
                 break;
+            case GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K:
+                RequireFinite(values);
+                QuantizeK(type, values, output);
+                break;
             default:
                 RequireFinite(values);
                 for (int b = 0; b < values.Length / 32; b++)
@@ -74,7 +81,7 @@ public static class GgmlQuantization
     }
 
     /// <summary>Decodes <paramref name="count"/> values of <paramref name="type"/> from <paramref name="data"/>.</summary>
-    /// <param name="type">F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K.</param>
+    /// <param name="type">F32, F16, BF16, Q8_0, Q4_0, Q2_K, Q3_K, Q4_K, Q5_K or Q6_K.</param>
     /// <param name="data">The encoded bytes; at least <see cref="GgmlTypeInfo.RowBytes"/> of <paramref name="count"/>
     /// (extra bytes are ignored).</param>
     /// <param name="count">The number of values, a multiple of the block size.</param>
@@ -83,8 +90,8 @@ public static class GgmlQuantization
     /// <exception cref="ArgumentException">Bad count, or too little data.</exception>
     public static float[] Dequantize(GgmlType type, ReadOnlySpan<byte> data, long count)
     {
-        if (type is not (GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0 or GgmlType.Q4_0
-            or GgmlType.Q4_K or GgmlType.Q6_K))
+        if (type is not (GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0 or GgmlType.Q4_0)
+            && !IsKQuant(type))
         {
             throw new NotSupportedException($"Dequantizing {type} is not supported.");
         }
@@ -153,6 +160,9 @@ public static class GgmlQuantization
                     DequantizeQ4_KBlock(data.Slice(144 * b, 144), output.AsSpan(256 * b, 256));
                 }
 
+                break;
+            case GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q5_K:
+                DequantizeK(type, data, output);
                 break;
             default:
                 for (int b = 0; b < blocks; b++)

@@ -7,6 +7,8 @@ namespace Mistral.Gguf;
 /// <remarks>
 /// The message always names what was wrong; when known it also names the file and the byte offset
 /// at which the problem was detected, so a user can tell a corrupt download from a bug.
+/// <see cref="MistralModel.Load"/> reports every "this file is bad" failure as this type, the
+/// tokenizer's metadata checks included.
 /// </remarks>
 public class GgufFormatException : Exception
 {

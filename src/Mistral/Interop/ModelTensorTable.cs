@@ -29,13 +29,34 @@ internal static class ModelTensorTable
         ["ffn_gate.weight"] = mst_tensor_role.MST_ROLE_FFN_GATE,
         ["ffn_up.weight"] = mst_tensor_role.MST_ROLE_FFN_UP,
         ["ffn_down.weight"] = mst_tensor_role.MST_ROLE_FFN_DOWN,
+        // Mixture of experts (Mixtral): the router, and every expert's matrices stacked in one 3-D tensor.
+        ["ffn_gate_inp.weight"] = mst_tensor_role.MST_ROLE_FFN_GATE_INP,
+        ["ffn_gate_exps.weight"] = mst_tensor_role.MST_ROLE_FFN_GATE_EXPS,
+        ["ffn_up_exps.weight"] = mst_tensor_role.MST_ROLE_FFN_UP_EXPS,
+        ["ffn_down_exps.weight"] = mst_tensor_role.MST_ROLE_FFN_DOWN_EXPS,
     };
 
+    private static readonly string[] DenseFfn = ["ffn_gate.weight", "ffn_up.weight", "ffn_down.weight"];
+    private static readonly string[] ExpertFfn = ["ffn_gate_inp.weight", "ffn_gate_exps.weight", "ffn_up_exps.weight", "ffn_down_exps.weight"];
+
+    /// <summary>Older converters wrote one tensor per expert: blk.N.ffn_gate.E.weight, ffn_up.E, ffn_down.E.</summary>
+    internal static bool IsSplitExpertName(string name)
+    {
+        var parts = name.Split('.');
+        return parts is ["blk", var layer, "ffn_gate" or "ffn_up" or "ffn_down", var expert, "weight"]
+            && layer.Length > 0 && layer.All(char.IsAsciiDigit) && expert.Length > 0 && expert.All(char.IsAsciiDigit);
+    }
+
     /// <summary>Weight types the CPU backend runs.</summary>
-    internal static readonly GgmlType[] SupportedTypes = [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0];
+    internal static readonly GgmlType[] SupportedTypes =
+    [
+        GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0,
+        GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
+    ];
 
     internal static unsafe mst_tensor_desc[] Build(GgufFile file, ModelConfig config)
     {
+        RejectSplitExperts(file, config);
         var table = new List<mst_tensor_desc>();
         foreach (var tensor in file.Tensors)
         {
@@ -72,12 +93,29 @@ internal static class ModelTensorTable
         }
         for (var layer = 0; layer < config.LayerCount; layer++)
         {
-            foreach (var suffix in LayerRoles.Keys)
+            foreach (var suffix in LayerRoles.Keys.Where(s => Array.IndexOf(config.ExpertCount > 0 ? DenseFfn : ExpertFfn, s) < 0))
             {
                 var name = string.Create(CultureInfo.InvariantCulture, $"blk.{layer}.{suffix}");
                 if (file.FindTensor(name) is null) throw new GgufFormatException($"{file.Path}: the required tensor '{name}' is missing.");
             }
         }
+    }
+
+    /// <summary>
+    /// Per-expert tensors are refused rather than stacked: the native core reads weights in place from the
+    /// mapping and addresses expert e at a fixed stride inside one tensor, which split tensors (interleaved in
+    /// the file) cannot give without copying every expert's weights into new memory — the whole model, for
+    /// Mixtral. Current llama.cpp converters write the stacked form; re-converting is the fix.
+    /// </summary>
+    private static void RejectSplitExperts(GgufFile file, ModelConfig config)
+    {
+        if (config.ExpertCount == 0) return;
+        var split = file.Tensors.Select(t => t.Name).Where(IsSplitExpertName).Take(3).ToList();
+        if (split.Count == 0) return;
+        throw new NotSupportedException(
+            $"{file.Path}: this mixture-of-experts file stores each expert as its own tensor ({string.Join(", ", split)}, ...), " +
+            "the layout of older converters. Only stacked experts (blk.N.ffn_gate_exps.weight, ffn_up_exps, ffn_down_exps) " +
+            "are supported: re-convert the model with a current llama.cpp convert_hf_to_gguf.py.");
     }
 
     internal static bool TryGetRole(string name, int layerCount, out mst_tensor_role role, out int layer)

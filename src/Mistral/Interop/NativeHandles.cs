@@ -13,10 +13,27 @@ internal sealed partial class MstModelHandle
 
 internal sealed partial class MstContextHandle
 {
-    /// <summary>The model this context was made from, AddRef'd so its weights outlive the context.</summary>
-    internal MstModelHandle? Model { get; set; }
+    private static int _live;
 
-    partial void OnReleased() => Model?.DangerousRelease();
+    /// <summary>Native contexts created and not yet freed in this process: lets tests prove nothing leaks.</summary>
+    internal static int Live => Volatile.Read(ref _live);
+
+    /// <summary>The model this context was made from, AddRef'd so its weights outlive the context.</summary>
+    internal MstModelHandle? Model
+    {
+        get;
+        set
+        {
+            field = value;
+            Interlocked.Increment(ref _live);
+        }
+    }
+
+    partial void OnReleased()
+    {
+        Interlocked.Decrement(ref _live);
+        Model?.DangerousRelease();
+    }
 }
 
 internal static unsafe partial class NativeMethods

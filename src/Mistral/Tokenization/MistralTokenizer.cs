@@ -4,10 +4,18 @@ using Mistral.Gguf;
 namespace Mistral.Tokenization;
 
 /// <summary>
-/// The SentencePiece-BPE ("llama" / SPM) tokenizer used by Mistral 7B, Mixtral and the other pre-Tekken
-/// Mistral models, reproducing llama.cpp's SPM tokenizer id for id.
+/// The tokenizer of a Mistral GGUF file, reproducing llama.cpp's id for id: SentencePiece-BPE ("llama" / SPM),
+/// used by Mistral 7B, Mixtral and the other pre-Tekken models, or byte-level BPE ("gpt2" with the "tekken"
+/// pre-tokenizer), used by Mistral Nemo and later models.
 /// </summary>
 /// <remarks>
+/// <para>
+/// Both kinds share the vocabulary, the special-token split and decoding; they differ in how a text fragment
+/// becomes ids. For "gpt2" each fragment is split into words by <see cref="TekkenPreTokenizer"/>, each word's
+/// UTF-8 bytes are spelled in the byte-level alphabet (<see cref="ByteLevelEncoding"/>), and
+/// <see cref="BytePairEncoder"/> merges them by rank; decoding maps the alphabet back to bytes. The rest of these
+/// remarks describes the SentencePiece path.
+/// </para>
 /// <para>
 /// Encoding follows llama.cpp (<c>llama_tokenize</c> with <c>add_special</c> = <c>addBos</c> of
 /// <see cref="Encode"/>): special tokens are split out first (user-defined ones always, control and unknown
@@ -49,12 +57,16 @@ public sealed class MistralTokenizer
     // Tokens that are split out of text before merging, longest UTF-8 text first.
     private readonly (int Id, string Text)[] _specialTokens;
 
+    // Set for a "gpt2" (byte-level BPE) vocabulary; null for SentencePiece.
+    private readonly BytePairEncoder? _bpe;
+
     /// <summary>Creates a tokenizer from vocabulary data.</summary>
     /// <param name="vocab">The vocabulary; it is copied, so later changes to its lists have no effect.</param>
     /// <exception cref="ArgumentNullException"><paramref name="vocab"/> is null.</exception>
-    /// <exception cref="NotSupportedException">The model is not "llama".</exception>
+    /// <exception cref="NotSupportedException">The model is neither "llama" nor "gpt2", or a "gpt2" vocabulary's
+    /// pre-tokenizer is not "tekken".</exception>
     /// <exception cref="InvalidDataException">The lists disagree in length, a token type is unknown, a token
-    /// text is repeated, or a special id is out of range.</exception>
+    /// text is repeated, a special id is out of range, or a "gpt2" vocabulary has no or malformed merges.</exception>
     public MistralTokenizer(TokenizerVocabulary vocab)
     {
         ArgumentNullException.ThrowIfNull(vocab);
@@ -102,6 +114,17 @@ public sealed class MistralTokenizer
         AddBos = vocab.AddBos;
         AddEos = vocab.AddEos;
         AddSpacePrefix = vocab.AddSpacePrefix;
+
+        if (vocab.Model == "gpt2")
+        {
+            if (vocab.PreTokenizer != "tekken")
+                throw new NotSupportedException(
+                    $"Byte-level BPE pre-tokenizer \"{vocab.PreTokenizer}\" (tokenizer.ggml.pre) is not supported: only \"tekken\" is.");
+            var merges = vocab.Merges ?? throw new InvalidDataException(
+                "A \"gpt2\" tokenizer needs tokenizer.ggml.merges (array of strings).");
+            // Tekken takes a word that is itself a vocabulary entry whole (llama.cpp: ignore_merges).
+            _bpe = new BytePairEncoder(_ids, merges, ignoreMerges: true);
+        }
 
         _byteIds = new int[256];
         Span<char> hex = stackalloc char[6];
@@ -167,7 +190,8 @@ public sealed class MistralTokenizer
     /// <param name="file">An opened GGUF file.</param>
     /// <returns>The tokenizer.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="file"/> is null.</exception>
-    /// <exception cref="NotSupportedException"><c>tokenizer.ggml.model</c> is not "llama".</exception>
+    /// <exception cref="NotSupportedException"><c>tokenizer.ggml.model</c> is neither "llama" nor "gpt2", or
+    /// <c>tokenizer.ggml.pre</c> of a "gpt2" file is not "tekken".</exception>
     /// <exception cref="InvalidDataException">A tokenizer key is missing, has the wrong type, or is inconsistent;
     /// the message names the key.</exception>
     public static MistralTokenizer FromGguf(GgufFile file)
@@ -184,6 +208,32 @@ public sealed class MistralTokenizer
         // an error (from Read) rather than silently ignored.
         var scores = Read(file, "tokenizer.ggml.scores", static (f, k) => f.GetArray<float>(k));
         var types = Read(file, "tokenizer.ggml.token_type", static (f, k) => f.GetArray<int>(k));
+
+        if (model == "gpt2")
+        {
+            var merges = Read(file, "tokenizer.ggml.merges", static (f, k) => f.GetArray<string>(k))
+                ?? throw new InvalidDataException("The GGUF file has a \"gpt2\" tokenizer but no tokenizer.ggml.merges key (array of strings).");
+            var pre = file.TryGetValue("tokenizer.ggml.pre", out _)
+                ? Read(file, "tokenizer.ggml.pre", static (f, k) => f.GetString(k))
+                : null;
+            return new MistralTokenizer(new TokenizerVocabulary
+            {
+                Model = model,
+                PreTokenizer = pre,
+                Merges = merges,
+                Tokens = tokens,
+                Scores = scores,
+                TokenTypes = types,
+                // llama.cpp's BPE defaults when a key is absent: BOS and EOS 11, no UNK or PAD; "tekken" adds BOS.
+                BosId = ReadId(file, "tokenizer.ggml.bos_token_id", 11),
+                EosId = ReadId(file, "tokenizer.ggml.eos_token_id", 11),
+                UnkId = ReadId(file, "tokenizer.ggml.unknown_token_id", -1),
+                PadId = ReadId(file, "tokenizer.ggml.padding_token_id", -1),
+                AddBos = ReadBool(file, "tokenizer.ggml.add_bos_token", pre == "tekken"),
+                AddEos = ReadBool(file, "tokenizer.ggml.add_eos_token", false),
+                AddSpacePrefix = ReadBool(file, "tokenizer.ggml.add_space_prefix", false),
+            });
+        }
 
         return new MistralTokenizer(new TokenizerVocabulary
         {
@@ -264,6 +314,7 @@ public sealed class MistralTokenizer
     {
         ArgumentNullException.ThrowIfNull(text);
         var output = new List<int>(text.Length / 2 + 2);
+        // (For "gpt2", AddSpacePrefix is false, so the SentencePiece prefix rule below never applies.)
         if (addBos)
         {
             if (BosId < 0)
@@ -362,7 +413,9 @@ public sealed class MistralTokenizer
         switch (_types[id])
         {
             case TokenType.Normal:
-                return Encoding.UTF8.GetBytes(text.Replace(SpaceMarker, ' '));
+                // Byte-level BPE pieces spell bytes, possibly part of a UTF-8 character (StreamingDetokenizer
+                // holds such a part back until the character is complete).
+                return _bpe is not null ? ByteLevelEncoding.Decode(text) : Encoding.UTF8.GetBytes(text.Replace(SpaceMarker, ' '));
             case TokenType.Byte:
                 // llama.cpp parses the two hex digits after "<0x"; a malformed byte token renders its text.
                 if (text.Length == 6 && text.StartsWith("<0x", StringComparison.Ordinal) && text[5] == '>'
@@ -444,9 +497,30 @@ public sealed class MistralTokenizer
         }
     }
 
+    /// <summary>
+    /// llama.cpp's <c>llm_tokenizer_bpe_session::tokenize</c> on one text fragment: split into words, spell each
+    /// word's UTF-8 bytes in the byte-level alphabet, merge.
+    /// </summary>
+    private static void EncodeBpeFragment(BytePairEncoder bpe, ReadOnlySpan<char> raw, List<int> output)
+    {
+        // Lone surrogates become U+FFFD, as they do when llama.cpp receives the text as UTF-8.
+        var text = Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(raw.ToString())).AsSpan();
+        foreach (var (start, length) in TekkenPreTokenizer.Split(text))
+        {
+            var utf8 = Encoding.UTF8.GetBytes(text.Slice(start, length).ToString());
+            bpe.EncodeWord(ByteLevelEncoding.Encode(utf8), output);
+        }
+    }
+
     /// <summary>llama.cpp's <c>llm_tokenizer_spm_session::tokenize</c> on one text fragment.</summary>
     private void EncodeFragment(ReadOnlySpan<char> raw, bool prefixSpace, List<int> output)
     {
+        if (_bpe is not null)
+        {
+            EncodeBpeFragment(_bpe, raw, output);
+            return;
+        }
+
         // Escape: optional dummy-prefix space, then every ' ' becomes '▁'. Lone surrogates become U+FFFD, which
         // is what they turn into when llama.cpp receives the text as UTF-8.
         var escaped = new char[raw.Length + (prefixSpace ? 1 : 0)];
@@ -562,11 +636,11 @@ public sealed class MistralTokenizer
 
     private static void ThrowIfUnsupportedModel(string? model)
     {
-        if (model == "llama")
+        if (model is "llama" or "gpt2")
             return;
         throw new NotSupportedException(
-            $"Tokenizer model \"{model}\" is not supported yet: only the SentencePiece \"llama\" tokenizer is. "
-            + "Support for \"gpt2\"-style BPE tokenizers (Mistral's Tekken, used by Nemo and later models) is planned.");
+            $"Tokenizer model \"{model}\" is not supported: only SentencePiece (\"llama\") and byte-level BPE "
+            + "(\"gpt2\" with the \"tekken\" pre-tokenizer) are.");
     }
 
     private static int CheckId(int id, string key, int vocabSize)

@@ -70,10 +70,22 @@ public sealed class TokenizerVocabulary
 
     /// <summary>
     /// Whether a space is put in front of text before tokenizing it (<c>tokenizer.ggml.add_space_prefix</c>,
-    /// SentencePiece's <c>add_dummy_prefix</c>; default true).
+    /// SentencePiece's <c>add_dummy_prefix</c>; default true). Byte-level BPE vocabularies set it false.
     /// </summary>
     public bool AddSpacePrefix { get; init; } = true;
 
-    /// <summary>The tokenizer model name (<c>tokenizer.ggml.model</c>); only "llama" is supported.</summary>
+    /// <summary>The tokenizer model name (<c>tokenizer.ggml.model</c>): "llama" (SentencePiece) or "gpt2" (byte-level BPE).</summary>
     public string Model { get; init; } = "llama";
+
+    /// <summary>
+    /// tokenizer.ggml.merges of a "gpt2" vocabulary: "left right" in the byte-level alphabet, highest priority
+    /// first. Required for "gpt2"; ignored for "llama".
+    /// </summary>
+    public IReadOnlyList<string>? Merges { get; init; }
+
+    /// <summary>
+    /// tokenizer.ggml.pre of a "gpt2" vocabulary: how text is split into words before merging. Only "tekken"
+    /// (Mistral Nemo and later) is supported; ignored for "llama".
+    /// </summary>
+    public string? PreTokenizer { get; init; }
 }

@@ -83,10 +83,35 @@ public class ModelLoadTests
     }
 
     [Test]
-    public void A_mixture_of_experts_file_is_not_supported_yet_and_says_so()
+    public void A_mixture_of_experts_file_loads_and_reports_its_experts()
     {
+        using var tiny = Models.TinyModelFactory.Create(Models.TinyModelSpec.Odd().WithExperts(4, 2));
+        using var model = MistralModel.Load(tiny.Path);
+        Assert.That((model.Config.ExpertCount, model.Config.ExpertUsedCount), Is.EqualTo((4, 2)));
+    }
+
+    [Test]
+    public void Mixture_of_experts_metadata_on_a_dense_file_is_refused_naming_the_missing_router()
+    {
+        // expert_count says MoE, but the file has dense ffn_gate/up/down and no router or stacked experts.
         var path = Variant("moe", add: new() { ["llama.expert_count"] = GgufValue.From(8u), ["llama.expert_used_count"] = GgufValue.From(2u) });
-        Assert.That(() => MistralModel.Load(path), Throws.InstanceOf<NotSupportedException>().With.Message.Contains("experts"));
+        Assert.That(() => MistralModel.Load(path), Throws.InstanceOf<GgufFormatException>().With.Message.Contains("ffn_gate_inp"));
+    }
+
+    [TestCase(0u)]
+    [TestCase(9u)]
+    public void An_expert_used_count_outside_1_to_expert_count_is_refused(uint used)
+    {
+        var path = Variant("moe-used", add: new() { ["llama.expert_count"] = GgufValue.From(8u), ["llama.expert_used_count"] = GgufValue.From(used) });
+        Assert.That(() => MistralModel.Load(path), Throws.InstanceOf<GgufFormatException>().With.Message.Contains("expert_used_count"));
+    }
+
+    [Test]
+    public void A_file_with_one_tensor_per_expert_is_refused_naming_the_tensors()
+    {
+        using var tiny = Models.TinyModelFactory.Create(Models.TinyModelSpec.Odd().WithExperts(4, 2) with { SplitExperts = true });
+        Assert.That(() => MistralModel.Load(tiny.Path), Throws.InstanceOf<NotSupportedException>()
+            .With.Message.Contains("blk.0.ffn_gate.0.weight").And.Message.Contains("ffn_gate_exps"));
     }
 
     [Test]

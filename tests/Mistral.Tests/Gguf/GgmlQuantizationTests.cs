@@ -233,8 +233,8 @@ public sealed class GgmlQuantizationTests
     [Test]
     public void UnsupportedAndInvalidInput()
     {
-        Assert.That(() => GgmlQuantization.Quantize(GgmlType.Q4_K, new float[256]),
-            Throws.InstanceOf<NotSupportedException>().With.Message.Contains("Q4_K"));
+        Assert.That(() => GgmlQuantization.Quantize(GgmlType.Q4_1, new float[256]),
+            Throws.InstanceOf<NotSupportedException>().With.Message.Contains("Q4_1"));
         Assert.That(() => GgmlQuantization.Dequantize(GgmlType.IQ2_XXS, new byte[66], 256),
             Throws.InstanceOf<NotSupportedException>().With.Message.Contains("IQ2_XXS"));
         Assert.That(() => GgmlQuantization.Quantize(GgmlType.Q8_0, new float[33]), Throws.ArgumentException);

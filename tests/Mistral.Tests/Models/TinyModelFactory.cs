@@ -25,9 +25,28 @@ internal sealed record TinyModelSpec
     public int SlidingWindow { get; init; }
     /// <summary>Type of every 2-D matrix (token embedding included); norms are always F32.</summary>
     public GgmlType WeightType { get; init; } = GgmlType.F32;
+    /// <summary>Per-tensor types by GGUF name (a llama.cpp-style mix such as Q4_K_M); other matrices use WeightType.</summary>
+    public IReadOnlyDictionary<string, GgmlType>? TypeOverrides { get; init; }
+
+    /// <summary>The type a matrix tensor is stored as.</summary>
+    public GgmlType MatrixType(string name) =>
+        TypeOverrides is not null && TypeOverrides.TryGetValue(name, out GgmlType type) ? type : WeightType;
     public int Seed { get; init; } = 1234;
     /// <summary>True: no output.weight, the logits reuse token_embd.weight.</summary>
     public bool TiedOutput { get; init; }
+    /// <summary>0 = dense feed-forward; else a Mixtral-style mixture of this many experts (stacked tensors).</summary>
+    public int ExpertCount { get; init; }
+    /// <summary>Experts each token runs when <see cref="ExpertCount"/> &gt; 0.</summary>
+    public int ExpertUsedCount { get; init; }
+
+    /// <summary>
+    /// True: experts written the way older converters did, one tensor each (blk.N.ffn_gate.E.weight …),
+    /// instead of stacked; the library refuses these files.
+    /// </summary>
+    public bool SplitExperts { get; init; }
+
+    /// <summary>Mixtral in miniature: 4 experts, top-2, on the given base shape.</summary>
+    public TinyModelSpec WithExperts(int count = 4, int used = 2) => this with { ExpertCount = count, ExpertUsedCount = used };
 
     /// <summary>
     /// For F32/F16/BF16: every dimension deliberately odd-sized or not a power of two. Rows of 40 or 52 are
@@ -59,6 +78,36 @@ internal sealed record TinyModelSpec
     };
 
     /// <summary>
+    /// For K-quants (Q2_K..Q6_K): every row length (ne0 = 256 or 512) a multiple of the 256-weight super-block, as
+    /// llama.cpp requires; head_dim 64 so Q and the attention output are 256 wide.
+    /// </summary>
+    public static TinyModelSpec KQuantAligned(GgmlType weightType = GgmlType.Q4_K) => new()
+    {
+        VocabSize = 301,
+        EmbeddingLength = 256,
+        LayerCount = 2,
+        HeadCount = 4,
+        KvHeadCount = 2,
+        HeadDim = 64,
+        FeedForwardLength = 512,
+        WeightType = weightType,
+    };
+
+    /// <summary>
+    /// Shaped like llama.cpp's Q4_K_M mix: Q4_K matrices, a Q6_K output, and Q6_K attn_v / ffn_down in some layers
+    /// (llama.cpp gives half the layers the extra bits; here layer 0).
+    /// </summary>
+    public static TinyModelSpec Q4_K_M() => KQuantAligned(GgmlType.Q4_K) with
+    {
+        TypeOverrides = new Dictionary<string, GgmlType>(StringComparer.Ordinal)
+        {
+            ["output.weight"] = GgmlType.Q6_K,
+            ["blk.0.attn_v.weight"] = GgmlType.Q6_K,
+            ["blk.0.ffn_down.weight"] = GgmlType.Q6_K,
+        },
+    };
+
+    /// <summary>
     /// Nemo-style: head_dim (12) differs from embd/heads (10), so Q and the attention output are 48 wide
     /// while the residual stream is 40; also a 1e6 RoPE base and 4:1 grouping.
     /// </summary>
@@ -81,7 +130,7 @@ internal sealed record TinyModelSpec
     /// </summary>
     public ReferenceConfig ToReferenceConfig() => new(
         VocabSize, EmbeddingLength, LayerCount, HeadCount, KvHeadCount, HeadDim, FeedForwardLength,
-        RopeFreqBase, RmsNormEps, SlidingWindow);
+        RopeFreqBase, RmsNormEps, SlidingWindow, ExpertCount, ExpertUsedCount);
 }
 
 /// <summary>A tiny model written to a temporary GGUF file, with the weights exactly as the file holds them.</summary>
@@ -106,7 +155,12 @@ internal sealed class TinyModel : IDisposable
     public ReferenceWeights Weights { get; }
 
     /// <summary>A fresh reference over the file's weights; <paramref name="slidingWindow"/> overrides the spec's.</summary>
-    public ReferenceModel CreateReference(int? slidingWindow = null)
+    /// <summary>
+    /// The reference for this file. By default it rounds the inputs of Q4_0/Q8_0 matrices to Q8_0 blocks as
+    /// the native core does (exact emulation); <paramref name="floatActivations"/> gives the plain
+    /// float-activation reference instead.
+    /// </summary>
+    public ReferenceModel CreateReference(int? slidingWindow = null, bool floatActivations = false)
     {
         ReferenceConfig config = Spec.ToReferenceConfig();
         if (slidingWindow is int window)
@@ -114,7 +168,39 @@ internal sealed class TinyModel : IDisposable
             config = config with { SlidingWindow = window };
         }
 
-        return new ReferenceModel(config, Weights);
+        return new ReferenceModel(config, Weights) { Q8_0Inputs = floatActivations ? null : Q8_0Matrices() };
+    }
+
+    /// <summary>The weight arrays stored as Q4_0 or Q8_0, by reference.</summary>
+    private HashSet<float[]> Q8_0Matrices()
+    {
+        var set = new HashSet<float[]>(ReferenceEqualityComparer.Instance);
+        void Add(string name, float[]? matrix)
+        {
+            if (matrix is not null && Spec.MatrixType(name) is GgmlType.Q4_0 or GgmlType.Q8_0)
+            {
+                set.Add(matrix);
+            }
+        }
+
+        Add("token_embd.weight", Weights.Output is null ? Weights.TokenEmbedding : null); // tied output
+        Add("output.weight", Weights.Output);
+        for (int l = 0; l < Weights.Layers.Length; l++)
+        {
+            ReferenceLayerWeights w = Weights.Layers[l];
+            string b = $"blk.{l}.";
+            Add(b + "attn_q.weight", w.Wq);
+            Add(b + "attn_k.weight", w.Wk);
+            Add(b + "attn_v.weight", w.Wv);
+            Add(b + "attn_output.weight", w.Wo);
+            bool moe = w.FfnGateInp is not null;
+            // the router (ffn_gate_inp) is always written as F32: float activations
+            Add(b + (moe ? "ffn_gate_exps.weight" : "ffn_gate.weight"), w.FfnGate);
+            Add(b + (moe ? "ffn_up_exps.weight" : "ffn_up.weight"), w.FfnUp);
+            Add(b + (moe ? "ffn_down_exps.weight" : "ffn_down.weight"), w.FfnDown);
+        }
+
+        return set;
     }
 
     public void Dispose()
@@ -169,7 +255,7 @@ internal static class TinyModelFactory
             var stored = new Dictionary<string, float[]>(StringComparer.Ordinal);
             foreach (TensorData tensor in GenerateTensors(spec))
             {
-                GgmlType type = tensor.IsMatrix ? spec.WeightType : GgmlType.F32;
+                GgmlType type = tensor.IsMatrix ? spec.MatrixType(tensor.Name) : GgmlType.F32;
                 byte[] bytes = GgmlQuantization.Quantize(type, tensor.Values);
                 writer.AddTensor(tensor.Name, type, tensor.Dims, bytes);
                 stored[tensor.Name] = GgmlQuantization.Dequantize(type, bytes, tensor.Values.Length);
@@ -240,6 +326,31 @@ internal static class TinyModelFactory
             tensors.Add(Matrix(random, p + "attn_v.weight", embd, kvDim, 1.0 / Math.Sqrt(embd)));
             tensors.Add(Matrix(random, p + "attn_output.weight", qDim, embd, 1.0 / Math.Sqrt(qDim)));
             tensors.Add(Norm(random, p + "ffn_norm.weight", embd));
+            if (spec.ExpertCount > 0)
+            {
+                // The router stays F32 as llama.cpp's quantizer leaves it; its 2/√embd spread makes the
+                // routing decisive (top-2 logits rarely within float rounding of the third).
+                TensorData router = Matrix(random, p + "ffn_gate_inp.weight", embd, spec.ExpertCount, 2.0 / Math.Sqrt(embd));
+                tensors.Add(router with { IsMatrix = false });
+                if (spec.SplitExperts)
+                {
+                    for (int e = 0; e < spec.ExpertCount; e++)
+                    {
+                        string x = e.ToString(CultureInfo.InvariantCulture);
+                        tensors.Add(Matrix(random, $"{p}ffn_gate.{x}.weight", embd, ffn, 1.0 / Math.Sqrt(embd)));
+                        tensors.Add(Matrix(random, $"{p}ffn_down.{x}.weight", ffn, embd, 1.0 / Math.Sqrt(ffn)));
+                        tensors.Add(Matrix(random, $"{p}ffn_up.{x}.weight", embd, ffn, 1.0 / Math.Sqrt(embd)));
+                    }
+
+                    continue;
+                }
+
+                tensors.Add(Stacked(random, p + "ffn_gate_exps.weight", embd, ffn, spec.ExpertCount, 1.0 / Math.Sqrt(embd)));
+                tensors.Add(Stacked(random, p + "ffn_up_exps.weight", embd, ffn, spec.ExpertCount, 1.0 / Math.Sqrt(embd)));
+                tensors.Add(Stacked(random, p + "ffn_down_exps.weight", ffn, embd, spec.ExpertCount, 1.0 / Math.Sqrt(ffn)));
+                continue;
+            }
+
             tensors.Add(Matrix(random, p + "ffn_gate.weight", embd, ffn, 1.0 / Math.Sqrt(embd)));
             tensors.Add(Matrix(random, p + "ffn_up.weight", embd, ffn, 1.0 / Math.Sqrt(embd)));
             tensors.Add(Matrix(random, p + "ffn_down.weight", ffn, embd, 1.0 / Math.Sqrt(ffn)));
@@ -261,6 +372,13 @@ internal static class TinyModelFactory
         return new TensorData(name, [ne0, ne1], values, IsMatrix: true);
     }
 
+    /// <summary>n_expert [ne0, ne1] matrices one after another: GGUF's [ne0, ne1, n_expert] expert tensor.</summary>
+    private static TensorData Stacked(Random random, string name, int ne0, int ne1, int experts, double std)
+    {
+        TensorData one = Matrix(random, name, ne0, ne1 * experts, std);
+        return one with { Dims = [ne0, ne1, experts] };
+    }
+
     private static TensorData Norm(Random random, string name, int n)
     {
         var values = new float[n];
@@ -278,6 +396,28 @@ internal static class TinyModelFactory
         for (int l = 0; l < spec.LayerCount; l++)
         {
             string p = $"blk.{l.ToString(CultureInfo.InvariantCulture)}.";
+            if (spec.ExpertCount > 0)
+            {
+                // Split files: the reference stacks the per-expert tensors itself, expert-major.
+                float[] Experts(string part) => spec.SplitExperts
+                    ? [.. Enumerable.Range(0, spec.ExpertCount).SelectMany(e => t[$"{p}{part}.{e.ToString(CultureInfo.InvariantCulture)}.weight"])]
+                    : t[$"{p}{part}_exps.weight"];
+                layers[l] = new ReferenceLayerWeights
+                {
+                    AttnNorm = t[p + "attn_norm.weight"],
+                    Wq = t[p + "attn_q.weight"],
+                    Wk = t[p + "attn_k.weight"],
+                    Wv = t[p + "attn_v.weight"],
+                    Wo = t[p + "attn_output.weight"],
+                    FfnNorm = t[p + "ffn_norm.weight"],
+                    FfnGateInp = t[p + "ffn_gate_inp.weight"],
+                    FfnGate = Experts("ffn_gate"),
+                    FfnUp = Experts("ffn_up"),
+                    FfnDown = Experts("ffn_down"),
+                };
+                continue;
+            }
+
             layers[l] = new ReferenceLayerWeights
             {
                 AttnNorm = t[p + "attn_norm.weight"],
@@ -306,7 +446,9 @@ internal static class TinyModelFactory
     {
         writer.Add("general.architecture", "llama");
         writer.Add("general.name", $"tiny-mistral-{spec.WeightType}");
-        writer.Add("general.file_type", FileType(spec.WeightType));
+        // A mix reports its base type's "medium" file type, as llama-quantize labels Q4_K_M.
+        writer.Add("general.file_type", spec.TypeOverrides is { Count: > 0 } && spec.WeightType == GgmlType.Q4_K
+            ? 15u : FileType(spec.WeightType));
         writer.Add("llama.vocab_size", (uint)spec.VocabSize);
         writer.Add("llama.context_length", (uint)spec.ContextLength);
         writer.Add("llama.embedding_length", (uint)spec.EmbeddingLength);
@@ -322,6 +464,12 @@ internal static class TinyModelFactory
         if (spec.SlidingWindow > 0)
         {
             writer.Add("llama.attention.sliding_window", (uint)spec.SlidingWindow);
+        }
+
+        if (spec.ExpertCount > 0)
+        {
+            writer.Add("llama.expert_count", (uint)spec.ExpertCount);
+            writer.Add("llama.expert_used_count", (uint)spec.ExpertUsedCount);
         }
 
         (string[] tokens, float[] scores, int[] types) = BuildVocabulary(spec.VocabSize);
@@ -343,6 +491,11 @@ internal static class TinyModelFactory
         GgmlType.F16 => 1,
         GgmlType.Q4_0 => 2,
         GgmlType.Q8_0 => 7,
+        GgmlType.Q2_K => 10,
+        GgmlType.Q3_K => 11, // Q3_K_S: every matrix Q3_K
+        GgmlType.Q4_K => 14, // Q4_K_S
+        GgmlType.Q5_K => 16, // Q5_K_S
+        GgmlType.Q6_K => 18,
         GgmlType.BF16 => 32,
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "No tiny-model preset for this type."),
     };

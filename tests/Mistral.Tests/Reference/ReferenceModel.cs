@@ -14,7 +14,9 @@ internal sealed record ReferenceConfig(
     int FeedForwardLength,
     double RopeFreqBase,
     double RmsNormEps,
-    int SlidingWindow);
+    int SlidingWindow,
+    int ExpertCount = 0,
+    int ExpertUsedCount = 0);
 
 /// <summary>
 /// The weights of one layer, each matrix in GGUF order: ne0 (the input dimension) is contiguous, so row r
@@ -32,6 +34,9 @@ internal sealed class ReferenceLayerWeights
     public required float[] FfnGate { get; init; }     // ffn rows of embd
     public required float[] FfnUp { get; init; }       // ffn rows of embd
     public required float[] FfnDown { get; init; }     // embd rows of ffn
+    // Mixture of experts: FfnGate/FfnUp/FfnDown then hold every expert's matrix one after another (expert e
+    // at e·ffn·embd, GGUF's stacked layout) and FfnGateInp is the router, expert_count rows of embd.
+    public float[]? FfnGateInp { get; init; }
 }
 
 /// <summary>All weights of a model, as the reference reads them.</summary>
@@ -91,6 +96,48 @@ internal sealed class ReferenceModel
     }
 
     public ReferenceConfig Config => _config;
+
+    /// <summary>
+    /// Matrices (by reference) whose input the native core rounds to Q8_0 blocks before the dot product:
+    /// those stored as Q4_0 or Q8_0, as llama.cpp does. Null or empty: float activations everywhere (the
+    /// plain reference). See <see cref="RoundToQ8_0Blocks"/> for the rule.
+    /// </summary>
+    public IReadOnlySet<float[]>? Q8_0Inputs { get; init; }
+
+    private double[] Input(float[] matrix, double[] x) =>
+        Q8_0Inputs is not null && Q8_0Inputs.Contains(matrix) ? RoundToQ8_0Blocks(x) : x;
+
+    /// <summary>
+    /// The activation rounding of the native Q4_0/Q8_0 kernels, restated from the rule (not from their code):
+    /// the input is a float vector; per block of 32, amax = max |x|, d = (float)(Half)(amax / 127),
+    /// q = round-half-to-even(x · (127 / amax)) computed in float (q = 0 when amax = 0), value d·q.
+    /// </summary>
+    internal static double[] RoundToQ8_0Blocks(double[] x)
+    {
+        if (x.Length % 32 != 0)
+        {
+            throw new ArgumentException("Q8_0 blocks need a length that is a multiple of 32.", nameof(x));
+        }
+
+        var y = new double[x.Length];
+        for (int b = 0; b < x.Length; b += 32)
+        {
+            float amax = 0;
+            for (int i = b; i < b + 32; i++)
+            {
+                amax = MathF.Max(amax, MathF.Abs((float)x[i]));
+            }
+
+            double d = (float)(Half)(amax / 127f);
+            float id = amax != 0 ? 127f / amax : 0f;
+            for (int i = b; i < b + 32; i++)
+            {
+                y[i] = d * MathF.Round((float)x[i] * id, MidpointRounding.ToEven);
+            }
+        }
+
+        return y;
+    }
 
     /// <summary>Tokens held in the KV cache: the position the next token gets.</summary>
     public int Position { get; private set; }
@@ -232,9 +279,9 @@ internal sealed class ReferenceModel
         int kvDim = _config.KvHeadCount * headDim;
 
         double[] h = RmsNorm(x, w.AttnNorm, _config.RmsNormEps);
-        double[] q = MatVec(w.Wq, h, qDim);
-        double[] k = MatVec(w.Wk, h, kvDim);
-        double[] v = MatVec(w.Wv, h, kvDim);
+        double[] q = MatVec(w.Wq, Input(w.Wq, h), qDim);
+        double[] k = MatVec(w.Wk, Input(w.Wk, h), kvDim);
+        double[] v = MatVec(w.Wv, Input(w.Wv, h), kvDim);
 
         for (int head = 0; head < _config.HeadCount; head++)
         {
@@ -256,7 +303,7 @@ internal sealed class ReferenceModel
 
         double[] attended = Attention(q, _keys[layer], _values[layer], position,
             _config.HeadCount, _config.KvHeadCount, headDim, _config.SlidingWindow);
-        double[] projected = MatVec(w.Wo, attended, _config.EmbeddingLength);
+        double[] projected = MatVec(w.Wo, Input(w.Wo, attended), _config.EmbeddingLength);
         for (int i = 0; i < x.Length; i++)
         {
             x[i] += projected[i];
@@ -268,26 +315,86 @@ internal sealed class ReferenceModel
     {
         ReferenceLayerWeights w = _weights.Layers[layer];
         double[] h = RmsNorm(x, w.FfnNorm, _config.RmsNormEps);
-        double[] gate = MatVec(w.FfnGate, h, _config.FeedForwardLength);
-        double[] up = MatVec(w.FfnUp, h, _config.FeedForwardLength);
+        if (_config.ExpertCount > 0)
+        {
+            MixtureOfExperts(w, h, x);
+            return;
+        }
+
+        double[] gate = MatVec(w.FfnGate, Input(w.FfnGate, h), _config.FeedForwardLength);
+        double[] up = MatVec(w.FfnUp, Input(w.FfnUp, h), _config.FeedForwardLength);
         var activated = new double[_config.FeedForwardLength];
         for (int i = 0; i < activated.Length; i++)
         {
             activated[i] = Silu(gate[i]) * up[i];
         }
 
-        double[] down = MatVec(w.FfnDown, activated, _config.EmbeddingLength);
+        double[] down = MatVec(w.FfnDown, Input(w.FfnDown, activated), _config.EmbeddingLength);
         for (int i = 0; i < x.Length; i++)
         {
             x[i] += down[i];
         }
     }
 
+    /// <summary>
+    /// Mixtral's feed-forward as llama.cpp computes it: softmax over all router logits, keep the
+    /// ExpertUsedCount most probable experts (the lower index on a tie), renormalise their probabilities to
+    /// sum to 1, and add each chosen expert's SwiGLU output times its weight.
+    /// </summary>
+    private void MixtureOfExperts(ReferenceLayerWeights w, double[] h, double[] x)
+    {
+        int experts = _config.ExpertCount, ffn = _config.FeedForwardLength, embd = _config.EmbeddingLength;
+        float[] router = w.FfnGateInp ?? throw new InvalidOperationException("An MoE layer needs FfnGateInp.");
+        double[] logits = MatVec(router, Input(router, h), experts);
+        double max = logits.Max();
+        double[] probabilities = logits.Select(l => Math.Exp(l - max)).ToArray();
+        double total = probabilities.Sum();
+        int[] chosen = Enumerable.Range(0, experts)
+            .OrderByDescending(e => probabilities[e] / total).ThenBy(e => e) // OrderBy is stable; ThenBy states the tie rule
+            .Take(_config.ExpertUsedCount).ToArray();
+        double chosenTotal = chosen.Sum(e => probabilities[e] / total);
+        foreach (int e in chosen)
+        {
+            double weight = probabilities[e] / total / chosenTotal;
+            double[] gate = ExpertMatVec(w.FfnGate, e * ffn * embd, Input(w.FfnGate, h), ffn);
+            double[] up = ExpertMatVec(w.FfnUp, e * ffn * embd, Input(w.FfnUp, h), ffn);
+            var activated = new double[ffn];
+            for (int i = 0; i < ffn; i++)
+            {
+                activated[i] = Silu(gate[i]) * up[i];
+            }
+
+            double[] down = ExpertMatVec(w.FfnDown, e * embd * ffn, Input(w.FfnDown, activated), embd);
+            for (int i = 0; i < embd; i++)
+            {
+                x[i] += weight * down[i];
+            }
+        }
+    }
+
+    /// <summary>y = W·x for the matrix of <paramref name="rows"/> rows of x.Length starting at <paramref name="offset"/>.</summary>
+    private static double[] ExpertMatVec(float[] w, int offset, double[] x, int rows)
+    {
+        var y = new double[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            double sum = 0;
+            for (int c = 0; c < x.Length; c++)
+            {
+                sum += w[offset + (r * x.Length) + c] * x[c];
+            }
+
+            y[r] = sum;
+        }
+
+        return y;
+    }
+
     private double[] Logits(double[] x)
     {
         double[] normed = RmsNorm(x, _weights.OutputNorm, _config.RmsNormEps);
         float[] output = _weights.Output ?? _weights.TokenEmbedding; // tied: reuse the embedding matrix
-        return MatVec(output, normed, _config.VocabSize);
+        return MatVec(output, Input(output, normed), _config.VocabSize);
     }
 
     // ---- the primitives, public to the tests so each can be checked by hand ---------------------------

@@ -271,9 +271,18 @@ public sealed class MistralTokenizerTests
             var nse = Assert.Throws<NotSupportedException>(() => _ = new MistralTokenizer(new TokenizerVocabulary
             {
                 Tokens = ["<unk>", "<s>", "</s>"],
-                Model = "gpt2",
+                Model = "bert",
             }));
-            Assert.That(nse!.Message, Does.Contain("\"gpt2\"").And.Contain("planned"));
+            Assert.That(nse!.Message, Does.Contain("\"bert\""));
+            // Byte-level BPE is supported with Tekken's pre-tokenizer only.
+            nse = Assert.Throws<NotSupportedException>(() => _ = new MistralTokenizer(new TokenizerVocabulary
+            {
+                Tokens = ["<unk>", "<s>", "</s>"],
+                Model = "gpt2",
+                PreTokenizer = "qwen2",
+                Merges = [],
+            }));
+            Assert.That(nse!.Message, Does.Contain("\"qwen2\"").And.Contain("tekken"));
         });
     }
 

@@ -1,0 +1,138 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Mistral;
+using Mistral.Gguf;
+using Mistral.SideBySide;
+
+// dotnet run -c Release --project benchmarks/Mistral.SideBySide -- [--out DIR] [--layers 2] [--threads N]
+//     [--prompt 512] [--gen 128] [--runs 3] [--types Q4_0,Q8_0] [--bandwidth-mb 2048]
+// Writes a 7B-shaped synthetic model per type (Mistral 7B dims, fewer layers), runs it in this library and in
+// llama.cpp with the same threads, measures the read bandwidth, prints one table, writes JSON + Markdown.
+var options = ParseArgs(args);
+var ci = CultureInfo.InvariantCulture;
+string Opt(string name, string fallback) => options.TryGetValue(name, out var v) ? v : fallback;
+var outDir = Opt("out", Path.Combine("artifacts", "sidebyside"));
+var layers = int.Parse(Opt("layers", "2"), ci);
+var threads = int.Parse(Opt("threads", Environment.ProcessorCount.ToString(ci)), ci);
+var promptLength = int.Parse(Opt("prompt", "512"), ci);
+var gen = int.Parse(Opt("gen", "128"), ci);
+var runs = int.Parse(Opt("runs", "3"), ci);
+var types = Opt("types", "Q4_0,Q8_0").Split(',').Select(t => Enum.Parse<GgmlType>(t.Trim(), ignoreCase: true)).ToArray();
+var bandwidthBytes = long.Parse(Opt("bandwidth-mb", "2048"), ci) * 1024 * 1024;
+Directory.CreateDirectory(outDir);
+
+Console.WriteLine($"read bandwidth: {bandwidthBytes >> 20} MiB buffer, up to {threads} threads, Vector512 accelerated: {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}");
+var bandwidth = ReadBandwidth.Measure(bandwidthBytes, threads);
+foreach (var p in bandwidth) Console.WriteLine(string.Create(ci, $"  {p.Threads} thread(s) x {p.Streams} stream(s): {p.GBps:F1} GB/s"));
+var peak = bandwidth.Max(p => p.GBps);
+
+var rows = new List<Row>();
+foreach (var type in types)
+{
+    var path = Path.Combine(Path.GetTempPath(), $"sidebyside-7b{layers}l-{type}-{Environment.ProcessId}.gguf");
+    Console.WriteLine($"{type}: writing a 7B-shaped {layers}-layer model to {path}");
+    try
+    {
+        SyntheticModel.Write(path, new SyntheticModelSpec
+        {
+            VocabSize = 32000, EmbeddingLength = 4096, LayerCount = layers, HeadCount = 32, KvHeadCount = 8,
+            FeedForwardLength = 14336, ContextLength = 4096, WeightType = type, Seed = 7,
+        });
+    }
+    catch (Exception ex) when (ex is NotSupportedException or ArgumentException)
+    {
+        Console.WriteLine($"{type}: skipped, the synthetic writer cannot produce it: {ex.Message}");
+        continue;
+    }
+
+    try
+    {
+        var bytesPerToken = WeightBytesPerToken(path);
+        var prompt = Enumerable.Range(0, promptLength).Select(i => (int)((i * 7919L + 13) % 31000) + 259).ToArray();
+        var ctx = promptLength + gen + 8;
+        var ours = Measure(() => new OurEngine(path, threads, ctx, promptLength), prompt, gen, runs);
+        var llama = Measure(() => new LlamaCppEngine(path, threads, ctx, promptLength), prompt, gen, runs);
+        rows.Add(new Row(type.ToString(), layers, threads, bytesPerToken, ours, llama, peak));
+    }
+    finally
+    {
+        File.Delete(path);
+    }
+}
+
+var table = new StringBuilder();
+table.AppendLine(string.Create(ci, $"7B-shaped (hidden 4096, 32/8 heads, FFN 14336, vocab 32000), {layers} layers, {threads} threads, prompt {promptLength}, decode {gen}; medians of {runs} runs after a warm-up; read bandwidth {peak:F1} GB/s"));
+table.AppendLine();
+table.AppendLine("| weights | prefill ours (t/s) | prefill llama.cpp | ours/llama.cpp | decode ours (t/s) | decode llama.cpp | ours/llama.cpp | decode GB/s ours | of bandwidth | llama.cpp of bandwidth |");
+table.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+foreach (var r in rows)
+{
+    table.AppendLine(string.Create(ci,
+        $"| {r.Type} | {r.Ours.PrefillTps:F1} | {r.Llama.PrefillTps:F1} | {r.Ours.PrefillTps / r.Llama.PrefillTps:F2}x | {r.Ours.DecodeTps:F1} | {r.Llama.DecodeTps:F1} | {r.Ours.DecodeTps / r.Llama.DecodeTps:F2}x | {r.Ours.DecodeTps * r.BytesPerToken / 1e9:F1} | {r.Ours.DecodeTps * r.BytesPerToken / 1e9 / peak:P0} | {r.Llama.DecodeTps * r.BytesPerToken / 1e9 / peak:P0} |"));
+}
+table.AppendLine();
+table.AppendLine("read bandwidth test (GB/s):");
+table.AppendLine();
+table.AppendLine("| threads | streams | GB/s |");
+table.AppendLine("| ---: | ---: | ---: |");
+foreach (var p in bandwidth) table.AppendLine(string.Create(ci, $"| {p.Threads} | {p.Streams} | {p.GBps:F1} |"));
+Console.WriteLine();
+Console.WriteLine(table);
+File.WriteAllText(Path.Combine(outDir, "sidebyside.md"), table.ToString());
+var json = JsonSerializer.Serialize(new
+{
+    layers, threads, prompt = promptLength, gen, runs,
+    bandwidth_gbps = peak,
+    bandwidth = bandwidth.Select(p => new { threads = p.Threads, streams = p.Streams, gbps = p.GBps }),
+    results = rows.Select(r => new
+    {
+        type = r.Type, bytes_per_token = r.BytesPerToken,
+        prefill_tps = r.Ours.PrefillTps, decode_tps = r.Ours.DecodeTps,
+        llamacpp_prefill_tps = r.Llama.PrefillTps, llamacpp_decode_tps = r.Llama.DecodeTps,
+        prefill_ratio = r.Ours.PrefillTps / r.Llama.PrefillTps, decode_ratio = r.Ours.DecodeTps / r.Llama.DecodeTps,
+        decode_bandwidth_fraction = r.Ours.DecodeTps * r.BytesPerToken / 1e9 / peak,
+    }),
+}, new JsonSerializerOptions { WriteIndented = true });
+File.WriteAllText(Path.Combine(outDir, "sidebyside.json"), json);
+Console.WriteLine($"wrote {Path.Combine(outDir, "sidebyside.md")} and sidebyside.json");
+return 0;
+
+static Speed Measure(Func<IEngine> create, int[] prompt, int gen, int runs)
+{
+    using var engine = create();
+    engine.Run(prompt, Math.Min(gen, 8)); // warm-up: pages in the weights, starts the threads
+    var results = Enumerable.Range(0, runs).Select(_ => engine.Run(prompt, gen)).ToArray();
+    var speed = new Speed(Median(results.Select(r => r.PrefillTps)), Median(results.Select(r => r.DecodeTps)));
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"  {engine.Name,-15} prefill {speed.PrefillTps,8:F1} t/s  decode {speed.DecodeTps,7:F1} t/s  (runs: {string.Join(", ", results.Select(r => $"{r.PrefillTps:F0}/{r.DecodeTps:F1}"))})"));
+    return speed;
+}
+
+static double Median(IEnumerable<double> values)
+{
+    var s = values.Order().ToArray();
+    return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+}
+
+// Bytes a decode step must read: every matrix once, except the token embedding (one row) when the
+// output projection is a separate tensor.
+static long WeightBytesPerToken(string path)
+{
+    using var file = GgufFile.Open(path);
+    var tied = file.Tensors.All(t => t.Name != "output.weight");
+    return file.Tensors.Where(t => tied || t.Name != "token_embd.weight").Sum(t => (long)t.ByteSize);
+}
+
+static Dictionary<string, string> ParseArgs(string[] args)
+{
+    var d = new Dictionary<string, string>(StringComparer.Ordinal);
+    for (var i = 0; i + 1 < args.Length; i += 2)
+    {
+        if (!args[i].StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"unexpected '{args[i]}'");
+        d[args[i][2..]] = args[i + 1];
+    }
+    return d;
+}
+
+internal sealed record Row(string Type, int Layers, int Threads, long BytesPerToken, Speed Ours, Speed Llama, double Bandwidth);

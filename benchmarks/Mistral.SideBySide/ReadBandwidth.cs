@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Mistral.SideBySide;
+
+/// <summary>
+/// A STREAM-like read test: sums a buffer far larger than the caches with 64-byte loads. Each thread reads
+/// its own contiguous slice split into <c>streams</c> sequential sub-streams, one accumulator each, so the
+/// loads are independent and the hardware prefetchers see several streams. The result is the best pass.
+/// It saturates when adding streams (1→4→8) and threads (1→2) stops adding bandwidth: the runner measures
+/// all of those configurations and reports them, and takes the maximum as the machine's read bandwidth.
+/// </summary>
+internal static unsafe class ReadBandwidth
+{
+    public sealed record Point(int Threads, int Streams, double GBps);
+
+    public static IReadOnlyList<Point> Measure(long bytes, int maxThreads)
+    {
+        var length = bytes / 64 * 64;
+        var buffer = (byte*)NativeMemory.AlignedAlloc((nuint)length, 64);
+        try
+        {
+            new Span<byte>(buffer, (int)Math.Min(length, int.MaxValue)).Fill(1); // page in (the first 2 GB at most)
+            for (long off = int.MaxValue; off < length; off += 4096) buffer[off] = 1;
+            var points = new List<Point>();
+            foreach (var (threads, streams) in Configurations(maxThreads))
+                points.Add(new Point(threads, streams, Run(buffer, length, threads, streams)));
+            return points;
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(buffer);
+        }
+    }
+
+    private static IEnumerable<(int, int)> Configurations(int maxThreads)
+    {
+        yield return (1, 1);
+        yield return (1, 4);
+        yield return (1, 8);
+        if (maxThreads > 1)
+        {
+            yield return (maxThreads, 4);
+            yield return (maxThreads, 8);
+        }
+    }
+
+    private static double Run(byte* buffer, long length, int threads, int streams)
+    {
+        var best = 0.0;
+        var deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency; // about a second of passes, at least 3
+        for (var pass = 0; pass < 3 || Stopwatch.GetTimestamp() < deadline; pass++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            var slice = length / threads / (256L * streams) * (256L * streams);
+            var sink = new ulong[threads];
+            Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads },
+                t => sink[t] = Sum(buffer + t * slice, slice, streams));
+            var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            if (sink.Sum(v => (double)v) < 0) Console.Write(""); // keep the sums alive
+            best = Math.Max(best, slice * threads / seconds / 1e9);
+        }
+        return best;
+    }
+
+    /// <summary>Sum of a slice as 64-bit lanes, read as <paramref name="streams"/> (1, 4 or 8) interleaved
+    /// sub-streams, each into its own register accumulator so no add waits on another.</summary>
+    private static ulong Sum(byte* p, long bytes, int streams)
+    {
+        var sub = bytes / streams;
+        Vector512<ulong> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector512<ulong> a4 = default, a5 = default, a6 = default, a7 = default;
+        if (streams == 1)
+        {
+            for (long off = 0; off < sub; off += 256)
+            {
+                a0 += Vector512.LoadAligned((ulong*)(p + off));
+                a1 += Vector512.LoadAligned((ulong*)(p + off + 64));
+                a2 += Vector512.LoadAligned((ulong*)(p + off + 128));
+                a3 += Vector512.LoadAligned((ulong*)(p + off + 192));
+            }
+        }
+        else if (streams == 4)
+        {
+            byte* q0 = p, q1 = p + sub, q2 = p + 2 * sub, q3 = p + 3 * sub;
+            for (long off = 0; off < sub; off += 64)
+            {
+                a0 += Vector512.LoadAligned((ulong*)(q0 + off));
+                a1 += Vector512.LoadAligned((ulong*)(q1 + off));
+                a2 += Vector512.LoadAligned((ulong*)(q2 + off));
+                a3 += Vector512.LoadAligned((ulong*)(q3 + off));
+            }
+        }
+        else
+        {
+            byte* q0 = p, q1 = p + sub, q2 = p + 2 * sub, q3 = p + 3 * sub;
+            byte* q4 = p + 4 * sub, q5 = p + 5 * sub, q6 = p + 6 * sub, q7 = p + 7 * sub;
+            for (long off = 0; off < sub; off += 64)
+            {
+                a0 += Vector512.LoadAligned((ulong*)(q0 + off));
+                a1 += Vector512.LoadAligned((ulong*)(q1 + off));
+                a2 += Vector512.LoadAligned((ulong*)(q2 + off));
+                a3 += Vector512.LoadAligned((ulong*)(q3 + off));
+                a4 += Vector512.LoadAligned((ulong*)(q4 + off));
+                a5 += Vector512.LoadAligned((ulong*)(q5 + off));
+                a6 += Vector512.LoadAligned((ulong*)(q6 + off));
+                a7 += Vector512.LoadAligned((ulong*)(q7 + off));
+            }
+        }
+        return Vector512.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7);
+    }
+}

@@ -1,0 +1,66 @@
+/* quant_act.h — activations quantized to Q8_0-style blocks for the integer matmul kernels.
+ *
+ * Rule (the same as llama.cpp's q8_0 activations for Q4_0/Q8_0 weights, so both agree to float
+ * rounding): per 32-value block, amax = max|x|, d = fp16(amax / 127), q = round-half-even(x * 127/amax)
+ * (q = 0 when amax = 0), and the block value is d * q. The scale is kept as the float value of that
+ * fp16, so the reference in tests/Mistral.Tests can reproduce it bit for bit.
+ *
+ * Besides the int8 values each token row carries two derived arrays that let the SIMD kernels use
+ * unsigned-by-signed dot products (vpdpbusd / pmaddubsw) on offset weights (w + offset >= 0):
+ *   nsum4[i] = -(q[4i] + q[4i+1] + q[4i+2] + q[4i+3])   (the correction, shifted by log2(offset))
+ *   dxe[i]   = d of the block holding q[4i]             (the scale, one per 32-bit lane)
+ * so the kernels need neither a horizontal sum nor a broadcast per block. */
+#ifndef MST_QUANT_ACT_H
+#define MST_QUANT_ACT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quant.h"
+
+/* n_tokens rows of cols values (cols a multiple of 32), each array token-major. */
+typedef struct mst_qact {
+    int8_t *qs;     /* [n_tokens][cols] */
+    int32_t *nsum4; /* [n_tokens][cols/4] */
+    float *dxe;     /* [n_tokens][cols/4] */
+    float *d;       /* [n_tokens][cols/32] */
+    int32_t *bsum;  /* [n_tokens][cols/32] sum of each block's q (the offset correction of repacked Q4_0) */
+    uint32_t cols;
+    uint32_t n_tokens;
+} mst_qact;
+
+/* Bytes of scratch mst_qact_bind needs for n_tokens x cols (64-byte aligned pieces). */
+size_t mst_qact_bytes(uint32_t cols, uint32_t n_tokens);
+/* Lays the four arrays out in buf (64-byte aligned, mst_qact_bytes long). */
+void mst_qact_bind(mst_qact *q, void *buf, uint32_t cols, uint32_t n_tokens);
+/* Quantizes tokens [t0, t1) of x ([n_tokens][cols] floats) into q (already bound): the best variant
+ * for this CPU; every variant gives bit-identical results (test_matmul_qa checks). */
+void mst_quantize_act(const float *x, mst_qact *q, uint32_t t0, uint32_t t1);
+void mst_quantize_act_ref(const float *x, mst_qact *q, uint32_t t0, uint32_t t1);
+void mst_quantize_act_avx512(const float *x, mst_qact *q, uint32_t t0, uint32_t t1); /* x86-64 only */
+
+/* y[t*rows + r] = dot(W row r, dequantized activations of token t), rows r0 <= r < r1. */
+typedef void (*mst_matmul_qa_fn)(const uint8_t *w, size_t row_bytes, uint32_t rows, const mst_qact *x, float *y,
+                                 uint32_t r0, uint32_t r1);
+
+/* Scalar reference: exact integer block sums, float accumulation of d_w * d_x * isum in block order
+ * (the order llama.cpp's scalar path uses). */
+void mst_matmul_qa_ref_q8_0(const uint8_t *w, size_t row_bytes, uint32_t rows, const mst_qact *x, float *y,
+                            uint32_t r0, uint32_t r1);
+void mst_matmul_qa_ref_q4_0(const uint8_t *w, size_t row_bytes, uint32_t rows, const mst_qact *x, float *y,
+                            uint32_t r0, uint32_t r1);
+
+/* Q4_0 / Q8_0 repacked 16 rows at a time (repack.h; w points at the repacked matrix): r0 and r1 multiples of 16
+ * or r1 = rows. AVX-512 VNNI only. */
+void mst_matmul_qa_q4_0x16_vnni(const uint8_t *w, size_t row_bytes, uint32_t rows, const mst_qact *x, float *y,
+                                uint32_t r0, uint32_t r1);
+void mst_matmul_qa_q8_0x16_vnni(const uint8_t *w, size_t row_bytes, uint32_t rows, const mst_qact *x, float *y,
+                                uint32_t r0, uint32_t r1);
+
+/* SIMD variants (x86-64 only; the caller checks the CPU). */
+void mst_matmul_qa_q8_0_avx2(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);
+void mst_matmul_qa_q4_0_avx2(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);
+void mst_matmul_qa_q8_0_vnni(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);
+void mst_matmul_qa_q4_0_vnni(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);
+
+#endif

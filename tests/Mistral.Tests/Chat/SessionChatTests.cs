@@ -1,0 +1,104 @@
+using Microsoft.Extensions.AI;
+using Mistral.Chat;
+using Mistral.Tests.Support;
+
+namespace Mistral.Tests.Chat;
+
+[TestFixture]
+public class SessionChatTests
+{
+    private SmallModel _files = null!;
+    private MistralModel _model = null!;
+
+    [OneTimeSetUp]
+    public void Load()
+    {
+        _files = new SmallModel();
+        _model = _files.Load();
+    }
+
+    [OneTimeTearDown]
+    public void Unload()
+    {
+        _model.Dispose();
+        _files.Dispose();
+    }
+
+    [Test]
+    public void A_synthetic_model_without_inst_tokens_gets_the_v1_template()
+    {
+        Assert.That(_model.ChatTemplate.Kind, Is.EqualTo(ChatTemplateKind.V1));
+    }
+
+    [Test]
+    public void A_follow_up_turn_evaluates_only_its_new_tokens_and_answers_as_a_fresh_session_would()
+    {
+        using var session = _model.CreateSession();
+        var first = session.Chat([new ChatMessage(ChatRole.User, "hello there")], GenerationOptions.Greedy(8));
+        Assert.That(first.PromptTokenCount, Is.EqualTo(_model.ChatTemplate.Tokenize([new ChatMessage(ChatRole.User, "hello there")], _model.Tokenizer).Length));
+        var held = session.Position;
+
+        ChatMessage[] history = [new ChatMessage(ChatRole.User, "hello there"), new ChatMessage(ChatRole.Assistant, first.Text), new ChatMessage(ChatRole.User, "and then")];
+        var second = session.Chat(history, GenerationOptions.Greedy(8));
+
+        // What a fresh session evaluates: the whole conversation, with the first answer as the ids it was generated as.
+        var full = _model.ChatTemplate.Tokenize(ChatTurn.From(history), _model.Tokenizer, text => text == first.Text ? first.Tokens : null);
+        Assert.That(second.PromptTokenCount, Is.EqualTo(full.Length - held));
+        Assert.That(second.PromptTokenCount, Is.LessThan(full.Length));
+
+        using var fresh = _model.CreateSession();
+        var expected = fresh.Complete(full, GenerationOptions.Greedy(8));
+        Assert.That(second.Tokens, Is.EqualTo(expected.Tokens));
+        Assert.That(expected.PromptTokenCount, Is.EqualTo(full.Length));
+    }
+
+    [Test]
+    public void A_history_that_diverges_is_re_evaluated_from_the_first_difference()
+    {
+        using var session = _model.CreateSession();
+        session.Chat([new ChatMessage(ChatRole.User, "hello there")], GenerationOptions.Greedy(4));
+        ChatMessage[] edited = [new ChatMessage(ChatRole.User, "goodbye")];
+        var answer = session.Chat(edited, GenerationOptions.Greedy(6));
+
+        var full = _model.ChatTemplate.Tokenize(edited, _model.Tokenizer);
+        Assert.That(answer.PromptTokenCount, Is.LessThan(full.Length), "BOS and the shared start stay cached");
+        Assert.That(answer.PromptTokenCount, Is.GreaterThan(0));
+        using var fresh = _model.CreateSession();
+        Assert.That(answer.Tokens, Is.EqualTo(fresh.Chat(edited, GenerationOptions.Greedy(6)).Tokens));
+    }
+
+    [Test]
+    public void Asking_the_same_conversation_again_re_evaluates_one_token_and_repeats_the_greedy_answer()
+    {
+        using var session = _model.CreateSession();
+        ChatMessage[] once = [new ChatMessage(ChatRole.User, "hello")];
+        var a = session.Chat(once, GenerationOptions.Greedy(5));
+        var b = session.Chat(once, GenerationOptions.Greedy(5));
+        Assert.That(b.PromptTokenCount, Is.EqualTo(1));
+        Assert.That(b.Tokens, Is.EqualTo(a.Tokens));
+    }
+
+    [Test]
+    public async Task Streaming_chat_gives_the_same_text_as_chat()
+    {
+        var options = new GenerationOptions { Seed = 7, Temperature = 1.1f, MaxTokens = 12, TopK = 0, TopP = 1, MinP = 0 };
+        ChatMessage[] messages = [new ChatMessage(ChatRole.System, "be kind"), new ChatMessage(ChatRole.User, "hello world")];
+        using var one = _model.CreateSession();
+        var whole = one.Chat(messages, options).Text;
+        using var two = _model.CreateSession();
+        var pieces = new List<string>();
+        await foreach (var piece in two.ChatAsync(messages, options)) pieces.Add(piece);
+        Assert.That(string.Concat(pieces), Is.EqualTo(whole));
+        Assert.That(whole, Is.Not.Empty);
+    }
+
+    [Test]
+    public void The_template_can_be_forced_and_a_missing_control_token_is_explained()
+    {
+        using var model = MistralModel.Load(_files.Path, new ModelOptions { Threads = 2, ChatTemplate = ChatTemplateKind.V3 });
+        Assert.That(model.ChatTemplate.Kind, Is.EqualTo(ChatTemplateKind.V3));
+        using var session = model.CreateSession();
+        var ex = Assert.Throws<ArgumentException>(() => session.Chat([new ChatMessage(ChatRole.User, "hello")]));
+        Assert.That(ex!.Message, Does.Contain("[INST]"));
+    }
+}

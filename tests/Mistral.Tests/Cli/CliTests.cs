@@ -1,0 +1,109 @@
+using System.Text.Json;
+using Mistral.Tests.Support;
+
+namespace Mistral.Tests.Cli;
+
+/// <summary>The `mistral` program end to end, as a separate process, against the library in-process.</summary>
+[TestFixture]
+public class CliTests
+{
+    private SmallModel _files = null!;
+    private MistralModel _model = null!;
+
+    [OneTimeSetUp]
+    public void Write()
+    {
+        _files = new SmallModel();
+        _model = _files.Load();
+    }
+
+    [OneTimeTearDown]
+    public void Delete()
+    {
+        _model.Dispose();
+        _files.Dispose();
+    }
+
+    [Test]
+    public void Generate_prints_only_the_generated_text()
+    {
+        var expected = _model.Generate("the cat", GenerationOptions.Greedy(12));
+        var result = CliProcess.Run("generate", "--model", _files.Path, "--prompt", "the cat", "--max-tokens", "12", "--temperature", "0", "--threads", "2");
+        Assert.That(result.ExitCode, Is.Zero, result.StdErr);
+        Assert.That(result.StdOut, Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void Generate_with_ids_prints_the_generated_ids_as_json_and_accepts_prompt_ids()
+    {
+        var prompt = _model.Tokenizer.Encode("a b c", addBos: true);
+        using var session = _model.CreateSession();
+        var expected = session.GenerateTokens(prompt, GenerationOptions.Greedy(8)).ToArray();
+        var result = CliProcess.Run("generate", "--model", _files.Path, "--prompt-ids", string.Join(',', prompt), "--max-tokens", "8", "--temperature", "0", "--ids");
+        Assert.That(result.ExitCode, Is.Zero, result.StdErr);
+        Assert.That(JsonSerializer.Deserialize<int[]>(result.StdOut), Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void Same_seed_gives_the_same_sampled_text_across_processes()
+    {
+        string[] args = ["generate", "--model", _files.Path, "--prompt", "seeded", "--max-tokens", "16", "--temperature", "1.0", "--seed", "77"];
+        var first = CliProcess.Run(args);
+        var second = CliProcess.Run(args);
+        Assert.That(first.ExitCode, Is.Zero, first.StdErr);
+        Assert.That(second.StdOut, Is.EqualTo(first.StdOut));
+        Assert.That(first.StdOut, Is.EqualTo(_model.Generate("seeded", new GenerationOptions { MaxTokens = 16, Temperature = 1.0f, Seed = 77 })));
+    }
+
+    [Test]
+    public void Tokenize_prints_ids_as_json_with_and_without_bos()
+    {
+        var with = CliProcess.Run("tokenize", "--model", _files.Path, "--text", "hello world", "--bos");
+        var without = CliProcess.Run("tokenize", "--model", _files.Path, "--text", "hello world");
+        Assert.That(JsonSerializer.Deserialize<int[]>(with.StdOut), Is.EqualTo(_model.Tokenizer.Encode("hello world", addBos: true)));
+        Assert.That(JsonSerializer.Deserialize<int[]>(without.StdOut), Is.EqualTo(_model.Tokenizer.Encode("hello world", addBos: false)));
+    }
+
+    [Test]
+    public void Info_shows_architecture_dimensions_types_and_tensors()
+    {
+        var result = CliProcess.Run("info", "--model", _files.Path);
+        Assert.That(result.ExitCode, Is.Zero, result.StdErr);
+        Assert.That(result.StdOut, Does.Contain("architecture: llama"));
+        Assert.That(result.StdOut, Does.Contain("heads 4/2 kv"));
+        Assert.That(result.StdOut, Does.Contain("Q8_0"));
+        Assert.That(result.StdOut, Does.Contain("blk.1.ffn_down.weight"));
+    }
+
+    [Test]
+    public void The_default_command_runs_the_demo_and_reports_speed()
+    {
+        var result = CliProcess.Run("demo", "--max-tokens", "8");
+        Assert.That(result.ExitCode, Is.Zero, result.StdErr);
+        Assert.That(result.StdOut, Does.Match(@"prefill:\s+\d+ tokens, [\d.]+ tokens/s"));
+        Assert.That(result.StdOut, Does.Match(@"decode:\s+\d+ tokens, [\d.]+ tokens/s"));
+    }
+
+    [TestCase(new[] { "generate", "--prompt", "x" }, "--model is required")]
+    [TestCase(new[] { "generate", "--model", "m.gguf", "--prompt", "x", "--max-tokens", "many" }, "--max-tokens")]
+    [TestCase(new[] { "generate", "--model", "m.gguf", "--prompt", "x", "--tempreature", "1" }, "unknown option --tempreature")]
+    [TestCase(new[] { "fly" }, "unknown command 'fly'")]
+    public void Usage_errors_exit_with_2_and_say_what_is_wrong(string[] args, string message)
+    {
+        var result = CliProcess.Run(args);
+        Assert.That(result.ExitCode, Is.EqualTo(2));
+        Assert.That(result.StdErr, Does.Contain(message));
+    }
+
+    [Test]
+    public void A_bad_model_file_exits_with_1_and_a_message_not_a_stack_trace()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("bad.gguf");
+        File.WriteAllText(path, "GGUF but not really");
+        var result = CliProcess.Run("generate", "--model", path, "--prompt", "x");
+        Assert.That(result.ExitCode, Is.EqualTo(1));
+        Assert.That(result.StdErr, Does.Contain("bad.gguf"));
+        Assert.That(result.StdErr, Does.Not.Contain("   at "), "no stack trace for a user error");
+    }
+}

@@ -1,0 +1,38 @@
+using System.Diagnostics;
+
+namespace Mistral.Tests.Packaging;
+
+/// <summary>Runs a command to completion with a time limit, capturing its output for the failure message.</summary>
+internal static class ProcessRunner
+{
+    public static string Run(string fileName, string arguments, string workingDirectory, TimeSpan limit, IDictionary<string, string?>? environment = null)
+    {
+        var start = new ProcessStartInfo(fileName, arguments)
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        // The child must find the native core in what it restored, never through our override.
+        start.Environment.Remove("MISTRAL_NATIVE_LIBRARY");
+        // `dotnet test` hands its MSBuild node settings down; a nested build must start its own.
+        start.Environment["MSBUILDNOINPROCNODE"] = null;
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        start.Environment["DOTNET_NOLOGO"] = "1";
+        if (environment is not null)
+            foreach (var (key, value) in environment) start.Environment[key] = value;
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {fileName}.");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(limit))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"`{fileName} {arguments}` in {workingDirectory} did not finish within {limit.TotalSeconds:F0} s.\n{stdout.Result}\n{stderr.Result}");
+        }
+        var output = stdout.Result + stderr.Result;
+        Assert.That(process.ExitCode, Is.Zero, $"`{fileName} {arguments}` in {workingDirectory} failed:\n{output}");
+        return output;
+    }
+}
