@@ -21,6 +21,8 @@ internal static class InfoCommand
             var c = ModelConfig.FromGguf(file);
             Console.WriteLine($"architecture: {c.Architecture} ({c.Name ?? "unnamed"})");
             Console.WriteLine($"dimensions:   vocab {c.VocabSize}, hidden {c.EmbeddingLength}, layers {c.LayerCount}, heads {c.HeadCount}/{c.KvHeadCount} kv, head dim {c.HeadDim}, ffn {c.FeedForwardLength}");
+            Console.WriteLine($"experts:      {(c.ExpertCount > 0 ? $"{c.ExpertUsedCount} of {c.ExpertCount} per token (mixture of experts)" : "none (dense)")}");
+            Console.WriteLine($"tokenizer:    {file.GetString("tokenizer.ggml.model") ?? "none"}{(file.GetString("tokenizer.ggml.pre") is { } pre ? $" ({pre})" : "")}, {file.GetArray<string>("tokenizer.ggml.tokens")?.Length ?? 0} tokens");
             Console.WriteLine($"attention:    context {c.TrainedContextLength}, window {(c.SlidingWindow > 0 ? c.SlidingWindow.ToString(CultureInfo.InvariantCulture) : "none (full)")}, rope base {c.RopeFreqBase.ToString(CultureInfo.InvariantCulture)}, rms eps {c.RmsNormEps.ToString(CultureInfo.InvariantCulture)}");
         }
         catch (Exception ex) when (ex is NotSupportedException or GgufFormatException)

@@ -3,24 +3,8 @@ using Mistral.Tests.Support;
 namespace Mistral.Tests.Api;
 
 [TestFixture]
-public class GenerationTests
+public class GenerationTests : SmallModelFixture
 {
-    private SmallModel _files = null!;
-    private MistralModel _model = null!;
-
-    [OneTimeSetUp]
-    public void Load()
-    {
-        _files = new SmallModel();
-        _model = _files.Load();
-    }
-
-    [OneTimeTearDown]
-    public void Unload()
-    {
-        _model.Dispose();
-        _files.Dispose();
-    }
 
     private static GenerationOptions Sampled(ulong seed, int max = 24) =>
         new() { Seed = seed, MaxTokens = max, Temperature = 1.2f, TopK = 0, TopP = 1, MinP = 0 };
@@ -28,9 +12,9 @@ public class GenerationTests
     [Test]
     public void Same_seed_gives_the_same_text_and_another_seed_other_text()
     {
-        var a = _model.Generate("once upon a time", Sampled(1));
-        var b = _model.Generate("once upon a time", Sampled(1));
-        var c = _model.Generate("once upon a time", Sampled(2));
+        var a = Model.Generate("once upon a time", Sampled(1));
+        var b = Model.Generate("once upon a time", Sampled(1));
+        var c = Model.Generate("once upon a time", Sampled(2));
         Assert.That(a, Is.Not.Empty);
         Assert.That(b, Is.EqualTo(a));
         Assert.That(c, Is.Not.EqualTo(a));
@@ -39,19 +23,19 @@ public class GenerationTests
     [Test]
     public void Greedy_text_decodes_exactly_the_generated_ids()
     {
-        using var session = _model.CreateSession();
+        using var session = Model.CreateSession();
         var result = session.Complete("the cat sat", GenerationOptions.Greedy(20));
         Assert.That(result.Tokens, Is.Not.Empty);
-        Assert.That(result.Text, Is.EqualTo(_model.Tokenizer.Decode(result.Tokens.ToArray(), startsText: false)));
-        Assert.That(result.PromptTokenCount, Is.EqualTo(_model.Tokenizer.Encode("the cat sat", addBos: true).Length));
+        Assert.That(result.Text, Is.EqualTo(Model.Tokenizer.Decode(result.Tokens.ToArray(), startsText: false)));
+        Assert.That(result.PromptTokenCount, Is.EqualTo(Model.Tokenizer.Encode("the cat sat", addBos: true).Length));
     }
 
     [Test]
     public void Generate_tokens_from_ids_matches_generate_from_text()
     {
-        var ids = _model.Tokenizer.Encode("hello there", addBos: true);
-        using var s1 = _model.CreateSession();
-        using var s2 = _model.CreateSession();
+        var ids = Model.Tokenizer.Encode("hello there", addBos: true);
+        using var s1 = Model.CreateSession();
+        using var s2 = Model.CreateSession();
         var fromIds = s1.GenerateTokens(ids, GenerationOptions.Greedy(16)).ToList();
         var fromText = s2.Complete("hello there", GenerationOptions.Greedy(16)).Tokens;
         Assert.That(fromIds, Is.EqualTo(fromText));
@@ -60,8 +44,8 @@ public class GenerationTests
     [Test]
     public async Task Streaming_pieces_concatenate_to_the_same_text_as_generate()
     {
-        var expected = _model.Generate("a story", Sampled(5, 30));
-        using var session = _model.CreateSession();
+        var expected = Model.Generate("a story", Sampled(5, 30));
+        using var session = Model.CreateSession();
         var pieces = new List<string>();
         await foreach (var piece in session.GenerateAsync("a story", Sampled(5, 30))) pieces.Add(piece);
         Assert.That(string.Concat(pieces), Is.EqualTo(expected));
@@ -71,7 +55,7 @@ public class GenerationTests
     [Test]
     public void Max_tokens_bounds_the_generated_tokens()
     {
-        using var session = _model.CreateSession();
+        using var session = Model.CreateSession();
         var result = session.Complete("x", new GenerationOptions { MaxTokens = 5, Seed = 3, Temperature = 1, TopK = 0, TopP = 1, MinP = 0 });
         Assert.That(result.Tokens.Count, Is.LessThanOrEqualTo(5));
         if (result.FinishReason == FinishReason.MaxTokens) Assert.That(result.Tokens.Count, Is.EqualTo(5));
@@ -80,10 +64,10 @@ public class GenerationTests
     [Test]
     public void A_stop_string_ends_generation_and_is_not_returned()
     {
-        var free = _model.Generate("the", Sampled(9, 40));
+        var free = Model.Generate("the", Sampled(9, 40));
         Assume.That(free.Length, Is.GreaterThan(6), "the free run must produce text to cut");
         var stop = free.Substring(free.Length / 2, 2);
-        var cut = _model.Generate("the", new GenerationOptions { Seed = 9, MaxTokens = 40, Temperature = 1.2f, TopK = 0, TopP = 1, MinP = 0, StopStrings = [stop] });
+        var cut = Model.Generate("the", new GenerationOptions { Seed = 9, MaxTokens = 40, Temperature = 1.2f, TopK = 0, TopP = 1, MinP = 0, StopStrings = [stop] });
         Assert.That(cut, Is.EqualTo(free[..free.IndexOf(stop, StringComparison.Ordinal)]));
     }
 
@@ -91,14 +75,14 @@ public class GenerationTests
     public void A_session_continues_the_conversation_from_its_cache()
     {
         // Generating in two turns must equal evaluating the whole history at once.
-        using var session = _model.CreateSession();
+        using var session = Model.CreateSession();
         var first = session.Complete("one two", GenerationOptions.Greedy(4));
         var positionAfterFirst = session.Position;
         Assert.That(positionAfterFirst, Is.EqualTo(first.PromptTokenCount + first.Tokens.Count));
         var second = session.Complete(" three", GenerationOptions.Greedy(4));
 
-        var history = _model.Tokenizer.Encode("one two", addBos: true).Concat(first.Tokens).Concat(_model.Tokenizer.Encode(" three", addBos: false)).ToArray();
-        using var fresh = _model.CreateSession();
+        var history = Model.Tokenizer.Encode("one two", addBos: true).Concat(first.Tokens).Concat(Model.Tokenizer.Encode(" three", addBos: false)).ToArray();
+        using var fresh = Model.CreateSession();
         var expected = fresh.GenerateTokens(history, GenerationOptions.Greedy(4)).ToList();
         Assert.That(second.Tokens, Is.EqualTo(expected));
     }
@@ -106,11 +90,11 @@ public class GenerationTests
     [Test]
     public void Evaluate_all_logits_equals_evaluating_one_by_one()
     {
-        var ids = _model.Tokenizer.Encode("abc def", addBos: true);
-        using var batch = _model.CreateSession();
+        var ids = Model.Tokenizer.Encode("abc def", addBos: true);
+        using var batch = Model.CreateSession();
         var all = batch.Evaluate(ids, allLogits: true);
-        using var single = _model.CreateSession();
-        var vocab = _model.Config.VocabSize;
+        using var single = Model.CreateSession();
+        var vocab = Model.Config.VocabSize;
         for (var t = 0; t < ids.Length; t++)
         {
             var step = single.Evaluate([ids[t]]);
@@ -123,8 +107,8 @@ public class GenerationTests
     [Test]
     public void Truncate_rewinds_the_cache_so_the_same_step_gives_the_same_logits()
     {
-        using var session = _model.CreateSession();
-        var ids = _model.Tokenizer.Encode("rewind me", addBos: true);
+        using var session = Model.CreateSession();
+        var ids = Model.Tokenizer.Encode("rewind me", addBos: true);
         session.Evaluate(ids);
         var before = session.Evaluate([42]);
         session.Truncate(ids.Length);
@@ -135,25 +119,25 @@ public class GenerationTests
     [Test]
     public void Cancellation_stops_promptly_and_leaves_the_session_usable()
     {
-        using var session = _model.CreateSession();
+        using var session = Model.CreateSession();
         using var cts = new CancellationTokenSource();
         var count = 0;
         Assert.That(() =>
         {
-            foreach (var _ in session.GenerateTokens(_model.Tokenizer.Encode("go", true), new GenerationOptions { MaxTokens = 100, Seed = 1 }, cts.Token))
+            foreach (var _ in session.GenerateTokens(Model.Tokenizer.Encode("go", true), new GenerationOptions { MaxTokens = 100, Seed = 1 }, cts.Token))
             {
                 if (++count == 3) cts.Cancel();
             }
         }, Throws.InstanceOf<OperationCanceledException>());
         Assert.That(count, Is.EqualTo(3));
         session.Reset();
-        Assert.That(session.Generate("again", GenerationOptions.Greedy(3)), Is.EqualTo(_model.Generate("again", GenerationOptions.Greedy(3))));
+        Assert.That(session.Generate("again", GenerationOptions.Greedy(3)), Is.EqualTo(Model.Generate("again", GenerationOptions.Greedy(3))));
     }
 
     [Test]
     public void Async_cancellation_throws_operation_canceled()
     {
-        using var session = _model.CreateSession();
+        using var session = Model.CreateSession();
         using var cts = new CancellationTokenSource();
         Assert.That(async () =>
         {

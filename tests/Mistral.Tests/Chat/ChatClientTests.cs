@@ -6,24 +6,8 @@ using Mistral.Tests.Support;
 namespace Mistral.Tests.Chat;
 
 [TestFixture]
-public class ChatClientTests
+public class ChatClientTests : SmallModelFixture
 {
-    private SmallModel _files = null!;
-    private MistralModel _model = null!;
-
-    [OneTimeSetUp]
-    public void Load()
-    {
-        _files = new SmallModel();
-        _model = _files.Load();
-    }
-
-    [OneTimeTearDown]
-    public void Unload()
-    {
-        _model.Dispose();
-        _files.Dispose();
-    }
 
     private static readonly ChatOptions Options = new() { Seed = 11, Temperature = 1.1f, TopK = 50, TopP = 0.99f, MaxOutputTokens = 10 };
 
@@ -31,14 +15,14 @@ public class ChatClientTests
 
     private string SessionAnswer(GenerationOptions options)
     {
-        using var session = _model.CreateSession();
+        using var session = Model.CreateSession();
         return session.Chat(Conversation, options).Text;
     }
 
     [Test]
     public async Task A_response_equals_the_sessions_chat_for_the_same_seed_and_reports_usage()
     {
-        using var client = new MistralChatClient(_model);
+        using var client = new MistralChatClient(Model);
         var response = await client.GetResponseAsync(Conversation, Options);
         var expected = SessionAnswer(ChatOptionsMapping.ToGenerationOptions(Options, new GenerationOptions()));
         Assert.That(response.Text, Is.EqualTo(expected));
@@ -52,7 +36,7 @@ public class ChatClientTests
     [Test]
     public async Task Streaming_concatenates_to_the_same_text_and_ends_with_finish_reason_and_usage()
     {
-        using var client = new MistralChatClient(_model);
+        using var client = new MistralChatClient(Model);
         var updates = new List<ChatResponseUpdate>();
         await foreach (var update in client.GetStreamingResponseAsync(Conversation, Options)) updates.Add(update);
         var expected = SessionAnswer(ChatOptionsMapping.ToGenerationOptions(Options, new GenerationOptions()));
@@ -85,7 +69,7 @@ public class ChatClientTests
     [Test]
     public async Task Tool_messages_are_refused_with_the_role_named()
     {
-        using var client = new MistralChatClient(_model);
+        using var client = new MistralChatClient(Model);
         var ex = await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync([new ChatMessage(ChatRole.Tool, "42")]));
         Assert.That(ex!.Message, Does.Contain("tool"));
     }
@@ -93,18 +77,18 @@ public class ChatClientTests
     [Test]
     public void Metadata_names_the_provider_and_the_model()
     {
-        using var client = new MistralChatClient(_model);
+        using var client = new MistralChatClient(Model);
         var metadata = client.GetService<ChatClientMetadata>();
         Assert.That(metadata!.ProviderName, Is.EqualTo("Mistral.Native"));
         Assert.That(metadata.DefaultModelId, Is.EqualTo("small"));
-        Assert.That(client.GetService<MistralModel>(), Is.SameAs(_model));
+        Assert.That(client.GetService<MistralModel>(), Is.SameAs(Model));
     }
 
     [Test]
     public async Task Dependency_injection_resolves_a_working_client_that_owns_its_model()
     {
         var services = new ServiceCollection();
-        services.AddMistralChatClient(_files.Path, o =>
+        services.AddMistralChatClient(Files.Path, o =>
         {
             o.Model = new ModelOptions { Threads = 2 };
             o.Generation = GenerationOptions.Greedy(4);

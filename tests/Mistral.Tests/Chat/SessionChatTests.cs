@@ -5,48 +5,32 @@ using Mistral.Tests.Support;
 namespace Mistral.Tests.Chat;
 
 [TestFixture]
-public class SessionChatTests
+public class SessionChatTests : SmallModelFixture
 {
-    private SmallModel _files = null!;
-    private MistralModel _model = null!;
-
-    [OneTimeSetUp]
-    public void Load()
-    {
-        _files = new SmallModel();
-        _model = _files.Load();
-    }
-
-    [OneTimeTearDown]
-    public void Unload()
-    {
-        _model.Dispose();
-        _files.Dispose();
-    }
 
     [Test]
     public void A_synthetic_model_without_inst_tokens_gets_the_v1_template()
     {
-        Assert.That(_model.ChatTemplate.Kind, Is.EqualTo(ChatTemplateKind.V1));
+        Assert.That(Model.ChatTemplate.Kind, Is.EqualTo(ChatTemplateKind.V1));
     }
 
     [Test]
     public void A_follow_up_turn_evaluates_only_its_new_tokens_and_answers_as_a_fresh_session_would()
     {
-        using var session = _model.CreateSession();
+        using var session = Model.CreateSession();
         var first = session.Chat([new ChatMessage(ChatRole.User, "hello there")], GenerationOptions.Greedy(8));
-        Assert.That(first.PromptTokenCount, Is.EqualTo(_model.ChatTemplate.Tokenize([new ChatMessage(ChatRole.User, "hello there")], _model.Tokenizer).Length));
+        Assert.That(first.PromptTokenCount, Is.EqualTo(Model.ChatTemplate.Tokenize([new ChatMessage(ChatRole.User, "hello there")], Model.Tokenizer).Length));
         var held = session.Position;
 
         ChatMessage[] history = [new ChatMessage(ChatRole.User, "hello there"), new ChatMessage(ChatRole.Assistant, first.Text), new ChatMessage(ChatRole.User, "and then")];
         var second = session.Chat(history, GenerationOptions.Greedy(8));
 
         // What a fresh session evaluates: the whole conversation, with the first answer as the ids it was generated as.
-        var full = _model.ChatTemplate.Tokenize(ChatTurn.From(history), _model.Tokenizer, text => text == first.Text ? first.Tokens : null);
+        var full = Model.ChatTemplate.Tokenize(ChatTurn.From(history), Model.Tokenizer, text => text == first.Text ? first.Tokens : null);
         Assert.That(second.PromptTokenCount, Is.EqualTo(full.Length - held));
         Assert.That(second.PromptTokenCount, Is.LessThan(full.Length));
 
-        using var fresh = _model.CreateSession();
+        using var fresh = Model.CreateSession();
         var expected = fresh.Complete(full, GenerationOptions.Greedy(8));
         Assert.That(second.Tokens, Is.EqualTo(expected.Tokens));
         Assert.That(expected.PromptTokenCount, Is.EqualTo(full.Length));
@@ -55,22 +39,22 @@ public class SessionChatTests
     [Test]
     public void A_history_that_diverges_is_re_evaluated_from_the_first_difference()
     {
-        using var session = _model.CreateSession();
+        using var session = Model.CreateSession();
         session.Chat([new ChatMessage(ChatRole.User, "hello there")], GenerationOptions.Greedy(4));
         ChatMessage[] edited = [new ChatMessage(ChatRole.User, "goodbye")];
         var answer = session.Chat(edited, GenerationOptions.Greedy(6));
 
-        var full = _model.ChatTemplate.Tokenize(edited, _model.Tokenizer);
+        var full = Model.ChatTemplate.Tokenize(edited, Model.Tokenizer);
         Assert.That(answer.PromptTokenCount, Is.LessThan(full.Length), "BOS and the shared start stay cached");
         Assert.That(answer.PromptTokenCount, Is.GreaterThan(0));
-        using var fresh = _model.CreateSession();
+        using var fresh = Model.CreateSession();
         Assert.That(answer.Tokens, Is.EqualTo(fresh.Chat(edited, GenerationOptions.Greedy(6)).Tokens));
     }
 
     [Test]
     public void Asking_the_same_conversation_again_re_evaluates_one_token_and_repeats_the_greedy_answer()
     {
-        using var session = _model.CreateSession();
+        using var session = Model.CreateSession();
         ChatMessage[] once = [new ChatMessage(ChatRole.User, "hello")];
         var a = session.Chat(once, GenerationOptions.Greedy(5));
         var b = session.Chat(once, GenerationOptions.Greedy(5));
@@ -83,9 +67,9 @@ public class SessionChatTests
     {
         var options = new GenerationOptions { Seed = 7, Temperature = 1.1f, MaxTokens = 12, TopK = 0, TopP = 1, MinP = 0 };
         ChatMessage[] messages = [new ChatMessage(ChatRole.System, "be kind"), new ChatMessage(ChatRole.User, "hello world")];
-        using var one = _model.CreateSession();
+        using var one = Model.CreateSession();
         var whole = one.Chat(messages, options).Text;
-        using var two = _model.CreateSession();
+        using var two = Model.CreateSession();
         var pieces = new List<string>();
         await foreach (var piece in two.ChatAsync(messages, options)) pieces.Add(piece);
         Assert.That(string.Concat(pieces), Is.EqualTo(whole));
@@ -95,7 +79,7 @@ public class SessionChatTests
     [Test]
     public void The_template_can_be_forced_and_a_missing_control_token_is_explained()
     {
-        using var model = MistralModel.Load(_files.Path, new ModelOptions { Threads = 2, ChatTemplate = ChatTemplateKind.V3 });
+        using var model = MistralModel.Load(Files.Path, new ModelOptions { Threads = 2, ChatTemplate = ChatTemplateKind.V3 });
         Assert.That(model.ChatTemplate.Kind, Is.EqualTo(ChatTemplateKind.V3));
         using var session = model.CreateSession();
         var ex = Assert.Throws<ArgumentException>(() => session.Chat([new ChatMessage(ChatRole.User, "hello")]));

@@ -5,30 +5,14 @@ namespace Mistral.Tests.Cli;
 
 /// <summary>The `mistral` program end to end, as a separate process, against the library in-process.</summary>
 [TestFixture]
-public class CliTests
+public class CliTests : SmallModelFixture
 {
-    private SmallModel _files = null!;
-    private MistralModel _model = null!;
-
-    [OneTimeSetUp]
-    public void Write()
-    {
-        _files = new SmallModel();
-        _model = _files.Load();
-    }
-
-    [OneTimeTearDown]
-    public void Delete()
-    {
-        _model.Dispose();
-        _files.Dispose();
-    }
 
     [Test]
     public void Generate_prints_only_the_generated_text()
     {
-        var expected = _model.Generate("the cat", GenerationOptions.Greedy(12));
-        var result = CliProcess.Run("generate", "--model", _files.Path, "--prompt", "the cat", "--max-tokens", "12", "--temperature", "0", "--threads", "2");
+        var expected = Model.Generate("the cat", GenerationOptions.Greedy(12));
+        var result = CliProcess.Run("generate", "--model", Files.Path, "--prompt", "the cat", "--max-tokens", "12", "--temperature", "0", "--threads", "2");
         Assert.That(result.ExitCode, Is.Zero, result.StdErr);
         Assert.That(result.StdOut, Is.EqualTo(expected));
     }
@@ -36,10 +20,10 @@ public class CliTests
     [Test]
     public void Generate_with_ids_prints_the_generated_ids_as_json_and_accepts_prompt_ids()
     {
-        var prompt = _model.Tokenizer.Encode("a b c", addBos: true);
-        using var session = _model.CreateSession();
+        var prompt = Model.Tokenizer.Encode("a b c", addBos: true);
+        using var session = Model.CreateSession();
         var expected = session.GenerateTokens(prompt, GenerationOptions.Greedy(8)).ToArray();
-        var result = CliProcess.Run("generate", "--model", _files.Path, "--prompt-ids", string.Join(',', prompt), "--max-tokens", "8", "--temperature", "0", "--ids");
+        var result = CliProcess.Run("generate", "--model", Files.Path, "--prompt-ids", string.Join(',', prompt), "--max-tokens", "8", "--temperature", "0", "--ids");
         Assert.That(result.ExitCode, Is.Zero, result.StdErr);
         Assert.That(JsonSerializer.Deserialize<int[]>(result.StdOut), Is.EqualTo(expected));
     }
@@ -47,32 +31,45 @@ public class CliTests
     [Test]
     public void Same_seed_gives_the_same_sampled_text_across_processes()
     {
-        string[] args = ["generate", "--model", _files.Path, "--prompt", "seeded", "--max-tokens", "16", "--temperature", "1.0", "--seed", "77"];
+        string[] args = ["generate", "--model", Files.Path, "--prompt", "seeded", "--max-tokens", "16", "--temperature", "1.0", "--seed", "77"];
         var first = CliProcess.Run(args);
         var second = CliProcess.Run(args);
         Assert.That(first.ExitCode, Is.Zero, first.StdErr);
         Assert.That(second.StdOut, Is.EqualTo(first.StdOut));
-        Assert.That(first.StdOut, Is.EqualTo(_model.Generate("seeded", new GenerationOptions { MaxTokens = 16, Temperature = 1.0f, Seed = 77 })));
+        Assert.That(first.StdOut, Is.EqualTo(Model.Generate("seeded", new GenerationOptions { MaxTokens = 16, Temperature = 1.0f, Seed = 77 })));
     }
 
     [Test]
     public void Tokenize_prints_ids_as_json_with_and_without_bos()
     {
-        var with = CliProcess.Run("tokenize", "--model", _files.Path, "--text", "hello world", "--bos");
-        var without = CliProcess.Run("tokenize", "--model", _files.Path, "--text", "hello world");
-        Assert.That(JsonSerializer.Deserialize<int[]>(with.StdOut), Is.EqualTo(_model.Tokenizer.Encode("hello world", addBos: true)));
-        Assert.That(JsonSerializer.Deserialize<int[]>(without.StdOut), Is.EqualTo(_model.Tokenizer.Encode("hello world", addBos: false)));
+        var with = CliProcess.Run("tokenize", "--model", Files.Path, "--text", "hello world", "--bos");
+        var without = CliProcess.Run("tokenize", "--model", Files.Path, "--text", "hello world");
+        Assert.That(JsonSerializer.Deserialize<int[]>(with.StdOut), Is.EqualTo(Model.Tokenizer.Encode("hello world", addBos: true)));
+        Assert.That(JsonSerializer.Deserialize<int[]>(without.StdOut), Is.EqualTo(Model.Tokenizer.Encode("hello world", addBos: false)));
     }
 
     [Test]
     public void Info_shows_architecture_dimensions_types_and_tensors()
     {
-        var result = CliProcess.Run("info", "--model", _files.Path);
+        var result = CliProcess.Run("info", "--model", Files.Path);
         Assert.That(result.ExitCode, Is.Zero, result.StdErr);
         Assert.That(result.StdOut, Does.Contain("architecture: llama"));
         Assert.That(result.StdOut, Does.Contain("heads 4/2 kv"));
+        Assert.That(result.StdOut, Does.Contain("experts:      none (dense)"));
+        Assert.That(result.StdOut, Does.Contain("window none (full)"));
         Assert.That(result.StdOut, Does.Contain("Q8_0"));
         Assert.That(result.StdOut, Does.Contain("blk.1.ffn_down.weight"));
+    }
+
+    [Test]
+    public void Info_shows_experts_and_the_sliding_window_of_a_mixtral_style_file()
+    {
+        using var moe = Mistral.Tests.Models.TinyModelFactory.Create(Mistral.Tests.Models.TinyModelSpec.BlockAligned().WithExperts(4, 2) with { SlidingWindow = 16 });
+        var result = CliProcess.Run("info", "--model", moe.Path);
+        Assert.That(result.ExitCode, Is.Zero, result.StdErr);
+        Assert.That(result.StdOut, Does.Contain("experts:      2 of 4 per token"));
+        Assert.That(result.StdOut, Does.Contain("window 16"));
+        Assert.That(result.StdOut, Does.Contain("blk.0.ffn_gate_exps.weight"));
     }
 
     [Test]

@@ -18,7 +18,8 @@ public class FaultAndSoakTests
     [OneTimeSetUp]
     public void Load()
     {
-        _files = new SmallModel(contextLength: 512);
+        // Sliding window on: the soak's sessions generate past their context, through the rolling KV cache.
+        _files = new SmallModel(contextLength: 512, slidingWindow: Window);
         _model = _files.Load(threads: 1);
     }
 
@@ -118,8 +119,10 @@ public class FaultAndSoakTests
         var total = 0;
         Parallel.For(0, SessionsPerRound, new ParallelOptions { MaxDegreeOfParallelism = 2 }, i =>
         {
-            using var session = _model.CreateSession(new SessionOptions { ContextLength = 512, Threads = 1 });
+            using var session = _model.CreateSession(new SessionOptions { ContextLength = SessionContext, Threads = 1 });
             var result = session.Complete("soak", new GenerationOptions { MaxTokens = TokensPerSession, Seed = (ulong)(round * 1000 + i), Temperature = 1, TopK = 0, TopP = 1, MinP = 0 });
+            // A full-attention cache of SessionContext tokens would stop at ContextFull; the rolling one goes on.
+            if (result.FinishReason == FinishReason.ContextFull) throw new AssertionException($"session {i} stopped at ContextFull after {result.Tokens.Count} tokens");
             Interlocked.Add(ref total, result.Tokens.Count);
         });
         return total;
@@ -127,4 +130,7 @@ public class FaultAndSoakTests
 
     private const int SessionsPerRound = 20;
     private const int TokensPerSession = 120;
+    private const int Window = 32;
+    private const int SessionContext = 64; // < TokensPerSession: every session rolls its cache
+
 }
