@@ -83,7 +83,6 @@ internal sealed class LlamaCppEngine : IEngine
         _ = Loaded.Value;
         var mp = LLamaModelParams.Default();
         mp.n_gpu_layers = 0;
-        if (Environment.GetEnvironmentVariable("XP_NOEXTRA") is not null) mp.use_extra_bufts = false;
         _model = SafeLlamaModelHandle.LoadFromFile(path, mp);
         var cp = LLamaContextParams.Default();
         cp.n_ctx = (uint)contextLength;
@@ -92,9 +91,6 @@ internal sealed class LlamaCppEngine : IEngine
         cp.n_seq_max = 1;
         cp.n_threads = threads;
         cp.n_threads_batch = threads;
-        if (Environment.GetEnvironmentVariable("XP_FLASH") is { } fa) cp.llama_flash_attn_type = (LLamaFlashAttentionType)int.Parse(fa, System.Globalization.CultureInfo.InvariantCulture);
-        if (Environment.GetEnvironmentVariable("XP_UBATCH") is { } ub) cp.n_ubatch = uint.Parse(ub, System.Globalization.CultureInfo.InvariantCulture);
-        Console.Error.WriteLine($"XP ctx: flash={cp.llama_flash_attn_type} ubatch={cp.n_ubatch} typek={cp.type_k} extra={mp.use_extra_bufts} mmap={mp.load_mode}");
         _context = SafeLLamaContextHandle.Create(_model, cp);
     }
 
@@ -136,12 +132,11 @@ internal sealed class LlamaCppEngine : IEngine
 
     private static bool Load()
     {
-        var xpAvx = Environment.GetEnvironmentVariable("XP_AVX");
-        var avx = xpAvx == "2" ? AvxLevel.Avx2 : Avx512F.IsSupported ? AvxLevel.Avx512 : Avx2.IsSupported ? AvxLevel.Avx2 : AvxLevel.None;
+        var avx = Avx512F.IsSupported ? AvxLevel.Avx512 : Avx2.IsSupported ? AvxLevel.Avx2 : AvxLevel.None;
         NativeLibraryConfig.All.WithCuda(false).WithVulkan(false).WithAvx(avx).WithAutoFallback(false)
             .WithLogCallback(static (level, message) =>
             {
-                if (level is LLamaLogLevel.Error || (level is not LLamaLogLevel.Debug and not LLamaLogLevel.Continue && Environment.GetEnvironmentVariable("XP_LOG") is not null)) Console.Error.Write($"llama.cpp[{level}]: {message}");
+                if (level is LLamaLogLevel.Error) Console.Error.Write($"llama.cpp: {message}");
             });
         NativeApi.llama_empty_call(); // without it LLamaModelParams.Default() cannot find the library
         return true;

@@ -51,7 +51,7 @@ foreach (var type in types)
         var bytesPerToken = WeightBytesPerToken(path);
         var prompt = Enumerable.Range(0, promptLength).Select(i => (int)((i * 7919L + 13) % 31000) + 259).ToArray();
         var ctx = promptLength + gen + 8;
-        var ours = Environment.GetEnvironmentVariable("XP_ONLY") == "llama" ? new Speed(1, 1) : Measure(() => new OurEngine(path, threads, ctx, promptLength), prompt, gen, runs);
+        var ours = Measure(() => new OurEngine(path, threads, ctx, promptLength), prompt, gen, runs);
         var llama = Measure(() => new LlamaCppEngine(path, threads, ctx, promptLength), prompt, gen, runs);
         rows.Add(new Row(type.ToString(), layers, threads, bytesPerToken, ours, llama, peak));
     }
