@@ -305,21 +305,7 @@ static void check_matmul(const mst_cpu_kernels *k, int32_t type, uint32_t rows, 
     uint32_t cut = rows / 2;
     fn(w, row_bytes, rows, cols, x, n_tokens, y_split, 0, cut);
     fn(w, row_bytes, rows, cols, x, n_tokens, y_split, cut, rows);
-    int reported = 0;
-    for (uint32_t t = 0; t < n_tokens; t++) {
-        for (uint32_t r = 0; r < rows; r++) {
-            double bound = 0.0;
-            for (uint32_t c = 0; c < cols; c++)
-                bound += fabs((double)wf[(size_t)r * cols + c] * x[(size_t)t * cols + c]);
-            size_t i = (size_t)t * rows + r;
-            double err = fabs((double)y[i] - (double)y_ref[i]);
-            if (!(err <= 1e-5 * bound) && !reported++)
-                CHECK(0, "%s %s rows=%u cols=%u tokens=%u: y[%u][%u] = %.9g, reference %.9g (err %.3g > %.3g)", k->name,
-                      mst_type_name(type), rows, cols, n_tokens, t, r, y[i], y_ref[i], err, 1e-5 * bound);
-            if (memcmp(&y[i], &y_split[i], 4) != 0 && !reported++)
-                CHECK(0, "%s %s: split run differs at t=%u r=%u", k->name, mst_type_name(type), t, r);
-        }
-    }
+    check_matmul_result(k->name, mst_type_name(type), wf, x, y, y_ref, y_split, rows, cols, n_tokens, 1e-5, 0.0);
     free(w);
     free(x);
     free(y);

@@ -249,6 +249,31 @@ static inline mst_model_config tiny_config(void)
     return c;
 }
 
+/* A matmul result against the double-accumulated reference: every output within
+ * tol * sum|w*x| + floor (the float32 rounding a correct kernel can add), and the run split over row
+ * ranges (as the threads split it) bit-identical to the whole run. Reports the first failure of each kind. */
+static inline void check_matmul_result(const char *kernel, const char *type_name, const float *wf, const float *x,
+                                       const float *y, const float *y_ref, const float *y_split, uint32_t rows,
+                                       uint32_t cols, uint32_t n_tokens, double tol, double floor)
+{
+    int reported = 0;
+    for (uint32_t t = 0; t < n_tokens; t++) {
+        for (uint32_t r = 0; r < rows; r++) {
+            double bound = 0.0;
+            for (uint32_t c = 0; c < cols; c++)
+                bound += fabs((double)wf[(size_t)r * cols + c] * x[(size_t)t * cols + c]);
+            size_t i = (size_t)t * rows + r;
+            double err = fabs((double)y[i] - (double)y_ref[i]);
+            if (!(err <= tol * bound + floor) && !reported++)
+                CHECK(0, "%s %s rows=%u cols=%u tokens=%u: y[t=%u][r=%u] = %.9g, reference %.9g (err %.3g > %.3g)",
+                      kernel, type_name, rows, cols, n_tokens, t, r, y[i], y_ref[i], err, tol * bound + floor);
+            if (memcmp(&y[i], &y_split[i], 4) != 0 && !reported++)
+                CHECK(0, "%s %s rows=%u cols=%u tokens=%u: split run differs at t=%u r=%u", kernel, type_name, rows,
+                      cols, n_tokens, t, r);
+        }
+    }
+}
+
 static inline int finish(const char *name)
 {
     if (g_failures) {

@@ -279,7 +279,6 @@ public sealed partial class MistralSession : IDisposable
     private unsafe void DecodeBatch(ReadOnlySpan<int> batch, float[]? allLogits, int offset)
     {
         var vocab = _lastLogits.Length;
-        var before = NativePosition();
         fixed (int* tokenPtr = batch)
         {
             if (allLogits is null)
@@ -294,9 +293,8 @@ public sealed partial class MistralSession : IDisposable
                 allLogits.AsSpan(offset + (batch.Length - 1) * vocab, vocab).CopyTo(_lastLogits);
             }
         }
-        // Only once the native call succeeded: a failed decode leaves the cache as it was.
-        if (_cached.Count > before) _cached.RemoveRange(before, _cached.Count - before);
-        foreach (var token in batch) _cached.Add(token);
+        // Only once the native call succeeded: a failed decode leaves the cache, and so this list, as it was.
+        _cached.AddRange(batch);
     }
 
     private unsafe int NativePosition()

@@ -4,36 +4,34 @@
 #include "quant.h"
 #include "repack.h"
 
-void mst_repack_q4_0x16(const uint8_t *src, size_t row_bytes, uint32_t rows, uint8_t *dst)
+/* Both layouts: per group of 16 rows and per block column, the 16 fp16 scales first (2 bytes each),
+ * then the quants in 4-byte words, word c of all 16 rows together (64 bytes per word). */
+static void repack_x16(const uint8_t *src, size_t row_bytes, uint32_t rows, uint8_t *dst, size_t block_bytes)
 {
-    const size_t nb = row_bytes / sizeof(mst_block_q4_0);
-    for (uint32_t g = 0; g < rows / MST_Q4X16_ROWS; g++) {
-        const uint8_t *rows_in = src + (size_t)g * MST_Q4X16_ROWS * row_bytes;
-        uint8_t *out = dst + (size_t)g * MST_Q4X16_ROWS * row_bytes;
-        for (size_t b = 0; b < nb; b++, out += MST_Q4X16_ROWS * sizeof(mst_block_q4_0)) {
-            for (int r = 0; r < MST_Q4X16_ROWS; r++) {
-                const uint8_t *blk = rows_in + (size_t)r * row_bytes + b * sizeof(mst_block_q4_0);
+    enum { ROWS = 16 };
+    const size_t nb = row_bytes / block_bytes, words = (block_bytes - 2) / 4;
+    for (uint32_t g = 0; g < rows / ROWS; g++) {
+        const uint8_t *rows_in = src + (size_t)g * ROWS * row_bytes;
+        uint8_t *out = dst + (size_t)g * ROWS * row_bytes;
+        for (size_t b = 0; b < nb; b++, out += ROWS * block_bytes) {
+            for (int r = 0; r < ROWS; r++) {
+                const uint8_t *blk = rows_in + (size_t)r * row_bytes + b * block_bytes;
                 memcpy(out + 2 * r, blk, 2);
-                for (int c = 0; c < 4; c++)
+                for (size_t c = 0; c < words; c++)
                     memcpy(out + 32 + 64 * c + 4 * r, blk + 2 + 4 * c, 4);
             }
         }
     }
 }
 
+void mst_repack_q4_0x16(const uint8_t *src, size_t row_bytes, uint32_t rows, uint8_t *dst)
+{
+    _Static_assert(MST_Q4X16_ROWS == 16, "repack_x16 interleaves 16 rows");
+    repack_x16(src, row_bytes, rows, dst, sizeof(mst_block_q4_0));
+}
+
 void mst_repack_q8_0x16(const uint8_t *src, size_t row_bytes, uint32_t rows, uint8_t *dst)
 {
-    const size_t nb = row_bytes / sizeof(mst_block_q8_0);
-    for (uint32_t g = 0; g < rows / MST_Q8X16_ROWS; g++) {
-        const uint8_t *rows_in = src + (size_t)g * MST_Q8X16_ROWS * row_bytes;
-        uint8_t *out = dst + (size_t)g * MST_Q8X16_ROWS * row_bytes;
-        for (size_t b = 0; b < nb; b++, out += MST_Q8X16_ROWS * sizeof(mst_block_q8_0)) {
-            for (int r = 0; r < MST_Q8X16_ROWS; r++) {
-                const uint8_t *blk = rows_in + (size_t)r * row_bytes + b * sizeof(mst_block_q8_0);
-                memcpy(out + 2 * r, blk, 2);
-                for (int c = 0; c < 8; c++)
-                    memcpy(out + 32 + 64 * c + 4 * r, blk + 2 + 4 * c, 4);
-            }
-        }
-    }
+    _Static_assert(MST_Q8X16_ROWS == 16, "repack_x16 interleaves 16 rows");
+    repack_x16(src, row_bytes, rows, dst, sizeof(mst_block_q8_0));
 }

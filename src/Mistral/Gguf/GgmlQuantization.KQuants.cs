@@ -59,7 +59,9 @@ public static partial class GgmlQuantization
             {
                 case GgmlType.Q2_K: DequantizeQ2_KBlock(block, y); break;
                 case GgmlType.Q3_K: DequantizeQ3_KBlock(block, y); break;
-                default: DequantizeQ5_KBlock(block, y); break;
+                case GgmlType.Q4_K: DequantizeQ4_KBlock(block, y); break;
+                case GgmlType.Q5_K: DequantizeQ5_KBlock(block, y); break;
+                default: DequantizeQ6_KBlock(block, y); break;
             }
         }
     }

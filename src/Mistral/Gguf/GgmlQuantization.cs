@@ -154,22 +154,8 @@ public static partial class GgmlQuantization
                 }
 
                 break;
-            case GgmlType.Q4_K:
-                for (int b = 0; b < blocks; b++)
-                {
-                    DequantizeQ4_KBlock(data.Slice(144 * b, 144), output.AsSpan(256 * b, 256));
-                }
-
-                break;
-            case GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q5_K:
+            default: // the K-quants, one 256-weight super-block at a time
                 DequantizeK(type, data, output);
-                break;
-            default:
-                for (int b = 0; b < blocks; b++)
-                {
-                    DequantizeQ6_KBlock(data.Slice(210 * b, 210), output.AsSpan(256 * b, 256));
-                }
-
                 break;
         }
 

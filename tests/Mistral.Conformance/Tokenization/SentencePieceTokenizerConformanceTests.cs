@@ -1,6 +1,3 @@
-using Mistral.Conformance.LlamaCpp;
-using Mistral.Gguf;
-using Mistral.Tokenization;
 
 namespace Mistral.Conformance.Tokenization;
 
@@ -41,34 +38,6 @@ public sealed class SentencePieceTokenizerConformanceTests
     public void Ids_agree_with_llama_cpp_on_multilingual_samples(
         [Values(false, true)] bool addSpecial, [Values(false, true)] bool parseSpecial)
     {
-        MistralTokenizer ours;
-        using (var file = GgufFile.Open(_path))
-            ours = MistralTokenizer.FromGguf(file);
-        using var llama = LlamaCppModel.LoadVocabulary(_path);
-        Assert.That(llama.VocabSize, Is.EqualTo(_vocabSize));
-
-        var agree = 0;
-        var merged = 0;
-        var failures = new List<string>();
-        foreach (var text in TokenizerSamples.Texts)
-        {
-            var expected = llama.Tokenize(text, addSpecial, parseSpecial);
-            var actual = ours.Encode(text, addBos: addSpecial && ours.AddBos, parseSpecial);
-            if (expected.SequenceEqual(actual))
-                agree++;
-            else
-                failures.Add($"{Escape(text)}\n  llama.cpp: [{string.Join(",", expected)}]\n  ours:      [{string.Join(",", actual)}]");
-            // Count tokens longer than one character: evidence that the vocabulary really exercised merging.
-            merged += actual.Count(id => ours.GetTokenType(id) == TokenType.Normal && ours.GetPiece(id).Length > 1);
-        }
-
-        TestContext.Out.WriteLine(
-            $"SentencePiece, {_vocabSize} tokens, add_special={addSpecial}, parse_special={parseSpecial}: "
-            + $"{agree}/{TokenizerSamples.Texts.Length} samples identical; {merged} multi-character tokens produced");
-        Assert.That(merged, Is.GreaterThan(50), "the vocabulary barely merged anything; the comparison would be weak");
-        Assert.That(failures, Is.Empty, string.Join("\n", failures));
+        TokenizerAgreement.AssertAgreesWithLlamaCpp(_path, _vocabSize, addSpecial, parseSpecial, "SentencePiece", "multi-character tokens");
     }
-
-    internal static string Escape(string text) =>
-        text.Replace("\r", "\\r", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal).Replace("\t", "\\t", StringComparison.Ordinal);
 }

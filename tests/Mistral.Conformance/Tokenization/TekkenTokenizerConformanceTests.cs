@@ -1,7 +1,4 @@
-using Mistral.Conformance.LlamaCpp;
-using Mistral.Gguf;
 using Mistral.Tests.Tokenization;
-using Mistral.Tokenization;
 
 namespace Mistral.Conformance.Tokenization;
 
@@ -48,30 +45,6 @@ public sealed class TekkenTokenizerConformanceTests
     public void Ids_agree_with_llama_cpp_on_multilingual_samples(
         [Values(false, true)] bool addSpecial, [Values(false, true)] bool parseSpecial)
     {
-        MistralTokenizer ours;
-        using (var file = GgufFile.Open(_path))
-            ours = MistralTokenizer.FromGguf(file);
-        using var llama = LlamaCppModel.LoadVocabulary(_path);
-        Assert.That(llama.VocabSize, Is.EqualTo(_vocabSize));
-
-        var agree = 0;
-        var merged = 0;
-        var failures = new List<string>();
-        foreach (var text in TokenizerSamples.Texts)
-        {
-            var expected = llama.Tokenize(text, addSpecial, parseSpecial);
-            var actual = ours.Encode(text, addBos: addSpecial && ours.AddBos, parseSpecial);
-            if (expected.SequenceEqual(actual))
-                agree++;
-            else
-                failures.Add($"{SentencePieceTokenizerConformanceTests.Escape(text)}\n  llama.cpp: [{string.Join(",", expected)}]\n  ours:      [{string.Join(",", actual)}]");
-            merged += actual.Count(id => ours.GetTokenType(id) == TokenType.Normal && ours.GetPiece(id).Length > 1);
-        }
-
-        TestContext.Out.WriteLine(
-            $"Tekken BPE, {_vocabSize} tokens, add_special={addSpecial}, parse_special={parseSpecial}: "
-            + $"{agree}/{TokenizerSamples.Texts.Length} samples identical; {merged} multi-byte tokens produced");
-        Assert.That(merged, Is.GreaterThan(50), "the vocabulary barely merged anything; the comparison would be weak");
-        Assert.That(failures, Is.Empty, string.Join("\n", failures));
+        TokenizerAgreement.AssertAgreesWithLlamaCpp(_path, _vocabSize, addSpecial, parseSpecial, "Tekken BPE", "multi-byte tokens");
     }
 }
