@@ -15,7 +15,8 @@ public class MatmulBenchmarks
     private float[] _x = [];
     private float[] _y = [];
 
-    [Params(GgmlType.Q4_0, GgmlType.Q8_0, GgmlType.F16)]
+    // Q4_K/Q6_K: what Q4_K_M files use; BEST quantizes the activations to Q8_K blocks (as mst_decode does).
+    [Params(GgmlType.Q4_0, GgmlType.Q8_0, GgmlType.F16, GgmlType.Q4_K, GgmlType.Q6_K)]
     public GgmlType Type { get; set; }
 
     [Params(1, 16)]

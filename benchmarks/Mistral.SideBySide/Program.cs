@@ -6,7 +6,9 @@ using Mistral.Gguf;
 using Mistral.SideBySide;
 
 // dotnet run -c Release --project benchmarks/Mistral.SideBySide -- [--out DIR] [--layers 2] [--threads N]
-//     [--prompt 512] [--gen 128] [--runs 3] [--types Q4_0,Q8_0] [--bandwidth-mb 2048]
+//     [--prompt 512] [--gen 128] [--runs 3] [--types Q4_0,Q8_0,Q4_K_M] [--bandwidth-mb 2048] [--keep DIR]
+// A type is a GGML weight type written throughout, or Q4_K_M for llama-quantize's Q4_K_M mix (Q4_K with
+// Q6_K output, attn_v and ffn_down in some layers). --keep DIR keeps the written models there (for profiling).
 // Writes a 7B-shaped synthetic model per type (Mistral 7B dims, fewer layers), runs it in this library and in
 // llama.cpp with the same threads, measures the read bandwidth, prints one table, writes JSON + Markdown.
 var options = ParseArgs(args);
@@ -18,7 +20,8 @@ var threads = int.Parse(Opt("threads", Environment.ProcessorCount.ToString(ci)),
 var promptLength = int.Parse(Opt("prompt", "512"), ci);
 var gen = int.Parse(Opt("gen", "128"), ci);
 var runs = int.Parse(Opt("runs", "3"), ci);
-var types = Opt("types", "Q4_0,Q8_0").Split(',').Select(t => Enum.Parse<GgmlType>(t.Trim(), ignoreCase: true)).ToArray();
+var types = Opt("types", "Q4_0,Q8_0,Q4_K_M").Split(',').Select(t => t.Trim()).ToArray();
+var keepDir = options.TryGetValue("keep", out var keep) ? keep : null;
 var bandwidthBytes = long.Parse(Opt("bandwidth-mb", "2048"), ci) * 1024 * 1024;
 Directory.CreateDirectory(outDir);
 
@@ -30,15 +33,21 @@ var peak = bandwidth.Max(p => p.GBps);
 var rows = new List<Row>();
 foreach (var type in types)
 {
-    var path = Path.Combine(Path.GetTempPath(), $"sidebyside-7b{layers}l-{type}-{Environment.ProcessId}.gguf");
+    var path = keepDir is null
+        ? Path.Combine(Path.GetTempPath(), $"sidebyside-7b{layers}l-{type}-{Environment.ProcessId}.gguf")
+        : Path.Combine(Directory.CreateDirectory(keepDir).FullName, $"sidebyside-7b{layers}l-{type}.gguf");
     Console.WriteLine($"{type}: writing a 7B-shaped {layers}-layer model to {path}");
     try
     {
-        SyntheticModel.Write(path, new SyntheticModelSpec
+        var spec = new SyntheticModelSpec
         {
             VocabSize = 32000, EmbeddingLength = 4096, LayerCount = layers, HeadCount = 32, KvHeadCount = 8,
-            FeedForwardLength = 14336, ContextLength = 4096, WeightType = type, Seed = 7,
-        });
+            FeedForwardLength = 14336, ContextLength = 4096, Seed = 7,
+        };
+        spec = type.Equals("Q4_K_M", StringComparison.OrdinalIgnoreCase)
+            ? spec.WithQ4_K_M_Mix()
+            : spec with { WeightType = Enum.Parse<GgmlType>(type, ignoreCase: true) };
+        SyntheticModel.Write(path, spec);
     }
     catch (Exception ex) when (ex is NotSupportedException or ArgumentException)
     {
@@ -53,11 +62,11 @@ foreach (var type in types)
         var ctx = promptLength + gen + 8;
         var ours = Measure(() => new OurEngine(path, threads, ctx, promptLength), prompt, gen, runs);
         var llama = Measure(() => new LlamaCppEngine(path, threads, ctx, promptLength), prompt, gen, runs);
-        rows.Add(new Row(type.ToString(), layers, threads, bytesPerToken, ours, llama, peak));
+        rows.Add(new Row(type, layers, threads, bytesPerToken, ours, llama, peak));
     }
     finally
     {
-        File.Delete(path);
+        if (keepDir is null) File.Delete(path);
     }
 }
 

@@ -23,7 +23,7 @@ namespace Mistral.Interop;
 /// <summary>The version of the C ABI these bindings were generated from (MST_ABI_VERSION).</summary>
 internal static class MistralAbi
 {
-    internal const uint Version = 2;
+    internal const uint Version = 3;
 }
 
 internal enum mst_status : int
@@ -96,6 +96,11 @@ internal enum mst_struct_id : int
     MST_STRUCT_CONTEXT_PARAMS = 2,
 }
 
+internal enum mst_tensor_flag : int
+{
+    MST_TENSOR_FILE_MAPPED = 1,
+}
+
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct mst_model_config
 {
@@ -124,7 +129,7 @@ internal unsafe struct mst_tensor_desc
     public int layer;
     public int type;
     public uint n_dims;
-    public uint reserved;
+    public uint flags;
     public fixed long ne[4];
     public void* data;
     public ulong n_bytes;

@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 /* Bumped on any change to a signature, struct layout or enum value below. */
-#define MST_ABI_VERSION 2
+#define MST_ABI_VERSION 3
 
 typedef enum mst_status {
     MST_OK = 0,
@@ -130,6 +130,16 @@ typedef struct mst_model_config {
     const uint32_t *layer_windows;
 } mst_model_config;
 
+/* mst_tensor_desc.flags bits. */
+typedef enum mst_tensor_flag {
+    /* data lies in a read-only mapping of a file that nobody writes while the model lives. When the
+     * core copies such a tensor into a layout of its own at load (weight repacking), it drops the
+     * copied pages from the process (madvise MADV_DONTNEED), so resident memory holds the weights
+     * once, not twice. The memory stays mapped and readable (a page read again comes back from the
+     * file). Never set it on heap memory: dropped anonymous pages read back as zeros. */
+    MST_TENSOR_FILE_MAPPED = 1
+} mst_tensor_flag;
+
 /* One weight tensor: a pointer into memory the caller keeps alive for the model's lifetime. */
 typedef struct mst_tensor_desc {
     uint32_t struct_size;    /* sizeof(mst_tensor_desc) */
@@ -137,7 +147,7 @@ typedef struct mst_tensor_desc {
     int32_t layer;           /* layer index, or -1 for global tensors */
     int32_t type;            /* mst_type */
     uint32_t n_dims;         /* 1..4 */
-    uint32_t reserved;       /* 0 */
+    uint32_t flags;          /* mst_tensor_flag bits, 0 for none */
     int64_t ne[4];           /* elements per dimension, ne[0] contiguous (GGUF order); unused = 1 */
     const void *data;        /* first byte */
     uint64_t n_bytes;        /* bytes readable at data; must equal the size the type and shape imply */

@@ -78,7 +78,7 @@ static const uint64_t k_config_fields[] = {
 };
 static const uint64_t k_tensor_fields[] = {
     FIELD(mst_tensor_desc, struct_size), FIELD(mst_tensor_desc, role), FIELD(mst_tensor_desc, layer),
-    FIELD(mst_tensor_desc, type), FIELD(mst_tensor_desc, n_dims), FIELD(mst_tensor_desc, reserved),
+    FIELD(mst_tensor_desc, type), FIELD(mst_tensor_desc, n_dims), FIELD(mst_tensor_desc, flags),
     FIELD(mst_tensor_desc, ne), FIELD(mst_tensor_desc, data), FIELD(mst_tensor_desc, n_bytes),
 };
 static const uint64_t k_params_fields[] = {

@@ -3,7 +3,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "cpu/attention.h"
 #include "cpu/ops.h"
+#include "cpu/quant_act_bf16.h"
+#include "cpu/quant_act_k.h"
 #include "internal.h"
 
 enum { MAX_THREADS = 1024 };
@@ -124,13 +127,19 @@ MST_API mst_status mst_context_create(mst_model *model, const mst_context_params
     c->hb = mst_alloc_array(nb * cfg->n_ff, sizeof(float));
     c->hb2 = mst_alloc_array(nb * cfg->n_ff, sizeof(float));
     c->pos = mst_alloc_array(nb, sizeof(int32_t));
-    c->scores = mst_alloc_array((uint64_t)n_threads * c->kv_slots, sizeof(float));
+    c->scores = mst_alloc_array(mst_attention_scratch_floats(n_threads, cfg->head_dim), sizeof(float));
     {
         /* the widest matmul input: n_embd (Wq/Wk/Wv, Wgate/Wup, output), q_dim (Wo), n_ff (Wdown) */
         uint32_t w = cfg->n_embd > model->q_dim ? cfg->n_embd : model->q_dim;
         w = cfg->n_ff > w ? cfg->n_ff : w;
         c->qa_capacity = (uint64_t)w * nb;
-        c->qa_buf = nb <= UINT32_MAX ? malloc(mst_qact_bytes(w, (uint32_t)nb)) : NULL;
+        /* room for any format (Q8_0 for Q4_0/Q8_0 weights, Q8_K for K-quants, bf16 for BF16: the largest,
+         * 6 bytes a value, floats and pairs) */
+        size_t q8_0 = nb <= UINT32_MAX ? mst_qact_bytes(w, (uint32_t)nb) : 0;
+        size_t q8_k = nb <= UINT32_MAX ? mst_qact_k_bytes(w, (uint32_t)nb) : 0;
+        size_t bf16 = nb <= UINT32_MAX ? mst_qact_bf16_bytes(w, (uint32_t)nb) : 0;
+        size_t most = q8_0 > q8_k ? q8_0 : q8_k;
+        c->qa_buf = nb <= UINT32_MAX ? malloc(bf16 > most ? bf16 : most) : NULL;
     }
     int moe_ok = 1;
     if (cfg->n_expert > 0) {
@@ -192,7 +201,8 @@ MST_API mst_status mst_context_set_threads(mst_context *context, uint32_t n_thre
     if (n_threads == 0)
         n_threads = default_threads();
     /* Build the new pool and score rows first, so a failure leaves the context as it was. */
-    float *scores = mst_alloc_array((uint64_t)n_threads * context->kv_slots, sizeof(float));
+    float *scores = mst_alloc_array(mst_attention_scratch_floats(n_threads, context->model->cfg.head_dim),
+                                    sizeof(float));
     mst_pool *pool = NULL;
     if (!scores) {
         st = mst_fail(MST_ERR_OUT_OF_MEMORY, "mst_context_set_threads: out of memory");

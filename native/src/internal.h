@@ -33,11 +33,18 @@ typedef struct mst_weight {
     uint32_t cols;
     size_t row_bytes;
     int32_t layout; /* MST_LAYOUT_*: how data is laid out (weights_repack.c) */
+    uint32_t flags; /* mst_tensor_flag bits of the tensor it came from */
 } mst_weight;
 
 #define MST_LAYOUT_GGUF 0    /* rows as in the file */
 #define MST_LAYOUT_Q4_0X16 1 /* Q4_0 interleaved 16 rows at a time (cpu/repack.h) */
 #define MST_LAYOUT_Q8_0X16 2 /* Q8_0 interleaved 16 rows at a time (cpu/repack.h) */
+#define MST_LAYOUT_F16X16 3  /* F16 interleaved 16 rows at a time, one column's 16 values together (cpu/repack.h) */
+#define MST_LAYOUT_BF16X16 4 /* BF16 the same way */
+#define MST_LAYOUT_Q4_KX16 5 /* Q4_K interleaved 16 rows at a time, one super-block's 16 blocks per unit (cpu/repack_k.h) */
+#define MST_LAYOUT_Q6_KX16 6 /* Q6_K the same way */
+#define MST_LAYOUT_BF16X16P 16 /* BF16, 16 rows at a time, a column pair per 32-bit lane (cpu/quant_act_bf16.h);
+                               * numbered apart from the x16 layouts above so those can grow without a clash */
 
 typedef struct mst_layer {
     const float *attn_norm; /* [n_embd] */
@@ -112,7 +119,7 @@ struct mst_context {
     float *hb;     /* [n_batch][n_ff] gate, then silu(gate)*up */
     float *hb2;    /* [n_batch][n_ff] up */
     int32_t *pos;  /* [n_batch] */
-    float *scores; /* [n_threads][kv_slots] attention scores, one row per worker */
+    float *scores; /* attention scratch: mst_attention_scratch_floats(n_threads, head_dim) (cpu/attention.h) */
     /* Q8_0-quantized copy of the last matmul input (forward.c's matmul(); quant_act.h) */
     void *qa_buf;           /* mst_qact_bytes(largest input width, n_batch) */
     uint64_t qa_capacity;   /* values it holds: cols * n_tokens */

@@ -1,12 +1,14 @@
 /* kernel_api.c — mst_kernel_*: each kernel reachable from C# for tests and benchmarks.
  * MST_IMPL_BEST calls exactly the functions mst_decode runs (single-threaded here); for matmul on
- * Q8_0/Q4_0 weights that is activation quantization plus the integer kernel. */
+ * Q8_0/Q4_0 and K-quant weights that is activation quantization plus the integer kernel. */
 #include <math.h>
 #include <stdlib.h>
 
+#include "cpu/attention.h"
 #include "cpu/moe_gate.h"
 #include "cpu/ops.h"
 #include "cpu/quant.h"
+#include "cpu/quant_act_k.h"
 #include "internal.h"
 
 static mst_status check_impl(int32_t impl, const char *fn)
@@ -44,19 +46,23 @@ MST_API mst_status mst_kernel_matmul(int32_t impl, int32_t type, const void *w, 
     if (!mst_mul_u64((uint64_t)n_tokens * (cols > rows ? cols : rows), sizeof(float), &xy) || xy > SIZE_MAX)
         return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_kernel_matmul: activation size overflows");
     /* BEST is what mst_decode runs: for Q8_0/Q4_0 that includes quantizing x to Q8_0 blocks
-     * (quant_act.h) and the integer-dot kernel. REFERENCE stays the float, double-accumulated one.
-     * One difference: on AVX-512 VNNI, mst_decode runs Q4_0 matrices repacked at load (cpu/repack.h);
-     * here the weights come in the file's layout, so the same-rule kernel for that layout runs. Both
-     * give the same integer block sums; test_matmul_qa checks the repacked kernel against the same
-     * scalar reference. */
+     * (quant_act.h), for the K-quants to Q8_K blocks (quant_act_k.h), and the integer-dot kernel.
+     * REFERENCE stays the float, double-accumulated one. BF16 is the exception: BEST runs its float
+     * kernel on x as given, while mst_decode first rounds x to bf16 (quant_act_bf16.h; test_bf16_act checks
+     * those kernels against the reference on the rounded x).
+     * One difference: on AVX-512 VNNI, mst_decode runs Q4_0/Q8_0/Q4_K/Q6_K matrices repacked at load
+     * (cpu/repack.h, cpu/repack_k.h); here the weights come in the file's layout, so the same-rule kernel
+     * for that layout runs. Both give the same integer block sums; test_matmul_qa and test_kquant_x16
+     * check the repacked kernels against the same scalar references. */
     mst_matmul_qa_fn qa_fn = impl == MST_IMPL_BEST ? mst_kernels_matmul_qa(mst_cpu_best(), type) : NULL;
+    const int k8 = mst_qact_format_of(type) == MST_QACT_Q8_K;
     if (qa_fn) {
-        void *buf = malloc(mst_qact_bytes(cols, n_tokens));
+        void *buf = malloc(k8 ? mst_qact_k_bytes(cols, n_tokens) : mst_qact_bytes(cols, n_tokens));
         if (!buf)
             return mst_fail(MST_ERR_OUT_OF_MEMORY, "mst_kernel_matmul: out of memory for quantized activations");
         mst_qact qa;
-        mst_qact_bind(&qa, buf, cols, n_tokens);
-        mst_quantize_act(x, &qa, 0, n_tokens);
+        (k8 ? mst_qact_bind_k : mst_qact_bind)(&qa, buf, cols, n_tokens);
+        (k8 ? mst_quantize_act_k : mst_quantize_act)(x, &qa, 0, n_tokens);
         qa_fn(w, (size_t)row_bytes, rows, &qa, y, 0, rows);
         free(buf);
         return MST_OK;
@@ -180,11 +186,14 @@ MST_API mst_status mst_kernel_attention(int32_t impl, const float *q, const floa
             return mst_fail(MST_ERR_OUT_OF_MEMORY, "mst_kernel_attention: out of memory for %u scores", n_kv);
         return MST_OK;
     }
-    float *scores = mst_alloc_array(n_kv, sizeof(float));
-    if (!scores)
-        return mst_fail(MST_ERR_OUT_OF_MEMORY, "mst_kernel_attention: out of memory for %u scores", n_kv);
-    mst_attention_best(&a, scores, 0, n_tokens * n_head);
-    free(scores);
+    /* one thread: the plan never splits keys, so there is no merge pass */
+    float *scratch = mst_alloc_array(mst_attention_scratch_floats(1, head_dim), sizeof(float));
+    if (!scratch)
+        return mst_fail(MST_ERR_OUT_OF_MEMORY, "mst_kernel_attention: out of memory for scratch");
+    mst_attn_plan plan;
+    mst_attention_plan(&a, 1, mst_attention_scratch_floats(1, head_dim), &plan);
+    mst_attention_run(&a, &plan, mst_kernels_attn(mst_cpu_best()), scratch, 0, 1);
+    free(scratch);
     return MST_OK;
 }
 

@@ -135,8 +135,9 @@ static mst_status check_tensor(const mst_model *m, const mst_tensor_desc *d, uin
     if (d->n_dims < 1 || d->n_dims > 4)
         return mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %s (layer %d): n_dims %u is not in 1..4", rn,
                         (int)d->layer, d->n_dims);
-    if (d->reserved != 0)
-        return mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %s (layer %d): reserved must be 0", rn, (int)d->layer);
+    if (d->flags & ~(uint32_t)MST_TENSOR_FILE_MAPPED)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %s (layer %d): flags 0x%x has unknown bits", rn, (int)d->layer,
+                        d->flags);
     for (uint32_t i = 0; i < 4; i++) {
         if (d->ne[i] <= 0 || (i >= d->n_dims && d->ne[i] != 1))
             return mst_fail(MST_ERR_INVALID_ARGUMENT,
@@ -180,6 +181,7 @@ static mst_weight weight_of(const mst_tensor_desc *d)
         .rows = (uint32_t)d->ne[1],
         .cols = (uint32_t)d->ne[0],
         .row_bytes = (size_t)row_bytes,
+        .flags = d->flags,
     };
 }
 

@@ -40,7 +40,7 @@ static void test_layout(void)
         offsetof(mst_model_config, layer_windows)};
     const size_t td[] = {
         offsetof(mst_tensor_desc, struct_size), offsetof(mst_tensor_desc, role), offsetof(mst_tensor_desc, layer),
-        offsetof(mst_tensor_desc, type), offsetof(mst_tensor_desc, n_dims), offsetof(mst_tensor_desc, reserved),
+        offsetof(mst_tensor_desc, type), offsetof(mst_tensor_desc, n_dims), offsetof(mst_tensor_desc, flags),
         offsetof(mst_tensor_desc, ne), offsetof(mst_tensor_desc, data), offsetof(mst_tensor_desc, n_bytes)};
     const size_t cp[] = {offsetof(mst_context_params, struct_size), offsetof(mst_context_params, n_ctx),
                          offsetof(mst_context_params, n_threads), offsetof(mst_context_params, n_batch)};
@@ -95,6 +95,7 @@ static void bad_role(test_model *tm) { tm->desc[4].role = 12; }
 static void bad_struct_size(test_model *tm) { tm->desc[5].struct_size = 8; }
 static void null_data(test_model *tm) { tm->desc[5].data = NULL; }
 static void bad_dims(test_model *tm) { tm->desc[5].n_dims = 5; }
+static void unknown_flag(test_model *tm) { tm->desc[5].flags = 2; }
 static void extra_dim(test_model *tm) { tm->desc[5].ne[2] = 2; }
 static void transposed(test_model *tm)
 {
@@ -141,6 +142,7 @@ static void test_errors(void)
     EXPECT(create_edited(bad_struct_size, cfg), MST_ERR_ABI_MISMATCH);
     EXPECT(create_edited(null_data, cfg), MST_ERR_INVALID_ARGUMENT);
     EXPECT(create_edited(bad_dims, cfg), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(create_edited(unknown_flag, cfg), MST_ERR_INVALID_ARGUMENT);
     EXPECT(create_edited(extra_dim, cfg), MST_ERR_INVALID_ARGUMENT);
     EXPECT(create_edited(transposed, cfg), MST_ERR_INVALID_ARGUMENT);
     EXPECT(create_edited(quant_misfit, cfg), MST_ERR_INVALID_ARGUMENT);

@@ -12,25 +12,13 @@
  * 3. The approximation itself: the reference result equals the float dot product of W with the
  *    dequantized activations (same 1e-5 bound), and each dequantized activation is within
  *    d/2 + amax·2^-11 of the float one (half a step, plus the fp16 rounding of d times |q| <= 127). */
-#include "test_util.h"
+#include "test_qact.h"
 #include "cpu/ops.h"
 #include "cpu/quant.h"
 #include "cpu/quant_act.h"
 #include "cpu/repack.h"
 
 static const double TOL = 1e-5;
-
-typedef struct qbuf {
-    mst_qact q;
-    void *mem;
-} qbuf;
-
-static void quantize(qbuf *b, const float *x, uint32_t cols, uint32_t n_tokens)
-{
-    b->mem = xmalloc(mst_qact_bytes(cols, n_tokens));
-    mst_qact_bind(&b->q, b->mem, cols, n_tokens);
-    mst_quantize_act(x, &b->q, 0, n_tokens);
-}
 
 static void test_rule(void)
 {
@@ -88,7 +76,7 @@ static void test_quantizers_agree(void)
     CHECK(memcmp(a.q.nsum4, b.q.nsum4, COLS * NT) == 0, "nsum4 differ");
     CHECK(memcmp(a.q.dxe, b.q.dxe, COLS * NT) == 0, "dxe differ");
     CHECK(memcmp(a.q.d, b.q.d, COLS * NT / 8) == 0, "d differ");
-    CHECK(memcmp(a.q.bsum, b.q.bsum, COLS * NT / 8) == 0, "bsum differ");
+    CHECK(memcmp(a.q.nbsum8, b.q.nbsum8, COLS * NT / 8) == 0, "nbsum8 differ");
     free(a.mem);
     free(b.mem);
 }
@@ -140,27 +128,7 @@ static void check_case(int32_t type, uint32_t rows, uint32_t cols, uint32_t n_to
     }
 
     /* 2: every SIMD variant against the scalar reference */
-    const mst_cpu_kernels *variants[2] = {mst_cpu_avx2(), mst_cpu_avx512()};
-    for (int v = 0; v < 2; v++) {
-        if (!variants[v])
-            continue;
-        mst_matmul_qa_fn fn = mst_kernels_matmul_qa(variants[v], type);
-        fn(w, row_bytes, rows, &b.q, y, 0, rows);
-        uint32_t cut1 = rows / 3, cut2 = rows - rows / 4;
-        fn(w, row_bytes, rows, &b.q, y_split, 0, cut1);
-        fn(w, row_bytes, rows, &b.q, y_split, cut1, cut2);
-        fn(w, row_bytes, rows, &b.q, y_split, cut2, rows);
-        int reported = 0;
-        for (size_t i = 0; i < ny; i++) {
-            double err = fabs((double)y[i] - (double)y_ref[i]);
-            if (!(err <= bound[i]) && !reported++)
-                CHECK(0, "%s %s rows=%u cols=%u tokens=%u: y[%zu] = %.9g, reference %.9g (err %.3g > %.3g)",
-                      variants[v]->name, mst_type_name(type), rows, cols, n_tokens, i, y[i], y_ref[i], err, bound[i]);
-            if (memcmp(&y[i], &y_split[i], 4) != 0 && !reported++)
-                CHECK(0, "%s %s rows=%u cols=%u tokens=%u: split run differs at %zu", variants[v]->name,
-                      mst_type_name(type), rows, cols, n_tokens, i);
-        }
-    }
+    check_qa_variants(type, w, row_bytes, rows, cols, &b.q, y_ref, bound, y, y_split);
     free(w), free(x), free(b.mem), free(xdq), free(wf), free(y_ref), free(y_dq), free(y), free(y_split), free(bound);
 }
 
@@ -205,6 +173,18 @@ static void check_repacked(int32_t type, uint32_t rows, uint32_t cols, uint32_t 
                 CHECK(0, "%s x16 rows=%u cols=%u tokens=%u: split run differs at t=%u r=%u", mst_type_name(type), rows,
                       cols, n_tokens, t, r);
         }
+    /* one token takes the decode path (4 streams of groups, matmul_tile.h), several the tiled one: the last
+     * token alone must give its row of the batch bit for bit, so a prompt and its replay agree exactly */
+    if (n_tokens > 1) {
+        qbuf one;
+        quantize(&one, x + (size_t)(n_tokens - 1) * cols, cols, 1);
+        float *y1 = xmalloc((size_t)rows * 4);
+        fn(wr, row_bytes, rows, &one.q, y1, 0, rows);
+        CHECK(memcmp(y1, y + (size_t)(n_tokens - 1) * rows, (size_t)rows * 4) == 0,
+              "%s x16 rows=%u cols=%u: one token differs from its row of a %u-token batch", mst_type_name(type), rows,
+              cols, n_tokens);
+        free(y1), free(one.mem);
+    }
     free(w), free(wr), free(x), free(b.mem), free(wf), free(y_ref), free(y), free(y_split);
 }
 
@@ -241,12 +221,12 @@ int main(void)
     static const int32_t types[] = {MST_TYPE_Q8_0, MST_TYPE_Q4_0};
     static const uint32_t rows_list[] = {1, 3, 17, 4093};
     static const uint32_t cols_list[] = {32, 96, 4096};
-    static const uint32_t tokens_list[] = {1, 5, 16};
+    static const uint32_t tokens_list[] = {1, 5, 13, 16}; /* 13 = 8 + 4 + 1: every token-group size of the tiled kernels */
     uint64_t seed = 1;
     for (int ti = 0; ti < 2; ti++)
         for (int ri = 0; ri < 4; ri++)
             for (int ci = 0; ci < 3; ci++)
-                for (int ni = 0; ni < 3; ni++) {
+                for (int ni = 0; ni < 4; ni++) {
                     /* the cross product minus its largest corner (4093 x 4096 x 5..16 tokens): this test
                      * also runs under valgrind and ASan in the suite, and the corner adds nothing the
                      * 17 x 4096 x 16 and 4093 x 96 x 16 cases do not cover */
@@ -256,10 +236,11 @@ int main(void)
                     seed++;
                 }
     check_case(MST_TYPE_Q4_0, 4093, 4096, 1, seed++); /* the decode shape, once */
-    static const uint32_t rows16[] = {16, 48, 1024};
-    for (int ri = 0; ri < 3; ri++)
+    /* 48: fewer groups than decode streams; 80: one group per stream plus a tail group */
+    static const uint32_t rows16[] = {16, 48, 80, 1024};
+    for (int ri = 0; ri < 4; ri++)
         for (int ci = 0; ci < 3; ci++)
-            for (int ni = 0; ni < 3; ni++)
+            for (int ni = 0; ni < 4; ni++)
                 if ((uint64_t)rows16[ri] * cols_list[ci] * tokens_list[ni] <= 2000000u)
                     for (int ti = 0; ti < 2; ti++)
                         check_repacked(types[ti], rows16[ri], cols_list[ci], tokens_list[ni], seed++);

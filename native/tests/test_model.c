@@ -1,7 +1,8 @@
 /* test_model.c — whole tiny models with random weights, built here in C.
  *   reference:      mst_decode logits vs a plain double-precision forward pass written below
  *                   (mixed weight types, GQA, head_dim != n_embd/n_head, sliding window); inputs of
- *                   Q8_0/Q4_0 matmuls are rounded to Q8_0 blocks as the native core does, so 1e-4 holds
+ *                   Q8_0/Q4_0 matmuls are rounded to Q8_0 blocks and of BF16 ones to bf16, as the native
+ *                   core does, so 1e-4 holds
  *   kv_consistency: 6 tokens in one call == the same tokens one by one (KV cache), to 1e-4
  *   context_full:   CONTEXT_FULL past n_ctx leaves the cache alone; truncate + re-decode reproduces logits
  *   threads:        1, 2 and 3 threads give identical logits */
@@ -61,6 +62,19 @@ static void ref_round_q8_0(const double *x, uint32_t n, double *out)
     }
 }
 
+/* What the native core does to a matmul input for BF16 weights (quant_act_bf16.h, restated here in
+ * arithmetic rather than bits): the float value rounded to 8 significant bits, ties to even; below the
+ * smallest normal float, zero (no such values or NaNs occur in these models). */
+static void ref_round_bf16(const double *x, uint32_t n, double *out)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        const double v = (float)x[i];
+        int e;
+        (void)frexp(v, &e); /* |v| in [2^(e-1), 2^e): the last kept bit is worth 2^(e-8) */
+        out[i] = fabs(v) < 0x1p-126 ? 0.0 : ldexp(nearbyint(ldexp(v, 8 - e)), e - 8);
+    }
+}
+
 /* y[rows] = W[rows][cols] x[cols]; x rounded first as the native core does for `type`. */
 static void ref_matvec(const double *w, int32_t type, uint32_t rows, uint32_t cols, const double *x, double *y)
 {
@@ -68,6 +82,10 @@ static void ref_matvec(const double *w, int32_t type, uint32_t rows, uint32_t co
     if (type == MST_TYPE_Q8_0 || type == MST_TYPE_Q4_0) {
         xr = xmalloc(cols * 8);
         ref_round_q8_0(x, cols, xr);
+        x = xr;
+    } else if (type == MST_TYPE_BF16) {
+        xr = xmalloc(cols * 8);
+        ref_round_bf16(x, cols, xr);
         x = xr;
     }
     for (uint32_t r = 0; r < rows; r++) {

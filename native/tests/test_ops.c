@@ -1,9 +1,11 @@
 /* test_ops.c — rmsnorm, rope, swiglu and attention: BEST against REFERENCE through the ABI,
- * plus the per-ISA dot/axpy that attention uses, and an independent check of the attention mask.
+ * the tiled attention of every ISA against the double reference below the ABI (thread splits,
+ * rolling caches), the per-ISA dot/axpy, and an independent check of the attention mask.
  * Usage: test_ops rmsnorm|rope|swiglu|attention
  *
  * Tolerance: max |best - ref| <= 1e-5 * max(1, max |ref|) unless stated. */
 #include "test_util.h"
+#include "cpu/attention.h"
 #include "cpu/ops.h"
 
 static const double TOL = 1e-5;
@@ -158,6 +160,167 @@ static void attention_mask_check(uint32_t window)
     }
 }
 
+/* The tiled kernel of one ISA (attention.h) against the double reference, below the ABI so it
+ * reaches what mst_kernel_attention cannot say: each ISA's micro-kernels, rolling caches
+ * (kv_slots) and the thread split, with nth threads simulated one after another (the units and
+ * merge rows a thread takes depend only on ith and nth, so the order does not matter).
+ *
+ * Tolerance: TOL (1e-5) of max(1, max |ref|), as the ABI cases. What it must absorb: float dots
+ * over head_dim <= 256 of values in [-2, 2] (error ~1e-6 in a score, whose exp then moves by the
+ * same relative amount), the polynomial exp (relative error < 1e-7), and float sums of <= 64
+ * probabilities per tile into a double running sum; outputs are weighted means of values in
+ * [-1, 1], so each of those relative errors is also an absolute one. Measured here: 1.2e-6 for the
+ * scalar kernels (plain float dot loops), 4.2e-7 for AVX2 and AVX-512; the test prints it. */
+static double g_tiled_worst; /* largest normalized error of the tiled cases of one ISA, printed */
+
+static void tiled_case(const mst_attn_kernels *kern, uint32_t nth, uint32_t nt, uint32_t pos0, uint32_t n_kv, uint32_t nh,
+                       uint32_t nkv, uint32_t hd, uint32_t window, uint32_t kv_slots, int expect_split)
+{
+    uint64_t s = 1000003u * nt + 7919u * hd + n_kv + nth;
+    const uint32_t rows = kv_slots ? kv_slots : n_kv;
+    size_t nq = (size_t)nt * nh * hd, nk = (size_t)rows * nkv * hd;
+    float *q = xmalloc(nq * 4), *k = xmalloc(nk * 4), *v = xmalloc(nk * 4), *o = xmalloc(nq * 4), *orf = xmalloc(nq * 4);
+    fill_uniform(&s, q, nq, -2, 2);
+    fill_uniform(&s, k, nk, -2, 2);
+    fill_uniform(&s, v, nk, -1, 1);
+    for (size_t i = 0; i < nq; i++)
+        o[i] = 1e30f; /* a row no unit writes shows up as a huge error */
+    mst_attn_args a = {
+        .q = q, .k = k, .v = v, .out = orf, .n_tokens = nt, .q_pos0 = pos0, .n_kv = n_kv,
+        .n_head = nh, .n_head_kv = nkv, .head_dim = hd, .window = window, .kv_slots = kv_slots,
+    };
+    CHECK(mst_attention_ref(&a), "reference out of memory");
+    a.out = o;
+    const uint64_t sf = mst_attention_scratch_floats(nth, hd);
+    float *scratch = xmalloc(sf * 4);
+    mst_attn_plan plan;
+    mst_attention_plan(&a, nth, sf, &plan);
+    for (uint32_t ith = 0; ith < nth; ith++)
+        mst_attention_run(&a, &plan, kern, scratch, ith, nth);
+    if (plan.chunks > 1)
+        for (uint32_t ith = 0; ith < nth; ith++)
+            mst_attention_merge(&a, &plan, scratch, ith, nth);
+    char what[192];
+    snprintf(what, sizeof what,
+             "tiled %s nth=%u nt=%u pos0=%u n_kv=%u heads=%u/%u hd=%u window=%u slots=%u (chunks %u, rows %u)", kern->name,
+             nth, nt, pos0, n_kv, nh, nkv, hd, window, kv_slots, plan.chunks, plan.rows);
+    compare(what, o, orf, nq, TOL);
+    double sc = max_abs(orf, nq), err = max_abs_diff(o, orf, nq) / (sc > 1 ? sc : 1);
+    g_tiled_worst = err > g_tiled_worst ? err : g_tiled_worst;
+    if (expect_split >= 0)
+        CHECK((plan.chunks > 1) == expect_split, "%s: expected %s", what, expect_split ? "a key split" : "no key split");
+    free(q), free(k), free(v), free(o), free(orf), free(scratch);
+}
+
+static void test_attention_tiled(const mst_attn_kernels *kern)
+{
+    g_tiled_worst = 0.0;
+    /* head_dim: below, at and between the vector widths and panels (8/16 lanes, 16/64-float panels),
+     * the Mistral 128, the largest 256, and odd ones for the masked tails */
+    static const uint32_t hds[] = {8, 16, 24, 32, 33, 40, 64, 72, 96, 128, 136, 256};
+    /* GQA 1:1, 4:1, 8:1 over every head_dim; prefill of 37 tokens after 5 cached: blocks of
+     * 64 rows end mid-way, and keys end off the 64-key tile */
+    for (size_t i = 0; i < sizeof hds / sizeof hds[0]; i++) {
+        tiled_case(kern, 1, 37, 5, 42, 4, 4, hds[i], 0, 0, 0);
+        tiled_case(kern, 2, 37, 5, 42, 8, 2, hds[i], 0, 0, 0);
+        tiled_case(kern, 3, 19, 0, 19, 16, 2, hds[i], 0, 0, 0);
+    }
+    /* longer prefill, the 7B group shape, thread counts that do not divide the units */
+    tiled_case(kern, 3, 150, 0, 150, 8, 2, 128, 0, 0, 0);
+    tiled_case(kern, 2, 130, 70, 200, 4, 1, 64, 0, 0, 0);
+    /* sliding windows: narrower than a tile, wider, and 1 (each query sees only itself) */
+    tiled_case(kern, 2, 40, 30, 70, 8, 2, 32, 5, 0, 0);
+    tiled_case(kern, 2, 100, 0, 100, 4, 4, 16, 70, 0, 0);
+    tiled_case(kern, 1, 9, 3, 12, 4, 2, 8, 1, 0, 0);
+    /* rolling caches: position j in row j % kv_slots, the window no wider than the ring */
+    tiled_case(kern, 2, 20, 90, 110, 8, 2, 32, 16, 40, 0);
+    tiled_case(kern, 3, 1, 5000, 5001, 8, 2, 64, 4096, 4096, -1);
+    tiled_case(kern, 16, 1, 7000, 7001, 32, 8, 128, 4096, 4100, 1);
+    /* group wider than a row block (MQA 96:1): one token's heads span two units */
+    tiled_case(kern, 2, 3, 10, 13, 96, 1, 8, 0, 0, 0);
+    /* decode over thousands of keys: many threads, few (KV head, block) items, so keys split */
+    tiled_case(kern, 16, 1, 4095, 4096, 32, 8, 128, 0, 0, 1);
+    tiled_case(kern, 16, 3, 3000, 3003, 8, 8, 72, 0, 0, 1);
+    tiled_case(kern, 8, 1, 999, 1000, 4, 1, 256, 0, 0, 1);
+    tiled_case(kern, 5, 2, 2046, 2048, 16, 2, 40, 600, 0, 1);
+    tiled_case(kern, 1, 1, 4095, 4096, 32, 8, 128, 0, 0, 0); /* one thread never splits */
+    /* a scratch sized for fewer threads than run: the plan splits less, never overflows */
+    {
+        uint64_t s = 21;
+        const uint32_t n_kv = 4096, hd = 128;
+        float *q = xmalloc(32 * hd * 4), *kv = xmalloc((size_t)n_kv * 8 * hd * 4);
+        fill_uniform(&s, q, 32 * hd, -1, 1);
+        mst_attn_args a = {.q = q, .k = kv, .v = kv, .out = q, .n_tokens = 1, .q_pos0 = n_kv - 1, .n_kv = n_kv,
+                           .n_head = 32, .n_head_kv = 8, .head_dim = hd};
+        mst_attn_plan plan;
+        mst_attention_plan(&a, 16, mst_attention_scratch_floats(16, hd) / 8, &plan);
+        CHECK(plan.part_off + (uint64_t)plan.units * plan.rows * (hd + 2) <= mst_attention_scratch_floats(16, hd) / 8 ||
+                  plan.chunks == 1,
+              "plan overruns a small scratch: %u chunks", plan.chunks);
+        free(q), free(kv);
+    }
+    printf("tiled attention %s: worst normalized error %.3g (bound %.3g)\n", kern->name, g_tiled_worst, TOL);
+}
+
+/* Work balance of the thread split: kernels that only count the scores each thread computes.
+ * A causal prefill split by equal unit counts would give the last thread of 2 three times the
+ * first one's keys; the cost-balanced split must keep every thread within 10% of the mean. */
+static uint64_t g_scores_done;
+
+static void count_scores(const float *const *q, uint32_t nq, const float *const *k, uint32_t nk, uint32_t hd,
+                         float scale, float *s, uint32_t lds)
+{
+    (void)q, (void)k, (void)hd, (void)scale;
+    g_scores_done += (uint64_t)nq * nk;
+    for (uint32_t i = 0; i < nq; i++)
+        for (uint32_t j = 0; j < nk; j++)
+            s[(size_t)i * lds + j] = 0.0f;
+}
+static void count_pv(float *const *o, uint32_t nq, const float *p, uint32_t ldp, const float *const *v, uint32_t nk,
+                     uint32_t hd)
+{
+    (void)o, (void)nq, (void)p, (void)ldp, (void)v, (void)nk, (void)hd;
+}
+static float count_max(const float *s, uint32_t n)
+{
+    (void)s, (void)n;
+    return 0.0f;
+}
+static float count_exp(float *s, uint32_t n, float m)
+{
+    (void)s, (void)m;
+    return (float)n;
+}
+static void count_scale(float *o, uint32_t n, float a)
+{
+    (void)o, (void)n, (void)a;
+}
+
+static void attention_balance_case(uint32_t nt, uint32_t pos0, uint32_t nth, uint32_t window, uint32_t nkv)
+{
+    static const mst_attn_kernels counting = {"counting", count_scores, count_pv, count_max, count_exp, count_scale};
+    const uint32_t nh = 4 * nkv, hd = 128, n_kv = pos0 + nt;
+    float *q = xmalloc((size_t)nt * nh * hd * 4), *o = xmalloc((size_t)nt * nh * hd * 4);
+    static float kv[8 * 128]; /* the kernels read no K/V: one row (kv_slots = 1) of up to 8 heads */
+    mst_attn_args a = {.q = q, .k = kv, .v = kv, .out = o, .n_tokens = nt, .q_pos0 = pos0, .n_kv = n_kv,
+                       .n_head = nh, .n_head_kv = nkv, .head_dim = hd, .window = window, .kv_slots = 1};
+    const uint64_t sf = mst_attention_scratch_floats(nth, hd);
+    float *scratch = xmalloc(sf * 4);
+    mst_attn_plan plan;
+    mst_attention_plan(&a, nth, sf, &plan);
+    uint64_t total = 0, most = 0;
+    for (uint32_t ith = 0; ith < nth; ith++) {
+        g_scores_done = 0;
+        mst_attention_run(&a, &plan, &counting, scratch, ith, nth);
+        total += g_scores_done;
+        most = g_scores_done > most ? g_scores_done : most;
+    }
+    double mean = (double)total / nth;
+    CHECK(most <= 1.1 * mean, "balance nt=%u pos0=%u nth=%u window=%u nkv=%u: busiest thread %llu scores, mean %.0f", nt,
+          pos0, nth, window, nkv, (unsigned long long)most, mean);
+    free(q), free(o), free(scratch);
+}
+
 static void test_attention(void)
 {
     attention_case(1, 0, 1, 1, 1, 8, 0, 1);
@@ -169,6 +332,19 @@ static void test_attention(void)
     attention_mask_check(0);
     attention_mask_check(3);
     attention_mask_check(1);
+    /* one KV head: its units' costs grow with t, so only the cost split balances them; 8 KV heads
+     * in head-major order nearly balance by count alone, the cost split must not make it worse */
+    attention_balance_case(512, 0, 2, 0, 1);
+    attention_balance_case(512, 0, 3, 0, 1);
+    attention_balance_case(300, 100, 4, 64, 1);
+    attention_balance_case(512, 0, 2, 0, 8);
+    attention_balance_case(512, 0, 7, 0, 8);
+    attention_balance_case(1, 4095, 16, 0, 8); /* decode: split keys */
+    test_attention_tiled(mst_kernels_attn(mst_cpu_scalar()));
+    if (mst_cpu_avx2())
+        test_attention_tiled(mst_kernels_attn(mst_cpu_avx2()));
+    if (mst_cpu_avx512())
+        test_attention_tiled(mst_kernels_attn(mst_cpu_avx512()));
     test_vec(mst_cpu_scalar());
     if (mst_cpu_avx2())
         test_vec(mst_cpu_avx2());

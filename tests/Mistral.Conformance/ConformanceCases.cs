@@ -73,20 +73,32 @@ internal static class ConformanceCases
     /// catches any real mistake (a wrong RoPE pair or a missing norm weight moves logits by O(1)).
     /// The other types: llama.cpp rounds the activations before each matrix product (to F16 for F16 weights,
     /// BF16 for BF16, Q8_0 blocks for Q8_0/Q4_0, Q8_K blocks for the K-quants). Our core rounds Q8_0/Q4_0 inputs
-    /// to Q8_0 blocks exactly as llama.cpp does, and multiplies F16/BF16/K-quant weights by float activations.
+    /// to Q8_0 blocks, K-quant inputs to Q8_K blocks and BF16 inputs to bf16 exactly as llama.cpp does, and
+    /// multiplies F16 weights by float activations.
     /// Observed here (worst relative error): Q8_0/Q4_0 prompt logits ≈ 1.4e-7 in every shape (MoE included);
     /// Q8_0/Q4_0 single decode steps on llama.cpp's path ≈ 1.5e-7, except two cases near 1e-2 (Nemo-HeadDim/Q4_0
     /// 1.1e-2, RopeBase1e6/Q8_0 8.7e-3: a rounding tie in one quantized activation that the two engines break
-    /// differently is the likely cause; not yet traced); F16 ≤ 1.0e-3; BF16 ≤ 8e-3; K-quants 1.5e-2 to 2.7e-2
-    /// (float activations against llama.cpp's Q8_K ones). The bounds are about twice the worst observed value,
-    /// and an order of magnitude below what a wrong scale, block layout or nibble order does (errors the size of
-    /// the logits themselves). When the K-quant kernels move to Q8_K activations, tighten these.
+    /// differently is the likely cause; not yet traced); F16 ≤ 1.0e-3.
+    /// BF16: ≤ 8e-3 (bound 2e-2) while our core ran it on float activations. On bf16-rounded activations prompt
+    /// logits and decode steps agree to 6e-8..1.4e-7 (2e-6 one case), except where a rounding tie falls (one
+    /// activation a bf16 step, 2^-8 relative, apart), which lands on different cases per ISA: AVX-512 TiedOutput
+    /// prompt 5.4e-3, Mixtral-MoE and Nemo-HeadDim decode 3.1e-3/3.2e-3, Mistral7B-GQA decode 2.1e-3; AVX2
+    /// TiedOutput prompt 5.4e-3, Mixtral-MoE 3.1e-3; scalar prompts all ≤ 7e-8, decode ≤ 3.2e-3. Bound 1.2e-2.
+    /// K-quants: 1.5e-2 to 2.7e-2 while our core ran them on float activations. On Q8_K activations (all five
+    /// types and the Q4_K_M mix) prompt logits and decode steps agree to 2.5e-7..4.5e-7, except where a rounding
+    /// tie falls (one activation rounded a step apart; these small random models amplify one step to ~1e-2, see
+    /// ReferenceModel.FirstNearTiePosition in Mistral.Tests), which lands on different cases per ISA (the
+    /// MISTRAL_CPU cap): AVX-512 Q2_K 1.7e-2, Q5_K 1.5e-2, Q6_K 3.2e-3; AVX2 Q2_K 1.6e-2, Q4_K 1.5e-2, Q6_K
+    /// 1.7e-2; scalar Q2_K 1.6e-2, Q3_K 1.5e-2 (prompt 1.1e-2), Q4_K 1.8e-2 (prompt 1.0e-2). Bound 4e-2.
+    /// The bounds are about twice the worst observed value, and an order of magnitude below what a wrong scale,
+    /// block layout or nibble order does (errors the size of the logits themselves).
     /// </remarks>
     public static double RelativeTolerance(GgmlType type) => type switch
     {
         GgmlType.F32 => 1e-4,
         GgmlType.F16 => 5e-3,
-        GgmlType.BF16 => 2e-2,
+        GgmlType.BF16 => 1.2e-2,
+        GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K => 4e-2,
         _ => 5e-2,
     };
 

@@ -3,7 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attention.h"
 #include "ops.h"
+#include "quant_act_bf16.h"
+#include "quant_act_k.h"
 
 static const mst_cpu_kernels k_scalar = {
     .name = "scalar",
@@ -29,6 +32,8 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 /* The per-ISA tables plus their quantized-activation kernels, which depend on more features
  * (VNNI) than the table's own ISA, so they are filled in here. */
 static mst_cpu_kernels g_avx2_k, g_avx512_k;
+/* The K-quant integer kernels of the AVX-512 table: VNNI where present, else the AVX2 ones. */
+static const mst_kquant_qa_kernels *g_kquant_qa_avx512 = &mst_kquant_qa_scalar;
 
 static void choose(void)
 {
@@ -40,6 +45,8 @@ static void choose(void)
         g_avx2_k = mst_kernels_avx2;
         g_avx2_k.matmul_qa_q8_0 = mst_matmul_qa_q8_0_avx2;
         g_avx2_k.matmul_qa_q4_0 = mst_matmul_qa_q4_0_avx2;
+        g_avx2_k.matmul_f16x16 = mst_matmul_f16x16_avx2;
+        g_avx2_k.matmul_bf16x16 = mst_matmul_bf16x16_avx2;
         g_avx2 = &g_avx2_k;
     }
     if ((f & need512) == need512) {
@@ -49,6 +56,18 @@ static void choose(void)
         g_avx512_k.matmul_qa_q4_0 = vnni ? mst_matmul_qa_q4_0_vnni : mst_matmul_qa_q4_0_avx2;
         g_avx512_k.matmul_qa_q4_0x16 = vnni ? mst_matmul_qa_q4_0x16_vnni : NULL;
         g_avx512_k.matmul_qa_q8_0x16 = vnni ? mst_matmul_qa_q8_0x16_vnni : NULL;
+        g_avx512_k.matmul_qa_q4_kx16 = vnni ? mst_matmul_qa_q4_kx16_vnni : NULL;
+        g_avx512_k.matmul_qa_q6_kx16 = vnni ? mst_matmul_qa_q6_kx16_vnni : NULL;
+        g_avx512_k.matmul_f16x16 = mst_matmul_f16x16_avx512;
+        g_avx512_k.matmul_bf16x16 = mst_matmul_bf16x16_avx512;
+        /* Both BF16X16P kernels give the same bits (quant_act_bf16.h). Measured on one core of this
+         * project's Xeon (Sapphire Rapids class, 4096x4096, 64 tokens): FMAs 72-80 GMAC/s, vdpbf16ps 41-44,
+         * because a vdpbf16ps (32 multiply-adds) issues at a quarter of the FMA rate (16) there: 1.35 vs
+         * 5.5 G/s. So FMAs by default; MISTRAL_BF16_DOT=vdpbf16ps picks the other where it may be faster. */
+        const char *dot = getenv("MISTRAL_BF16_DOT");
+        int dp = (f & MST_CPU_AVX512BF16) && dot && strcmp(dot, "vdpbf16ps") == 0;
+        g_avx512_k.matmul_qa_bf16x16p = dp ? mst_matmul_qa_bf16x16p_avx512bf16 : mst_matmul_qa_bf16x16p_avx512;
+        g_kquant_qa_avx512 = vnni ? &mst_kquant_qa_vnni : &mst_kquant_qa_avx2;
         g_avx512 = &g_avx512_k;
     }
 #endif
@@ -111,11 +130,40 @@ mst_matmul_fn mst_kernels_matmul(const mst_cpu_kernels *k, int32_t type)
     }
 }
 
+/* The K-quant integer-kernel table of the same ISA as k. */
+static const mst_kquant_qa_kernels *kquant_qa_of(const mst_cpu_kernels *k)
+{
+#if defined(__x86_64__)
+    pthread_once(&g_once, choose);
+    if (k == &g_avx512_k)
+        return g_kquant_qa_avx512;
+    if (k == &g_avx2_k)
+        return &mst_kquant_qa_avx2;
+#endif
+    (void)k;
+    return &mst_kquant_qa_scalar;
+}
+
 mst_matmul_qa_fn mst_kernels_matmul_qa(const mst_cpu_kernels *k, int32_t type)
 {
+    if (type >= MST_TYPE_Q2_K && type <= MST_TYPE_Q6_K)
+        return kquant_qa_of(k)->matmul_qa[type - MST_TYPE_Q2_K];
     switch (type) {
     case MST_TYPE_Q8_0: return k->matmul_qa_q8_0;
     case MST_TYPE_Q4_0: return k->matmul_qa_q4_0;
     default: return NULL;
     }
+}
+
+/* The attention micro-kernels of the same ISA as k (attention.h), matched like kquant_of. */
+const mst_attn_kernels *mst_kernels_attn(const mst_cpu_kernels *k)
+{
+#if defined(__x86_64__)
+    if (k == &mst_kernels_avx512 || k == &g_avx512_k)
+        return &mst_attn_avx512;
+    if (k == &mst_kernels_avx2 || k == &g_avx2_k)
+        return &mst_attn_avx2;
+#endif
+    (void)k;
+    return &mst_attn_scalar;
 }

@@ -6,8 +6,8 @@
  * quants to float and apply the sub-block scale and min with the reference's own float operations
  * (a multiply, then a subtract), so decoded weights still equal quant_k.c's bit for bit.
  *
- * Activations stay float; quantizing them to Q8_K blocks for integer dot products is the next
- * speed step (see matmul_kquant_avx512.c). */
+ * Float activations: mst_decode runs the K-quants on Q8_K-quantized activations instead
+ * (matmul_kquant_qa_avx2.c); these stay as the table's float-activation kernels (mst_kernels_matmul). */
 #include "ops.h"
 
 #if defined(__x86_64__)

@@ -75,4 +75,113 @@
         }                                                                                                    \
     }
 
+/* One token (decode) through 16-row groups [g0, g1) of a repacked matrix (repack.h), each group gbytes long
+ * and made of nb units of unit_bytes, one per column block. Decode reads the whole matrix from memory once,
+ * and one sequential stream per core leaves bandwidth unused: measured on one Zen 4 core, the one-stream
+ * kernel read 10.3 GB/s where a plain read gets 12.6-13 GB/s, and with two cores 22 of ~30 GB/s. So the
+ * groups are split into 4 ranges walked in lockstep: 4 memory streams, 4 independent accumulator chains
+ * (same runs: 13-14 GB/s on one core, 31-32 GB/s on two, at or near the plain read). Each stream asks for
+ * its unit ahead_bytes ahead so the load latency overlaps the arithmetic.
+ * unit_fn(p, x, b, &acc) adds column block b of the group at p to acc with exactly the operations of the
+ * tiled path for one token, so decode and prefill give bit-identical rows. */
+#define MST_DEFINE_DECODE_STREAMS(fn_name, unit_fn, unit_bytes, ahead_bytes)                         \
+    static void fn_name(const uint8_t *w, size_t gbytes, uint32_t nb, const mst_qact *x, float *y, uint32_t g0, \
+                        uint32_t g1)                                                                       \
+    {                                                                                                      \
+        enum { S = 4, AHEAD = (ahead_bytes) };                                                             \
+        const uint32_t q = (g1 - g0) / S;                                                                  \
+        uint32_t g = g0;                                                                                   \
+        for (; q > 0 && g < g0 + q; g++) {                                                                 \
+            const uint8_t *p[S];                                                                           \
+            __m512 acc[S];                                                                                 \
+            for (int s = 0; s < S; s++) {                                                                  \
+                p[s] = w + (size_t)(g + s * q) * gbytes;                                                   \
+                acc[s] = _mm512_setzero_ps();                                                              \
+            }                                                                                              \
+            for (uint32_t b = 0; b < nb; b++)                                                              \
+                for (int s = 0; s < S; s++) {                                                              \
+                    const uint8_t *u = p[s] + (size_t)b * (unit_bytes);                                    \
+                    for (int k = 0; k < (unit_bytes); k += 64)                                             \
+                        _mm_prefetch((const char *)(u + AHEAD + k), _MM_HINT_T0);                          \
+                    unit_fn(u, x, b, &acc[s]);                                                             \
+                }                                                                                          \
+            for (int s = 0; s < S; s++)                                                                    \
+                _mm512_storeu_ps(y + (size_t)(g + s * q) * 16, acc[s]);                                    \
+        }                                                                                                  \
+        for (g = g0 + S * q; g < g1; g++) { /* the last (g1 - g0) % 4 groups: one stream */               \
+            const uint8_t *p = w + (size_t)g * gbytes;                                                     \
+            __m512 acc = _mm512_setzero_ps();                                                              \
+            for (uint32_t b = 0; b < nb; b++) {                                                            \
+                const uint8_t *u = p + (size_t)b * (unit_bytes);                                           \
+                for (int k = 0; k < (unit_bytes); k += 64)                                                 \
+                    _mm_prefetch((const char *)(u + AHEAD + k), _MM_HINT_T0);                              \
+                unit_fn(u, x, b, &acc);                                                                    \
+            }                                                                                              \
+            _mm512_storeu_ps(y + (size_t)g * 16, acc);                                                     \
+        }                                                                                                  \
+    }
+
+/* The whole matmul over 16-row groups of a repacked matrix (r0, r1 multiples of 16 or r1 = rows), whose
+ * units each cover block_cols columns: decode (one token) through decode_fn (a MST_DEFINE_DECODE_STREAMS
+ * function), prefill in tiles of about MST_TILE_BYTES of groups, each tile run by groups of 8 tokens, then
+ * 4, then 1, while it stays in L2 (8 tokens per decoded unit measured 8-20% faster than 4 for the Q4_0 and
+ * K-quant kernels; 12 spills registers). group_fn(g, nb, x, t, y, ys, NT) writes tokens t..t+NT-1 of the
+ * 16 rows of the group at g, nb units long. */
+#define MST_DEFINE_MATMUL_X16_QA(fn_name, group_fn, decode_fn, block_cols)                                 \
+    void fn_name(const uint8_t *w, size_t row_bytes, uint32_t rows, const mst_qact *x, float *y, uint32_t r0, \
+                 uint32_t r1)                                                                              \
+    {                                                                                                      \
+        const uint32_t n_tokens = x->n_tokens, nb = x->cols / (block_cols);                                \
+        const size_t gbytes = (size_t)16 * row_bytes;                                                      \
+        const uint32_t tile = gbytes >= MST_TILE_BYTES ? 1u : (uint32_t)(MST_TILE_BYTES / gbytes);         \
+        const uint32_t g0 = r0 / 16, g1 = (r1 + 15) / 16;                                                  \
+        if (n_tokens == 1) {                                                                               \
+            decode_fn(w, gbytes, nb, x, y, g0, g1);                                                        \
+            return;                                                                                        \
+        }                                                                                                  \
+        for (uint32_t gb = g0; gb < g1; gb += tile) {                                                      \
+            const uint32_t ge = g1 - gb < tile ? g1 : gb + tile;                                           \
+            uint32_t t = 0;                                                                                \
+            for (; t + 8 <= n_tokens; t += 8)                                                              \
+                for (uint32_t g = gb; g < ge; g++)                                                         \
+                    group_fn(w + g * gbytes, nb, x, t, y + (size_t)t * rows + (size_t)g * 16, rows, 8);    \
+            for (; t + 4 <= n_tokens; t += 4)                                                              \
+                for (uint32_t g = gb; g < ge; g++)                                                         \
+                    group_fn(w + g * gbytes, nb, x, t, y + (size_t)t * rows + (size_t)g * 16, rows, 4);    \
+            for (; t < n_tokens; t++)                                                                      \
+                for (uint32_t g = gb; g < ge; g++)                                                         \
+                    group_fn(w + g * gbytes, nb, x, t, y + (size_t)t * rows + (size_t)g * 16, rows, 1);    \
+        }                                                                                                  \
+    }
+
+/* A whole x16 kernel from one unit function unit_fn(p, x, t, b, acc, NT), which adds column block b of the
+ * group unit at p for tokens t..t+NT-1 into acc[0..NT): the group walk, the 4-stream decode and the tiled
+ * driver. Both walks ask for the unit ahead_units ahead (the first token group of a tile streams it from
+ * memory): the 288/544-byte Q4_0/Q8_0 units use 32 (9-17 KB; of 0/16/32/64/128 units tried for Q4_0
+ * decode, 0 was clearly worst and 32 best in a noisy run); the 2.3-3.4 KB K-quant units use 4 (32 would
+ * be 74-108 KB ahead, past L1 before use). Decode runs unit_fn with NT = 1,
+ * so one token equals its row of a batch bit for bit. */
+#define MST_DEFINE_X16_QA_FROM_UNIT(fn_name, unit_fn, unit_bytes, block_cols, ahead_units)                 \
+    MST_AI void fn_name##_group(const uint8_t *g, uint32_t nb, const mst_qact *x, size_t t, float *y, size_t ys, \
+                                const int NT)                                                              \
+    {                                                                                                      \
+        __m512 acc[8];                                                                                     \
+        for (int u = 0; u < NT; u++)                                                                       \
+            acc[u] = _mm512_setzero_ps();                                                                  \
+        for (uint32_t b = 0; b < nb; b++) {                                                                \
+            const uint8_t *p = g + (size_t)b * (unit_bytes);                                               \
+            for (int k = 0; k < (unit_bytes); k += 64)                                                     \
+                _mm_prefetch((const char *)(p + (ahead_units) * (unit_bytes) + k), _MM_HINT_T0);           \
+            unit_fn(p, x, t, b, acc, NT);                                                                  \
+        }                                                                                                  \
+        for (int u = 0; u < NT; u++)                                                                       \
+            _mm512_storeu_ps(y + u * ys, acc[u]);                                                          \
+    }                                                                                                      \
+    MST_AI void fn_name##_unit1(const uint8_t *p, const mst_qact *x, uint32_t b, __m512 *acc)              \
+    {                                                                                                      \
+        unit_fn(p, x, 0, b, acc, 1);                                                                       \
+    }                                                                                                      \
+    MST_DEFINE_DECODE_STREAMS(fn_name##_decode, fn_name##_unit1, unit_bytes, (ahead_units) * (unit_bytes)) \
+    MST_DEFINE_MATMUL_X16_QA(fn_name, fn_name##_group, fn_name##_decode, block_cols)
+
 #endif

@@ -29,6 +29,15 @@ typedef struct mst_cpu_kernels {
     /* Q4_0 repacked at model load (repack.h); NULL when this ISA has no such kernel (no repacking then) */
     mst_matmul_qa_fn matmul_qa_q4_0x16;
     mst_matmul_qa_fn matmul_qa_q8_0x16;
+    /* Q4_K/Q6_K repacked at model load (repack_k.h), on Q8_K activations; NULL: no repacking */
+    mst_matmul_qa_fn matmul_qa_q4_kx16;
+    mst_matmul_qa_fn matmul_qa_q6_kx16;
+    /* F16/BF16 repacked at model load (repack.h, 16-row groups, r0/r1 multiples of 16); NULL: no repacking */
+    mst_matmul_fn matmul_f16x16;
+    mst_matmul_fn matmul_bf16x16;
+    /* BF16 repacked at model load in column pairs (MST_LAYOUT_BF16X16P, quant_act_bf16.h) on bf16-rounded
+     * activations; NULL: BF16X16 above runs on the rounded activations as floats (AVX2) */
+    mst_matmul_qa_fn matmul_qa_bf16x16p;
     mst_dot_fn dot;
     mst_axpy_fn axpy;
 } mst_cpu_kernels;
@@ -55,12 +64,28 @@ const mst_cpu_kernels *mst_cpu_scalar(void);
 const mst_cpu_kernels *mst_cpu_avx2(void);   /* NULL when this CPU/OS cannot run it */
 const mst_cpu_kernels *mst_cpu_avx512(void); /* NULL when this CPU/OS cannot run it */
 mst_matmul_fn mst_kernels_matmul(const mst_cpu_kernels *k, int32_t type);
-/* The quantized-activation kernel for `type`, or NULL when the type has none. */
+/* The quantized-activation kernel for `type`, or NULL when the type has none (then the float kernel runs).
+ * Q8_0/Q4_0 take Q8_0 activations, the K-quants Q8_K ones: mst_qact_format_of (quant_act_k.h) says which.
+ * Only the tables mst_cpu_* return are recognized (the bare mst_kernels_avx2/avx512 get the scalar K-quant
+ * ones). */
 mst_matmul_qa_fn mst_kernels_matmul_qa(const mst_cpu_kernels *k, int32_t type);
 
 /* Per-ISA tables (defined only on x86-64). */
 extern const mst_cpu_kernels mst_kernels_avx2;
 extern const mst_cpu_kernels mst_kernels_avx512;
+
+/* matmul_x16_avx512.c, matmul_x16_avx2.c: the x16 F16/BF16 kernels (x86-64 only). Each output sums
+ * MST_X16_FLUSH columns at a time from zero and adds that to a running sum, so it carries at most
+ * MST_X16_FLUSH + ceil(cols/MST_X16_FLUSH) float roundings (test_matmul_x16.c's bound). */
+#define MST_X16_FLUSH 128
+void mst_matmul_f16x16_avx512(const uint8_t *w, size_t row_bytes, uint32_t rows, uint32_t cols, const float *x,
+                              uint32_t n_tokens, float *y, uint32_t r0, uint32_t r1);
+void mst_matmul_bf16x16_avx512(const uint8_t *w, size_t row_bytes, uint32_t rows, uint32_t cols, const float *x,
+                               uint32_t n_tokens, float *y, uint32_t r0, uint32_t r1);
+void mst_matmul_f16x16_avx2(const uint8_t *w, size_t row_bytes, uint32_t rows, uint32_t cols, const float *x,
+                            uint32_t n_tokens, float *y, uint32_t r0, uint32_t r1);
+void mst_matmul_bf16x16_avx2(const uint8_t *w, size_t row_bytes, uint32_t rows, uint32_t cols, const float *x,
+                             uint32_t n_tokens, float *y, uint32_t r0, uint32_t r1);
 
 float mst_dot_avx2(const float *a, const float *b, uint32_t n);
 void mst_axpy_avx2(float *y, float a, const float *x, uint32_t n);
@@ -99,8 +124,8 @@ void mst_rope_best(float *x, uint32_t n_tokens, uint32_t n_heads, uint32_t head_
 void mst_swiglu_ref(const float *gate, const float *up, uint64_t n, float *out);
 void mst_swiglu_best(const float *gate, const float *up, uint64_t n, float *out);
 
-/* attention.c: causal GQA attention; work items are (token, head) pairs, item = t*n_head + h,
- * so threads can split [0, n_tokens*n_head). Strides are explicit in elements. */
+/* attention.c: causal GQA attention; strides are explicit in elements. The fast tiled version,
+ * its plan and thread split are in attention.h. */
 typedef struct mst_attn_args {
     const float *q;   /* [n_tokens][n_head][head_dim] */
     const float *k;   /* [n_kv][n_head_kv][head_dim] */
@@ -118,7 +143,5 @@ typedef struct mst_attn_args {
 
 /* Reference: allocates its own double scores; returns 0 on allocation failure. */
 int mst_attention_ref(const mst_attn_args *a);
-/* scores: room for n_kv floats; runs items [item0, item1). */
-void mst_attention_best(const mst_attn_args *a, float *scores, uint32_t item0, uint32_t item1);
 
 #endif

@@ -15,7 +15,7 @@ static size_t align64(size_t n)
 size_t mst_qact_bytes(uint32_t cols, uint32_t n_tokens)
 {
     size_t n = (size_t)cols * n_tokens;
-    return align64(n) + 2 * align64(n) /* nsum4 + dxe: 4 bytes per 4 values each */ + 2 * align64(n / 8) /* d, bsum */ + 64;
+    return align64(n) + 2 * align64(n) /* nsum4 + dxe: 4 bytes per 4 values each */ + 2 * align64(n / 8) /* d, nbsum8 */ + 64;
 }
 
 void mst_qact_bind(mst_qact *q, void *buf, uint32_t cols, uint32_t n_tokens)
@@ -30,7 +30,9 @@ void mst_qact_bind(mst_qact *q, void *buf, uint32_t cols, uint32_t n_tokens)
     p += align64(n);
     q->d = (float *)p;
     p += align64(n / 8);
-    q->bsum = (int32_t *)p;
+    q->nbsum8 = (int32_t *)p;
+    q->bsum16 = NULL;
+    q->format = MST_QACT_Q8_0;
     q->cols = cols;
     q->n_tokens = n_tokens;
 }
@@ -61,7 +63,7 @@ void mst_quantize_act_ref(const float *x, mst_qact *q, uint32_t t0, uint32_t t1)
             int32_t sum = 0;
             for (int i = 0; i < MST_QK; i++)
                 sum += qb[i];
-            q->bsum[(size_t)t * nb + b] = sum;
+            q->nbsum8[(size_t)t * nb + b] = -8 * sum;
         }
     }
 }

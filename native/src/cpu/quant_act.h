@@ -18,13 +18,24 @@
 
 #include "quant.h"
 
-/* n_tokens rows of cols values (cols a multiple of 32), each array token-major. */
+/* Which block format a mst_qact holds: Q8_0 (this header) for Q4_0/Q8_0 weights, Q8_K (quant_act_k.h)
+ * for the K-quants, bf16-rounded values (quant_act_bf16.h) for BF16 weights. A set quantized for one is
+ * never valid for another. */
+enum { MST_QACT_Q8_0 = 0, MST_QACT_Q8_K = 1, MST_QACT_BF16 = 2 };
+
+/* n_tokens rows of cols values (cols a multiple of 32; of 256 for Q8_K), each array token-major.
+ * Q8_K uses qs, d (one per 256 values) and bsum16 only; Q8_0 uses all but bsum16. */
 typedef struct mst_qact {
     int8_t *qs;     /* [n_tokens][cols] */
     int32_t *nsum4; /* [n_tokens][cols/4] */
     float *dxe;     /* [n_tokens][cols/4] */
-    float *d;       /* [n_tokens][cols/32] */
-    int32_t *bsum;  /* [n_tokens][cols/32] sum of each block's q (the offset correction of repacked Q4_0) */
+    float *d;       /* [n_tokens][cols/32] (Q8_K: [n_tokens][cols/256]) */
+    int32_t *nbsum8; /* [n_tokens][cols/32] -8 x the sum of each block's q: the offset correction of repacked Q4_0
+                      * (weights w + 8), ready to broadcast; 16x it for repacked Q8_0 (w + 128) */
+    int16_t *bsum16; /* Q8_K: [n_tokens][cols/16] sum of each 16 consecutive q (|sum| <= 2032) */
+    float *xr;       /* BF16: [n_tokens][cols] the bf16-rounded values as floats */
+    uint32_t *xp;    /* BF16: [n_tokens][(cols+1)/2] the same values as bf16 pairs (quant_act_bf16.h) */
+    int32_t format; /* MST_QACT_Q8_0, MST_QACT_Q8_K or MST_QACT_BF16 */
     uint32_t cols;
     uint32_t n_tokens;
 } mst_qact;

@@ -34,7 +34,7 @@ void mst_quantize_act_avx512(const float *x, mst_qact *q, uint32_t t0, uint32_t 
             __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s4), _mm256_extracti128_si256(s4, 1));
             h = _mm_add_epi32(h, _mm_shuffle_epi32(h, _MM_SHUFFLE(1, 0, 3, 2)));
             h = _mm_add_epi32(h, _mm_shuffle_epi32(h, _MM_SHUFFLE(2, 3, 0, 1)));
-            q->bsum[tb] = _mm_cvtsi128_si32(h);
+            q->nbsum8[tb] = -8 * _mm_cvtsi128_si32(h);
         }
     }
 }

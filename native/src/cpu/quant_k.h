@@ -14,6 +14,7 @@
 #define MST_QUANT_K_H
 
 #include <stdint.h>
+#include <string.h>
 
 #define MST_QK_K 256
 
@@ -36,6 +37,21 @@ static inline void mst_k4_scale_min(const uint8_t *s12, uint8_t sc[8], uint8_t m
         sc[j + 4] = (uint8_t)((s12[j + 8] & 0x0f) | ((s12[j] >> 6) << 4));
         mn[j + 4] = (uint8_t)((s12[j + 8] >> 4) | ((s12[j + 4] >> 6) << 4));
     }
+}
+
+/* The same unpacking on 32-bit words, for the integer kernels: out[0..7] = scales, out[8..15] = mins.
+ * Word k holds bytes 4k..4k+3 (little-endian: x86-64 only). Per byte, (w >> 2) & 0x30 moves bits 6-7 to
+ * 4-5 and (w >> 4) & 0x0f takes the high nibble; bits shifted in from the neighbour byte are masked off.
+ * test_kquant_qa checks it against mst_k4_scale_min on random bytes. */
+static inline void mst_k4_scale_min16(const uint8_t *s12, uint8_t out[16])
+{
+    uint32_t w[3], o[4];
+    memcpy(w, s12, 12);
+    o[0] = w[0] & 0x3f3f3f3fu;
+    o[1] = (w[2] & 0x0f0f0f0fu) | ((w[0] >> 2) & 0x30303030u);
+    o[2] = w[1] & 0x3f3f3f3fu;
+    o[3] = ((w[2] >> 4) & 0x0f0f0f0fu) | ((w[1] >> 2) & 0x30303030u);
+    memcpy(out, o, 16);
 }
 
 /* Q3_K: 16 six-bit scales (stored +32) in 12 bytes. The low 4 bits of scale i are a nibble of

@@ -1,4 +1,4 @@
-/* repack.c — the Q4_0 x16 interleaving described in repack.h. */
+/* repack.c — the x16 interleavings described in repack.h (Q4_0, Q8_0, and 2-byte floats). */
 #include <string.h>
 
 #include "quant.h"
@@ -34,4 +34,18 @@ void mst_repack_q8_0x16(const uint8_t *src, size_t row_bytes, uint32_t rows, uin
 {
     _Static_assert(MST_Q8X16_ROWS == 16, "repack_x16 interleaves 16 rows");
     repack_x16(src, row_bytes, rows, dst, sizeof(mst_block_q8_0));
+}
+
+void mst_repack_x16_16bit(const uint8_t *src, size_t row_bytes, uint32_t rows, uint8_t *dst)
+{
+    enum { ROWS = MST_X16_ROWS };
+    const size_t cols = row_bytes / 2, gbytes = ROWS * row_bytes;
+    for (uint32_t g = 0; g < rows / ROWS; g++) {
+        const uint8_t *in = src + (size_t)g * gbytes;
+        uint8_t *out = dst + (size_t)g * gbytes;
+        /* row by row: each source row is read once, front to back, and lands 2 bytes wide every 32 */
+        for (int r = 0; r < ROWS; r++)
+            for (size_t c = 0; c < cols; c++)
+                memcpy(out + 32 * c + 2 * r, in + (size_t)r * row_bytes + 2 * c, 2);
+    }
 }

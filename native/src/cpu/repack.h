@@ -25,4 +25,12 @@ void mst_repack_q4_0x16(const uint8_t *src, size_t row_bytes, uint32_t rows, uin
 #define MST_Q8X16_ROWS 16
 void mst_repack_q8_0x16(const uint8_t *src, size_t row_bytes, uint32_t rows, uint8_t *dst);
 
+/* F16 and BF16 (any 2-byte element; matmul_x16_avx512.c, matmul_x16_avx2.c): the same 16-row groups in
+ * the same byte ranges, and inside a group, column c of the 16 rows side by side: element r of the
+ * 32-byte unit c is row 16g+r, column c. One 32-byte load converted to float gives a vector whose lanes
+ * are the 16 rows, so the kernel multiplies it by one activation broadcast to every lane: no horizontal
+ * sums. row_bytes is 2·cols (the file's rows have no padding). */
+#define MST_X16_ROWS 16
+void mst_repack_x16_16bit(const uint8_t *src, size_t row_bytes, uint32_t rows, uint8_t *dst);
+
 #endif

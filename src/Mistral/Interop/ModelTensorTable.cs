@@ -74,6 +74,9 @@ internal static class ModelTensorTable
                 layer = layer,
                 type = (int)tensor.Type,
                 n_dims = (uint)tensor.Dimensions.Length,
+                // GgufFile maps the file read-only and nothing writes it: the core may drop the pages of
+                // tensors it copies (repacking), so a loaded model is resident once, not twice.
+                flags = (uint)mst_tensor_flag.MST_TENSOR_FILE_MAPPED,
                 data = (void*)file.GetTensorPointer(tensor),
                 n_bytes = (ulong)tensor.ByteSize,
             };

@@ -26,12 +26,17 @@ public sealed class NativeVsReferenceTests
     /// amplify that to around 1e-6..1e-5 relative on the logits. 1e-4 leaves an order of magnitude of margin
     /// while any real bug (wrong RoPE pairing or base, wrong KV head, missing norm weight, off-by-one
     /// position, wrong window) moves logits by O(0.1..1). Q4_0/Q8_0 matmuls in the native core round their
-    /// input to Q8_0 blocks first (as llama.cpp does); the reference created by <c>CreateReference()</c>
-    /// rounds the same inputs by the same rule (<see cref="ReferenceModel.RoundToQ8_0Blocks"/>), so the
-    /// integer block sums are identical and the same 1e-4 bound applies (float-activation rounding would be
-    /// ~1e-2: see <see cref="ApproximationTolerance"/>). A rounding tie decided differently because the
+    /// input to Q8_0 blocks first, K-quant (Q2_K..Q6_K) ones to Q8_K blocks, BF16 ones to bf16 (as llama.cpp
+    /// does); the reference created by <c>CreateReference()</c> rounds the same inputs by the same rules
+    /// (<see cref="ReferenceModel.RoundToQ8_0Blocks"/>, <see cref="ReferenceModel.RoundToQ8_KBlocks"/>,
+    /// <see cref="ReferenceModel.RoundToBf16"/>), so
+    /// the integer block sums are identical and the same 1e-4 bound applies (float-activation rounding would
+    /// be ~1e-2: see <see cref="ApproximationTolerance"/>). A rounding tie decided differently because the
     /// reference's activation differs from the native one in the last float bit would move one value by one
-    /// step; the fixed seeds here do not hit one.
+    /// step; the fixed Q8_0 seeds here do not hit one. The K-quant cases (more and wider activations, rounded
+    /// in blocks of 256) do hit them, differently on each ISA, so the reference flags Q8_K near ties
+    /// (<see cref="ReferenceModel.FirstNearTiePosition"/>) and positions from the flagged one on are held to
+    /// <see cref="ApproximationTolerance"/> instead (ErrorTracker reports how many); all others stay at 1e-4.
     /// Observed on the 2-core AVX-512 dev machine: at most 4.4e-7 relative (2.0e-6 absolute on logits of
     /// magnitude ≤ 7.7) for every weight type and path, i.e. ~200× inside the bound; the K-quant cases (rows of
     /// 256/512) at most 6.4e-7 relative (K_mix_tied), 2.7e-7 for the others.
@@ -39,13 +44,18 @@ public sealed class NativeVsReferenceTests
     private const double RelativeTolerance = 1e-4;
 
     /// <summary>
-    /// Bound on native (Q8_0-rounded activations) vs the float-activation reference for Q4_0/Q8_0 models:
+    /// Bound on native (Q8_0- or Q8_K-rounded activations) vs the float-activation reference for Q4_0/Q8_0
+    /// and K-quant models (Q8_K: the same 1/254 of the block max per value, over blocks of 256):
     /// max |Δlogit| ≤ 2e-2 · max(1, max |logit|). Why: each rounded input carries a relative error of about
     /// 1/254 per value (half a step of amax/127), which averages down over a dot product to ~1e-3..5e-3 of the
-    /// output; a handful of matmuls in 2 layers add up to below 1e-2. That is the expected cost of the
-    /// integer kernels, and a wrong scale, a lost block or an offset not removed moves logits by far more.
+    /// output; a handful of matmuls in 2 layers add up to ~1e-2. Q8_K blocks are 8 times wider (one scale per
+    /// 256 values, so a larger step for most of them) and the K-quant models have wider rows. Observed (same on
+    /// the scalar, AVX2 and AVX-512 paths): Q8_0/Q4_0 1.4e-2..1.7e-2, K-quants 1.7e-2..2.1e-2, the Q8_0 + K-quant
+    /// mix 2.7e-2, hence 5e-2 (it was 2e-2 while only Q8_0/Q4_0 were checked here). That is
+    /// the expected cost of the integer kernels, and a wrong scale, a lost block or an offset not removed moves
+    /// logits by far more.
     /// </summary>
-    private const double ApproximationTolerance = 2e-2;
+    private const double ApproximationTolerance = 5e-2;
 
     private const int Threads = 2;
 
@@ -79,6 +89,20 @@ public sealed class NativeVsReferenceTests
                 ["blk.0.attn_k.weight"] = GgmlType.Q3_K,
                 ["blk.1.ffn_up.weight"] = GgmlType.Q5_K,
                 ["blk.1.ffn_down.weight"] = GgmlType.Q6_K,
+            },
+        },
+        // Q8_0/Q4_0 and K-quant matrices reading the same input (Wq Q8_0 beside Wk/Wv Q4_K, Wgate Q8_0 beside Wup
+        // Q4_K): the native core quantizes that input once per block format (Q8_0, then Q8_K), never reusing
+        // one format's copy for the other.
+        ["Q8_0_K_mix"] = TinyModelSpec.KQuantAligned(GgmlType.Q4_K) with
+        {
+            Seed = 17,
+            TypeOverrides = new Dictionary<string, GgmlType>(StringComparer.Ordinal)
+            {
+                ["blk.0.attn_q.weight"] = GgmlType.Q8_0,
+                ["blk.0.ffn_gate.weight"] = GgmlType.Q8_0,
+                ["blk.1.attn_k.weight"] = GgmlType.Q4_0,
+                ["blk.1.ffn_up.weight"] = GgmlType.Q6_K,
             },
         },
         // Mixtral-style: 4 stacked experts, top-2, F32 router; the prompt groups tokens per expert.
@@ -137,7 +161,8 @@ public sealed class NativeVsReferenceTests
         var error = new ErrorTracker();
         for (int t = 0; t < Prompt.Length; t++)
         {
-            error.Check(promptLogits.AsSpan(t * vocab, vocab), expected[t], $"{caseName} prompt position {t}");
+            error.Check(promptLogits.AsSpan(t * vocab, vocab), expected[t], $"{caseName} prompt position {t}",
+                t >= reference.FirstNearTiePosition);
         }
 
         TestContext.Out.WriteLine($"{caseName}: prompt (7 positions, one call) {error}");
@@ -147,14 +172,17 @@ public sealed class NativeVsReferenceTests
         {
             float[] logits = session.Evaluate([FollowUp[i]]);
             Assert.That(logits, Has.Length.EqualTo(vocab));
-            stepError.Check(logits, reference.Forward(FollowUp[i]), $"{caseName} step {i} (position {Prompt.Length + i})");
+            double[] expectedStep = reference.Forward(FollowUp[i]);
+            stepError.Check(logits, expectedStep, $"{caseName} step {i} (position {Prompt.Length + i})",
+                Prompt.Length + i >= reference.FirstNearTiePosition);
         }
 
         Assert.That(session.Position, Is.EqualTo(Prompt.Length + FollowUp.Length));
         TestContext.Out.WriteLine($"{caseName}: 5 single-token steps {stepError}");
     }
 
-    public static IEnumerable<string> QuantizedCaseNames => ["Q8_0", "Q4_0", "Q4_0_tied"];
+    public static IEnumerable<string> QuantizedCaseNames =>
+        ["Q8_0", "Q4_0", "Q4_0_tied", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q4_K_M", "K_mix_tied", "Q8_0_K_mix", "BF16"];
 
     /// <summary>
     /// The approximation itself: the native result (quantized activations) is within
@@ -186,7 +214,7 @@ public sealed class NativeVsReferenceTests
             $"vs the emulating reference {emulationGap:E2}"));
         Assert.That(worst, Is.LessThanOrEqualTo(ApproximationTolerance));
         Assert.That(worst, Is.GreaterThan(10 * RelativeTolerance),
-            "native equals the float reference: are the Q8_0-activation kernels running at all?");
+            "native equals the float reference: are the quantized-activation kernels running at all?");
     }
 
     /// <summary>(c) 24 greedy tokens after the prompt: the id lists must be identical.</summary>
@@ -315,12 +343,14 @@ public sealed class NativeVsReferenceTests
         int vocab = tiny.Spec.VocabSize;
 
         float[] logits = session.Evaluate(LongPrompt, allLogits: true);
-        double[][] expected = tiny.CreateReference().Forward(LongPrompt);
+        ReferenceModel reference = tiny.CreateReference();
+        double[][] expected = reference.Forward(LongPrompt);
         Assert.That(logits, Has.Length.EqualTo(LongPrompt.Length * vocab));
         var error = new ErrorTracker();
         for (int t = 0; t < LongPrompt.Length; t++)
         {
-            error.Check(logits.AsSpan(t * vocab, vocab), expected[t], $"{caseName} position {t}");
+            error.Check(logits.AsSpan(t * vocab, vocab), expected[t], $"{caseName} position {t}",
+                t >= reference.FirstNearTiePosition);
         }
 
         TestContext.Out.WriteLine($"{caseName}: 10 positions with batch size 3 {error}");
@@ -346,13 +376,17 @@ public sealed class NativeVsReferenceTests
         var error = new ErrorTracker();
         for (int t = 0; t < replacement.Length; t++)
         {
-            error.Check(logits.AsSpan(t * vocab, vocab), expected[4 + t], $"{caseName} position {4 + t}");
+            error.Check(logits.AsSpan(t * vocab, vocab), expected[4 + t], $"{caseName} position {4 + t}",
+                4 + t >= reference.FirstNearTiePosition);
         }
 
         // Reset is truncation to zero: the next prompt starts a fresh sequence.
         session.Reset();
         Assert.That(session.Position, Is.Zero);
-        error.Check(session.Evaluate(Prompt), tiny.CreateReference().Forward(Prompt)[^1], $"{caseName} after Reset");
+        ReferenceModel fresh = tiny.CreateReference();
+        double[] afterReset = fresh.Forward(Prompt)[^1];
+        error.Check(session.Evaluate(Prompt), afterReset, $"{caseName} after Reset",
+            Prompt.Length - 1 >= fresh.FirstNearTiePosition);
         TestContext.Out.WriteLine($"{caseName}: truncate to 4 and continue, then reset {error}");
     }
 
@@ -413,7 +447,16 @@ public sealed class NativeVsReferenceTests
         public double MaxBound { get; private set; }
         public double MaxLogit { get; private set; }
 
-        public void Check(ReadOnlySpan<float> native, double[] reference, string what)
+        /// <summary>Positions checked against <see cref="ApproximationTolerance"/> because of a near tie.</summary>
+        public int NearTiePositions { get; private set; }
+
+        /// <summary>
+        /// <paramref name="nearTie"/>: the reference rounded a Q8_K input of this position (or of one before it,
+        /// through the KV cache) within float noise of a tie (<see cref="ReferenceModel.FirstNearTiePosition"/>),
+        /// so the native core may have rounded one activation a step the other way; then the bound is that of
+        /// float vs quantized activations, <see cref="ApproximationTolerance"/>, and the position is counted.
+        /// </summary>
+        public void Check(ReadOnlySpan<float> native, double[] reference, string what, bool nearTie = false)
         {
             Assert.That(native.Length, Is.EqualTo(reference.Length), what);
             double maxLogit = 0;
@@ -429,7 +472,8 @@ public sealed class NativeVsReferenceTests
 
             double error = MaxAbsDiff(native, reference);
             double scale = Math.Max(1.0, maxLogit);
-            double bound = RelativeTolerance * scale;
+            double bound = (nearTie ? ApproximationTolerance : RelativeTolerance) * scale;
+            NearTiePositions += nearTie ? 1 : 0;
             MaxAbsolute = Math.Max(MaxAbsolute, error);
             MaxRelative = Math.Max(MaxRelative, error / scale);
             MaxBound = Math.Max(MaxBound, bound);
@@ -439,6 +483,7 @@ public sealed class NativeVsReferenceTests
         }
 
         public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-            $"max |Δlogit| {MaxAbsolute:E2} (relative {MaxRelative:E2}, max |logit| {MaxLogit:F2}, bound {MaxBound:E2})");
+            $"max |Δlogit| {MaxAbsolute:E2} (relative {MaxRelative:E2}, max |logit| {MaxLogit:F2}, bound {MaxBound:E2}") +
+            (NearTiePositions > 0 ? $", {NearTiePositions} position(s) after a Q8_K near tie at the looser bound)" : ")");
     }
 }

@@ -156,9 +156,10 @@ internal sealed class TinyModel : IDisposable
 
     /// <summary>A fresh reference over the file's weights; <paramref name="slidingWindow"/> overrides the spec's.</summary>
     /// <summary>
-    /// The reference for this file. By default it rounds the inputs of Q4_0/Q8_0 matrices to Q8_0 blocks as
-    /// the native core does (exact emulation); <paramref name="floatActivations"/> gives the plain
-    /// float-activation reference instead.
+    /// The reference for this file. By default it rounds the inputs of Q4_0/Q8_0 matrices to Q8_0 blocks,
+    /// those of K-quant (Q2_K..Q6_K) matrices to Q8_K blocks and those of BF16 matrices to bf16 as the native
+    /// core does (exact emulation);
+    /// <paramref name="floatActivations"/> gives the plain float-activation reference instead.
     /// </summary>
     public ReferenceModel CreateReference(int? slidingWindow = null, bool floatActivations = false)
     {
@@ -168,16 +169,22 @@ internal sealed class TinyModel : IDisposable
             config = config with { SlidingWindow = window };
         }
 
-        return new ReferenceModel(config, Weights) { Q8_0Inputs = floatActivations ? null : Q8_0Matrices() };
+        return new ReferenceModel(config, Weights)
+        {
+            Q8_0Inputs = floatActivations ? null : MatricesOfType(GgmlType.Q4_0, GgmlType.Q8_0),
+            Q8_KInputs = floatActivations ? null
+                : MatricesOfType(GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K),
+            Bf16Inputs = floatActivations ? null : MatricesOfType(GgmlType.BF16),
+        };
     }
 
-    /// <summary>The weight arrays stored as Q4_0 or Q8_0, by reference.</summary>
-    private HashSet<float[]> Q8_0Matrices()
+    /// <summary>The weight arrays stored as one of <paramref name="types"/>, by reference.</summary>
+    private HashSet<float[]> MatricesOfType(params GgmlType[] types)
     {
         var set = new HashSet<float[]>(ReferenceEqualityComparer.Instance);
         void Add(string name, float[]? matrix)
         {
-            if (matrix is not null && Spec.MatrixType(name) is GgmlType.Q4_0 or GgmlType.Q8_0)
+            if (matrix is not null && Array.IndexOf(types, Spec.MatrixType(name)) >= 0)
             {
                 set.Add(matrix);
             }

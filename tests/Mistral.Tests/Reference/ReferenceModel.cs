@@ -104,8 +104,96 @@ internal sealed class ReferenceModel
     /// </summary>
     public IReadOnlySet<float[]>? Q8_0Inputs { get; init; }
 
-    private double[] Input(float[] matrix, double[] x) =>
-        Q8_0Inputs is not null && Q8_0Inputs.Contains(matrix) ? RoundToQ8_0Blocks(x) : x;
+    /// <summary>
+    /// Matrices (by reference) whose input the native core rounds to Q8_K blocks: those stored as K-quants
+    /// (Q2_K..Q6_K), as llama.cpp does. See <see cref="RoundToQ8_KBlocks"/> for the rule.
+    /// </summary>
+    public IReadOnlySet<float[]>? Q8_KInputs { get; init; }
+
+    /// <summary>
+    /// Matrices (by reference) whose input the native core rounds to bf16: those stored as BF16, as llama.cpp
+    /// does. See <see cref="RoundToBf16"/> for the rule.
+    /// </summary>
+    public IReadOnlySet<float[]>? Bf16Inputs { get; init; }
+
+    /// <summary>
+    /// The earliest position whose forward pass rounded a Q8_K input within float noise of a rounding tie
+    /// (see <see cref="Q8_KTieMargin"/>), or <see cref="int.MaxValue"/> when none has. From there on the native
+    /// core may have rounded that value the other way: one step of one activation, which these small random
+    /// models amplify to as much as ~1e-2 of the logits (measured: a 1e-7 relative nudge of the inputs moved
+    /// position 11 of the Q5_K case by 9e-2), so logits at and after it are only as close as float activations
+    /// are. The KV cache carries the effect to every later position.
+    /// </summary>
+    public int FirstNearTiePosition { get; private set; } = int.MaxValue;
+
+    /// <summary>
+    /// How close (relative to |iscale·x|) to a half-integer a scaled activation must be to count as a near tie:
+    /// the native activations agree with this reference's to about 1e-7 relative (the logits to 1e-6 at the
+    /// end of the network), so 1e-6 leaves a factor of ten.
+    /// </summary>
+    public const double Q8_KTieMargin = 1e-6;
+
+    private int _position; // the position whose activations Input() is rounding
+
+    private double[] Input(float[] matrix, double[] x)
+    {
+        if (Q8_0Inputs is not null && Q8_0Inputs.Contains(matrix))
+        {
+            return RoundToQ8_0Blocks(x);
+        }
+
+        if (Q8_KInputs is not null && Q8_KInputs.Contains(matrix))
+        {
+            double[] y = RoundToQ8_KBlocks(x, out bool nearTie);
+            if (nearTie)
+            {
+                FirstNearTiePosition = Math.Min(FirstNearTiePosition, _position);
+            }
+
+            return y;
+        }
+
+        if (Bf16Inputs is not null && Bf16Inputs.Contains(matrix))
+        {
+            return RoundToBf16(x);
+        }
+
+        return x;
+    }
+
+    /// <summary>
+    /// The activation rounding for BF16 matrices, restated from the rule (native/src/cpu/quant_act_bf16.h),
+    /// in arithmetic rather than bits: each value as a float, rounded to 8 significant bits with ties to even;
+    /// a value below the smallest normal float becomes zero (the native core keeps its sign, which no
+    /// product can see); NaN and infinities pass through (a finite value rounding past the largest bf16
+    /// becomes an infinity, as IEEE rounding gives).
+    /// </summary>
+    internal static double[] RoundToBf16(double[] x)
+    {
+        var y = new double[x.Length];
+        for (int i = 0; i < x.Length; i++)
+        {
+            double v = (float)x[i];
+            if (double.IsNaN(v) || double.IsInfinity(v) || v == 0)
+            {
+                y[i] = v;
+                continue;
+            }
+
+            if (Math.Abs(v) < Math.ScaleB(1.0, -126))
+            {
+                y[i] = 0;
+                continue;
+            }
+
+            int e = Math.ILogB(v); // |v| in [2^e, 2^(e+1)): the last kept bit is worth 2^(e-7)
+            double r = Math.ScaleB(Math.Round(Math.ScaleB(v, 7 - e), MidpointRounding.ToEven), e - 7);
+            bool overflow = Math.Abs(r) >= Math.ScaleB(1.0, 128);
+            y[i] = overflow ? (r > 0 ? double.PositiveInfinity : double.NegativeInfinity) : r;
+        }
+
+        return y;
+    }
 
     /// <summary>
     /// The activation rounding of the native Q4_0/Q8_0 kernels, restated from the rule (not from their code):
@@ -139,6 +227,55 @@ internal sealed class ReferenceModel
         return y;
     }
 
+    /// <summary>
+    /// The activation rounding of the native K-quant kernels (llama.cpp's Q8_K), restated from the rule (not
+    /// from their code): the input is a float vector; per block of 256, max = the first value with the largest
+    /// |x|, sign kept; max = 0 gives all zeros; else iscale = -127 / max and q = min(127,
+    /// round-half-to-even(iscale · x)), both in float, and the value is d·q with d = 1 / iscale as a float
+    /// (not rounded to half precision, unlike Q8_0).
+    /// </summary>
+    internal static double[] RoundToQ8_KBlocks(double[] x) => RoundToQ8_KBlocks(x, out _);
+
+    /// <summary><see cref="RoundToQ8_KBlocks(double[])"/>, also saying whether any value was a near tie.</summary>
+    internal static double[] RoundToQ8_KBlocks(double[] x, out bool nearTie)
+    {
+        nearTie = false;
+        if (x.Length % 256 != 0)
+        {
+            throw new ArgumentException("Q8_K blocks need a length that is a multiple of 256.", nameof(x));
+        }
+
+        var y = new double[x.Length];
+        for (int b = 0; b < x.Length; b += 256)
+        {
+            float max = 0;
+            for (int i = b; i < b + 256; i++)
+            {
+                if (MathF.Abs((float)x[i]) > MathF.Abs(max))
+                {
+                    max = (float)x[i];
+                }
+            }
+
+            if (max == 0)
+            {
+                continue; // the block stays zero
+            }
+
+            float iscale = -127f / max;
+            double d = 1f / iscale;
+            for (int i = b; i < b + 256; i++)
+            {
+                float s = iscale * (float)x[i];
+                y[i] = d * MathF.Min(127f, MathF.Round(s, MidpointRounding.ToEven));
+                double frac = Math.Abs(s - Math.Floor(s) - 0.5);
+                nearTie |= frac <= Q8_KTieMargin * Math.Abs(s);
+            }
+        }
+
+        return y;
+    }
+
     /// <summary>Tokens held in the KV cache: the position the next token gets.</summary>
     public int Position { get; private set; }
 
@@ -154,6 +291,10 @@ internal sealed class ReferenceModel
         }
 
         Position = position;
+        if (FirstNearTiePosition >= position)
+        {
+            FirstNearTiePosition = int.MaxValue; // its effect left the cache with it
+        }
     }
 
     public void Reset() => Truncate(0);
@@ -165,6 +306,7 @@ internal sealed class ReferenceModel
     public double[] Forward(int token)
     {
         int position = Position;
+        _position = position;
         double[] x = Embed(token);
         for (int l = 0; l < _config.LayerCount; l++)
         {
@@ -199,6 +341,7 @@ internal sealed class ReferenceModel
             // in this same loop, because t runs in increasing order.
             for (int t = 0; t < tokens.Count; t++)
             {
+                _position = start + t;
                 AttentionBlock(l, xs[t], start + t);
                 FeedForwardBlock(l, xs[t]);
             }
@@ -208,6 +351,7 @@ internal sealed class ReferenceModel
         var logits = new double[tokens.Count][];
         for (int t = 0; t < tokens.Count; t++)
         {
+            _position = start + t;
             logits[t] = Logits(xs[t]);
         }
 

@@ -16,6 +16,27 @@ public sealed class ReferenceModelTests
     private const double Exact = 1e-12;
 
     [Test]
+    public void Bf16_rounding_keeps_8_significant_bits_with_ties_to_even()
+    {
+        // 1 + 2^-8 is a tie between 1 and 1 + 2^-7: to even, 1. 1 + 3·2^-8 ties between 1 + 2^-7 and
+        // 1 + 2^-6: to even, 1 + 2^-6. Just past a tie rounds away. 3.14159 → 3.140625 (0x4049).
+        double[] x = [1 + Math.ScaleB(1, -8), 1 + 3 * Math.ScaleB(1, -8), 1 + Math.ScaleB(1, -8) + Math.ScaleB(1, -20),
+                      -3.14159, 0.0, Math.ScaleB(1, -130), -Math.ScaleB(1, -126), float.MaxValue, double.NaN,
+                      double.NegativeInfinity];
+        double[] y = ReferenceModel.RoundToBf16(x);
+        Assert.That(y[0], Is.EqualTo(1.0));
+        Assert.That(y[1], Is.EqualTo(1 + Math.ScaleB(1, -6)));
+        Assert.That(y[2], Is.EqualTo(1 + Math.ScaleB(1, -7)));
+        Assert.That(y[3], Is.EqualTo(-3.140625));
+        Assert.That(y[4], Is.EqualTo(0.0));
+        Assert.That(y[5], Is.EqualTo(0.0), "a denormal float becomes zero");
+        Assert.That(y[6], Is.EqualTo(-Math.ScaleB(1, -126)), "the smallest normal stays");
+        Assert.That(y[7], Is.EqualTo(double.PositiveInfinity), "past the largest bf16: infinity");
+        Assert.That(double.IsNaN(y[8]), Is.True);
+        Assert.That(y[9], Is.EqualTo(double.NegativeInfinity));
+    }
+
+    [Test]
     public void RmsNorm_matches_hand_computed_values()
     {
         // mean(x²) = (9 + 16) / 2 = 12.5; + eps 0.5 = 13; y = x / √13 · w.

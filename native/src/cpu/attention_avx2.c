@@ -1,0 +1,198 @@
+/* attention_avx2.c — attention micro-kernels with AVX2 + FMA (8 lanes, masked tails, so any
+ * head_dim works). Reference: attention_scalar.c. */
+#include <math.h>
+
+#include "attention.h"
+
+#if defined(__x86_64__)
+#pragma GCC target("avx2,fma,f16c")
+#include <immintrin.h>
+
+/* lanes < n set (n in 0..8), for maskload/maskstore */
+static inline __m256i lane_mask(uint32_t n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* The full sums of 8 vectors at once, in order: three rounds of horizontal adds and one cross-lane
+ * add instead of 8 separate reductions. */
+static inline __m256 reduce8(const __m256 *v)
+{
+    __m256 h0 = _mm256_hadd_ps(v[0], v[1]), h1 = _mm256_hadd_ps(v[2], v[3]);
+    __m256 h2 = _mm256_hadd_ps(v[4], v[5]), h3 = _mm256_hadd_ps(v[6], v[7]);
+    __m256 g0 = _mm256_hadd_ps(h0, h1), g1 = _mm256_hadd_ps(h2, h3); /* per 128-bit half: v0..v3 / v4..v7 */
+    return _mm256_add_ps(_mm256_permute2f128_ps(g0, g1, 0x20), _mm256_permute2f128_ps(g0, g1, 0x31));
+}
+
+/* Scores in 2x4 blocks (8 accumulators: AVX2 has 16 registers). Edge blocks repeat the last row. */
+static void scores_avx2(const float *const *q, uint32_t nq, const float *const *k, uint32_t nk, uint32_t hd,
+                        float scale, float *s, uint32_t lds)
+{
+    const __m256 vs = _mm256_set1_ps(scale);
+    const uint32_t full = hd & ~7u;
+    const __m256i mt = lane_mask(hd & 7u);
+    for (uint32_t i0 = 0; i0 < nq; i0 += 2) {
+        const float *q0 = q[i0], *q1 = q[i0 + 1 < nq ? i0 + 1 : nq - 1];
+        for (uint32_t j0 = 0; j0 < nk; j0 += 4) {
+            const float *kk[4];
+            for (uint32_t b = 0; b < 4; b++)
+                kk[b] = k[j0 + b < nk ? j0 + b : nk - 1];
+            __m256 acc[8];
+            for (int x = 0; x < 8; x++)
+                acc[x] = _mm256_setzero_ps();
+            for (uint32_t d = 0; d < full; d += 8) {
+                __m256 a0 = _mm256_loadu_ps(q0 + d), a1 = _mm256_loadu_ps(q1 + d);
+                for (int b = 0; b < 4; b++) {
+                    __m256 kv = _mm256_loadu_ps(kk[b] + d);
+                    acc[b] = _mm256_fmadd_ps(a0, kv, acc[b]);
+                    acc[4 + b] = _mm256_fmadd_ps(a1, kv, acc[4 + b]);
+                }
+            }
+            if (hd & 7u) {
+                __m256 a0 = _mm256_maskload_ps(q0 + full, mt), a1 = _mm256_maskload_ps(q1 + full, mt);
+                for (int b = 0; b < 4; b++) {
+                    __m256 kv = _mm256_maskload_ps(kk[b] + full, mt);
+                    acc[b] = _mm256_fmadd_ps(a0, kv, acc[b]);
+                    acc[4 + b] = _mm256_fmadd_ps(a1, kv, acc[4 + b]);
+                }
+            }
+            __m256 r = _mm256_mul_ps(reduce8(acc), vs); /* row i0's 4 keys, then row i0+1's */
+            float *dst = s + (size_t)i0 * lds + j0;
+            _mm_storeu_ps(dst, _mm256_castps256_ps128(r));
+            if (i0 + 1 < nq)
+                _mm_storeu_ps(dst + lds, _mm256_extractf128_ps(r, 1));
+        }
+    }
+}
+
+/* o[0..nr) columns [d0, d0 + 16) += p . v; nr constant at each call, accumulators in registers. */
+static inline __attribute__((always_inline)) void pv_panel(float *const *o, int nr, const float *p, uint32_t ldp,
+                                                           const float *const *v, uint32_t nk, uint32_t d0)
+{
+    __m256 acc[4][2];
+    for (int r = 0; r < nr; r++)
+        for (int c = 0; c < 2; c++)
+            acc[r][c] = _mm256_loadu_ps(o[r] + d0 + 8 * c);
+    for (uint32_t j = 0; j < nk; j++) {
+        __m256 v0 = _mm256_loadu_ps(v[j] + d0), v1 = _mm256_loadu_ps(v[j] + d0 + 8);
+        for (int r = 0; r < nr; r++) {
+            __m256 w = _mm256_broadcast_ss(p + (size_t)r * ldp + j);
+            acc[r][0] = _mm256_fmadd_ps(w, v0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(w, v1, acc[r][1]);
+        }
+    }
+    for (int r = 0; r < nr; r++)
+        for (int c = 0; c < 2; c++)
+            _mm256_storeu_ps(o[r] + d0 + 8 * c, acc[r][c]);
+}
+
+static void pv_avx2(float *const *o, uint32_t nq, const float *p, uint32_t ldp, const float *const *v, uint32_t nk,
+                    uint32_t hd)
+{
+    const uint32_t panels = hd & ~15u;
+    for (uint32_t i0 = 0; i0 < nq; i0 += 4) {
+        const uint32_t nr = nq - i0 < 4 ? nq - i0 : 4;
+        const float *pr = p + (size_t)i0 * ldp;
+        for (uint32_t d0 = 0; d0 < panels; d0 += 16) {
+            switch (nr) {
+            case 4: pv_panel(o + i0, 4, pr, ldp, v, nk, d0); break;
+            case 3: pv_panel(o + i0, 3, pr, ldp, v, nk, d0); break;
+            case 2: pv_panel(o + i0, 2, pr, ldp, v, nk, d0); break;
+            default: pv_panel(o + i0, 1, pr, ldp, v, nk, d0); break;
+            }
+        }
+        /* columns past the last whole panel: 8 at a time, the last masked, one row at a time */
+        for (uint32_t r = 0; r < nr; r++)
+            for (uint32_t d = panels; d < hd; d += 8) {
+                const __m256i m = lane_mask(hd - d >= 8 ? 8 : hd - d);
+                __m256 acc = _mm256_maskload_ps(o[i0 + r] + d, m);
+                for (uint32_t j = 0; j < nk; j++)
+                    acc = _mm256_fmadd_ps(_mm256_broadcast_ss(pr + (size_t)r * ldp + j), _mm256_maskload_ps(v[j] + d, m),
+                                          acc);
+                _mm256_maskstore_ps(o[i0 + r] + d, m, acc);
+            }
+    }
+}
+
+static inline float hsum(__m256 v)
+{
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    return _mm_cvtss_f32(_mm_add_ss(x, _mm_movehdup_ps(x)));
+}
+
+static float row_max_avx2(const float *s, uint32_t n)
+{
+    __m256 m = _mm256_set1_ps(-INFINITY);
+    uint32_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        m = _mm256_max_ps(m, _mm256_loadu_ps(s + j));
+    float r;
+    __m128 x = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    x = _mm_max_ps(x, _mm_movehl_ps(x, x));
+    r = _mm_cvtss_f32(_mm_max_ss(x, _mm_movehdup_ps(x)));
+    for (; j < n; j++)
+        r = s[j] > r ? s[j] : r;
+    return r;
+}
+
+/* e^x for x <= 0, as exp_avx512 in attention_avx512.c: n ln2 + r split, Taylor to r^7, and 2^n
+ * built in the exponent field (x >= -87 keeps n >= -126, a normal float). */
+static inline __m256 exp_avx2(__m256 x)
+{
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606820309417232e-6f), r);
+    __m256 e = _mm256_set1_ps(1.0f / 5040.0f);
+    e = _mm256_fmadd_ps(e, r, _mm256_set1_ps(1.0f / 720.0f));
+    e = _mm256_fmadd_ps(e, r, _mm256_set1_ps(1.0f / 120.0f));
+    e = _mm256_fmadd_ps(e, r, _mm256_set1_ps(1.0f / 24.0f));
+    e = _mm256_fmadd_ps(e, r, _mm256_set1_ps(1.0f / 6.0f));
+    e = _mm256_fmadd_ps(e, r, _mm256_set1_ps(0.5f));
+    e = _mm256_fmadd_ps(e, r, _mm256_set1_ps(1.0f));
+    e = _mm256_fmadd_ps(e, r, _mm256_set1_ps(1.0f));
+    __m256i pow2 = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(e, _mm256_castsi256_ps(pow2));
+}
+
+static float exp_sum_avx2(float *s, uint32_t n, float m)
+{
+    const __m256 vm = _mm256_set1_ps(m);
+    __m256 sum = _mm256_setzero_ps();
+    uint32_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + j), vm));
+        _mm256_storeu_ps(s + j, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    if (j < n) {
+        const __m256i t = lane_mask(n - j);
+        __m256 e = exp_avx2(_mm256_sub_ps(_mm256_maskload_ps(s + j, t), vm));
+        e = _mm256_and_ps(e, _mm256_castsi256_ps(t)); /* masked-off lanes held e^-m: drop them */
+        _mm256_maskstore_ps(s + j, t, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    return hsum(sum);
+}
+
+static void scale_avx2(float *o, uint32_t n, float a)
+{
+    const __m256 va = _mm256_set1_ps(a);
+    uint32_t d = 0;
+    for (; d + 8 <= n; d += 8)
+        _mm256_storeu_ps(o + d, _mm256_mul_ps(_mm256_loadu_ps(o + d), va));
+    for (; d < n; d++)
+        o[d] *= a;
+}
+
+const mst_attn_kernels mst_attn_avx2 = {
+    .name = "avx2",
+    .scores = scores_avx2,
+    .pv = pv_avx2,
+    .row_max = row_max_avx2,
+    .exp_sum = exp_sum_avx2,
+    .scale = scale_avx2,
+};
+#endif
