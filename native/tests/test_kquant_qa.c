@@ -18,6 +18,8 @@
  *    the result is within Σ_c |w_c|·amax_c/254·(1 + 1e-4) plus the bound of 3 of the float reference on x.
  * 5. The ABI: mst_kernel_matmul BEST for K-quants is the quantized kernel (equals the scalar quantized
  *    reference within the bound of 3), REFERENCE stays float. */
+#include <math.h>
+
 #include "test_qact.h"
 #include "cpu/ops.h"
 #include "cpu/quant.h"
@@ -118,6 +120,46 @@ static void test_rule(void)
           b.q.d[3], b.q.qs[768 + 10], b.q.qs[768 + 200]);
     CHECK(b.q.d[4] > 0.0f && b.q.qs[1024 + 10] == -127 && b.q.qs[1024 + 200] == 127, "first-max tie (negative first)");
     free(b.mem);
+}
+
+/* The AVX-512 quantizer against the scalar one, bit for bit: random blocks of many magnitudes, ties in |x|
+ * (first wins), all-zero and -0 blocks, NaN (skipped by the max search, quantized to 0), ±inf (the max;
+ * every finite value then rounds to ±0) and denormals. */
+static void test_quantizer_variants(void)
+{
+    if (!mst_cpu_avx512())
+        return;
+    enum { NB = 40 };
+    float *x = xmalloc(256 * NB * sizeof(float));
+    uint64_t s = 21;
+    for (int k = 0; k < NB; k++) {
+        const float scale = (float)ldexp(1.0, (int)(rng_next(&s) % 80) - 40);
+        fill_uniform(&s, x + 256 * k, 256, -scale, scale);
+    }
+    x[256 * 1 + 3] = 5.0f, x[256 * 1 + 130] = -5.0f;   /* tie, positive first */
+    x[256 * 2 + 17] = -5.0f, x[256 * 2 + 18] = 5.0f;   /* tie, negative first */
+    memset(x + 256 * 3, 0, 256 * sizeof(float));
+    for (int i = 0; i < 256; i++)
+        x[256 * 4 + i] = -0.0f;
+    x[256 * 5 + 9] = NAN, x[256 * 5 + 200] = -NAN;
+    x[256 * 6 + 40] = INFINITY;
+    x[256 * 7 + 41] = -INFINITY, x[256 * 7 + 90] = INFINITY;
+    for (int i = 0; i < 256; i++)
+        x[256 * 8 + i] = (float)ldexp((double)(i - 128), -140); /* denormals */
+    for (int i = 0; i < 256; i++)
+        x[256 * 9 + i] = NAN;
+    mst_qact a, b;
+    void *ma = xmalloc(mst_qact_k_bytes(256 * NB, 1)), *mb = xmalloc(mst_qact_k_bytes(256 * NB, 1));
+    mst_qact_bind_k(&a, ma, 256 * NB, 1);
+    mst_qact_bind_k(&b, mb, 256 * NB, 1);
+    mst_quantize_act_k_ref(x, &a, 0, 1);
+    mst_quantize_act_k_avx512(x, &b, 0, 1);
+    for (int k = 0; k < NB; k++) {
+        CHECK(memcmp(a.qs + 256 * k, b.qs + 256 * k, 256) == 0, "AVX-512 quantizer: block %d q differs", k);
+        CHECK(memcmp(&a.d[k], &b.d[k], 4) == 0, "AVX-512 quantizer: block %d d %.9g vs %.9g", k, b.d[k], a.d[k]);
+        CHECK(memcmp(a.bsum16 + 16 * k, b.bsum16 + 16 * k, 32) == 0, "AVX-512 quantizer: block %d bsum16 differs", k);
+    }
+    free(ma), free(mb), free(x);
 }
 
 static void test_scale_unpack(void)
@@ -276,6 +318,7 @@ static void test_abi_best(void)
 int main(void)
 {
     test_rule();
+    test_quantizer_variants();
     test_scale_unpack();
     static const uint32_t rows_list[] = {1, 3, 17, 301};
     static const uint32_t cols_list[] = {256, 768, 4096};

@@ -1,7 +1,9 @@
 /* quant_act_k.c — quantizing activations to Q8_K blocks; the rule is stated in quant_act_k.h. */
 #include <math.h>
+#include <pthread.h>
 
 #include "mistral.h"
+#include "ops.h"
 #include "quant_act_k.h"
 #include "quant_k.h"
 
@@ -48,7 +50,7 @@ void mst_qact_bind_k(mst_qact *q, void *buf, uint32_t cols, uint32_t n_tokens)
     q->n_tokens = n_tokens;
 }
 
-void mst_quantize_act_k(const float *x, mst_qact *q, uint32_t t0, uint32_t t1)
+void mst_quantize_act_k_ref(const float *x, mst_qact *q, uint32_t t0, uint32_t t1)
 {
     const uint32_t cols = q->cols, nb = cols / MST_QK_K;
     for (uint32_t t = t0; t < t1; t++) {
@@ -85,4 +87,22 @@ void mst_quantize_act_k(const float *x, mst_qact *q, uint32_t t0, uint32_t t1)
             }
         }
     }
+}
+
+typedef void (*quantize_fn)(const float *, mst_qact *, uint32_t, uint32_t);
+static quantize_fn g_quantize = mst_quantize_act_k_ref;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static void choose(void)
+{
+#if defined(__x86_64__)
+    if (mst_cpu_best() == mst_cpu_avx512() && mst_cpu_avx512())
+        g_quantize = mst_quantize_act_k_avx512;
+#endif
+}
+
+void mst_quantize_act_k(const float *x, mst_qact *q, uint32_t t0, uint32_t t1)
+{
+    pthread_once(&g_once, choose);
+    g_quantize(x, q, t0, t1);
 }

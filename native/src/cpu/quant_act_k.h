@@ -27,10 +27,11 @@ int32_t mst_qact_format_of(int32_t type);
  * pieces; never more than mst_qact_bytes for the same shape. */
 size_t mst_qact_k_bytes(uint32_t cols, uint32_t n_tokens);
 void mst_qact_bind_k(mst_qact *q, void *buf, uint32_t cols, uint32_t n_tokens);
-/* Quantizes tokens [t0, t1) of x ([n_tokens][cols] floats) into q (bound by mst_qact_bind_k). Scalar only:
- * it costs O(cols) per token against the matmul's O(rows*cols), and the first-max tie rule is
- * awkward in SIMD. */
+/* Quantizes tokens [t0, t1) of x ([n_tokens][cols] floats) into q (bound by mst_qact_bind_k): the best
+ * variant for this CPU; every variant gives bit-identical results (test_kquant_qa checks). */
 void mst_quantize_act_k(const float *x, mst_qact *q, uint32_t t0, uint32_t t1);
+void mst_quantize_act_k_ref(const float *x, mst_qact *q, uint32_t t0, uint32_t t1);
+void mst_quantize_act_k_avx512(const float *x, mst_qact *q, uint32_t t0, uint32_t t1); /* x86-64 only */
 
 /* Scalar references (matmul_kquant_qa.c): exact integer sums per sub-block, then per super-block in float
  *   Q2_K/Q4_K/Q5_K: y += d_x * (d_w * Σ_j sc_j*isum_j) - d_x * (dmin_w * Σ_j m_j*bsum_j)
