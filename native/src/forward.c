@@ -54,7 +54,7 @@ static void matmul_worker(void *arg, uint32_t ith, uint32_t nth)
         /* contiguous row ranges: each thread streams its own slice of the matrix */
         uint32_t per = (uint32_t)(((uint64_t)rows + nth - 1) / nth);
         if (b->w->layout != MST_LAYOUT_GGUF) /* repacked: whole groups of 16 rows per thread */
-            per = (per + MST_Q4X16_ROWS - 1) / MST_Q4X16_ROWS * MST_Q4X16_ROWS;
+            per = (per + MST_X16_ROWS - 1) / MST_X16_ROWS * MST_X16_ROWS;
         uint64_t r0 = (uint64_t)ith * per, r1 = r0 + per;
         if (r1 > rows)
             r1 = rows;

@@ -27,7 +27,7 @@
 static int32_t target_layout(const mst_weight *w)
 {
     const mst_cpu_kernels *k = mst_cpu_best();
-    if (w->layout != MST_LAYOUT_GGUF || w->rows == 0 || w->rows % MST_Q4X16_ROWS != 0)
+    if (w->layout != MST_LAYOUT_GGUF || w->rows == 0 || w->rows % MST_X16_ROWS != 0)
         return MST_LAYOUT_GGUF;
     if (w->type == MST_TYPE_Q4_0 && k->matmul_qa_q4_0x16)
         return MST_LAYOUT_Q4_0X16;

@@ -25,6 +25,7 @@
 #include "cpu/ops.h"
 #include "cpu/quant.h"
 #include "cpu/quant_act_bf16.h"
+#include "cpu/repack.h"
 
 static uint32_t bits_of(float f)
 {

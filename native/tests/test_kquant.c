@@ -225,7 +225,7 @@ static void test_q2_q3_hand(void)
 /* Random bytes with sane fp16 scales; every packing bit pattern is exercised. */
 static void randomize(uint64_t *s, int32_t type, uint8_t *b)
 {
-    size_t n = kquant_block_bytes(type);
+    size_t n = mst_type_block_bytes(type);
     for (size_t i = 0; i < n; i++)
         b[i] = (uint8_t)rng_next(s);
     uint16_t d = t_fp32_to_fp16(rng_uniform(s, 0.002f, 0.02f)), dm = t_fp32_to_fp16(rng_uniform(s, 0.002f, 0.02f));
@@ -244,14 +244,14 @@ static void test_random_blocks(void)
     for (size_t t = 0; t < 5; t++) {
         int32_t type = K_TYPES[t];
         const int nb = 40;
-        uint8_t *b = xmalloc(kquant_block_bytes(type) * nb);
+        uint8_t *b = xmalloc(mst_type_block_bytes(type) * nb);
         float *y = xmalloc(256 * nb * 4), e[256];
         for (int k = 0; k < nb; k++)
-            randomize(&s, type, b + k * kquant_block_bytes(type));
-        dequant(type, b, kquant_block_bytes(type) * nb, 256 * nb, y);
+            randomize(&s, type, b + k * mst_type_block_bytes(type));
+        dequant(type, b, mst_type_block_bytes(type) * nb, 256 * nb, y);
         int bad = 0;
         for (int k = 0; k < nb; k++) {
-            expect_block(type, b + k * kquant_block_bytes(type), e);
+            expect_block(type, b + k * mst_type_block_bytes(type), e);
             for (int i = 0; i < 256; i++)
                 if (memcmp(&e[i], &y[256 * k + i], 4) != 0 && !bad++)
                     CHECK(0, "%s block %d weight %d: %.9g, the restated layout gives %.9g", mst_type_name(type), k, i,
@@ -265,10 +265,10 @@ static void test_random_blocks(void)
 static void *k_weights(uint64_t *s, int32_t type, uint32_t rows, uint32_t cols, size_t *bytes)
 {
     size_t nb = (size_t)rows * cols / 256;
-    uint8_t *w = xmalloc(nb * kquant_block_bytes(type));
+    uint8_t *w = xmalloc(nb * mst_type_block_bytes(type));
     for (size_t k = 0; k < nb; k++)
-        randomize(s, type, w + k * kquant_block_bytes(type));
-    *bytes = nb * kquant_block_bytes(type);
+        randomize(s, type, w + k * mst_type_block_bytes(type));
+    *bytes = nb * mst_type_block_bytes(type);
     return w;
 }
 

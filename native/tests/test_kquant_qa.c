@@ -186,7 +186,7 @@ static void put16(uint8_t *p, uint16_t v)
 /* Random bytes (every packing bit pattern) with sane fp16 scales. */
 static uint8_t *k_weights(uint64_t *s, int32_t type, uint32_t rows, uint32_t cols, size_t *bytes)
 {
-    size_t nb = (size_t)rows * cols / 256, bb = kquant_block_bytes(type);
+    size_t nb = (size_t)rows * cols / 256, bb = mst_type_block_bytes(type);
     uint8_t *w = xmalloc(nb * bb);
     for (size_t k = 0; k < nb; k++) {
         uint8_t *b = w + k * bb;
@@ -205,7 +205,7 @@ static uint8_t *k_weights(uint64_t *s, int32_t type, uint32_t rows, uint32_t col
 static void split_weights(int32_t type, const uint8_t *w, size_t bytes, uint64_t n, float *wS, float *wM)
 {
     uint8_t *c = xmalloc(bytes);
-    const size_t bb = kquant_block_bytes(type);
+    const size_t bb = mst_type_block_bytes(type);
     memcpy(c, w, bytes);
     if (dmin_at(type) >= 0)
         for (size_t k = 0; k < bytes / bb; k++)

@@ -67,17 +67,4 @@ static inline void check_qa_variants(int32_t type, const uint8_t *w, size_t row_
     }
 }
 
-/* Bytes of one 256-weight super-block of a K-quant type (quant_k.h), 0 for other types. */
-static inline size_t kquant_block_bytes(int32_t type)
-{
-    switch (type) {
-    case MST_TYPE_Q2_K: return MST_Q2_K_BYTES;
-    case MST_TYPE_Q3_K: return MST_Q3_K_BYTES;
-    case MST_TYPE_Q4_K: return MST_Q4_K_BYTES;
-    case MST_TYPE_Q5_K: return MST_Q5_K_BYTES;
-    case MST_TYPE_Q6_K: return MST_Q6_K_BYTES;
-    default: return 0;
-    }
-}
-
 #endif

@@ -18,7 +18,6 @@ static const mst_cpu_kernels k_scalar = {
     .matmul_qa_q8_0 = mst_matmul_qa_ref_q8_0,
     .matmul_qa_q4_0 = mst_matmul_qa_ref_q4_0,
     .dot = mst_dot_scalar,
-    .axpy = mst_axpy_scalar,
 };
 
 static const mst_kquant_kernels k_kquant_scalar = {

@@ -131,6 +131,5 @@ const mst_cpu_kernels mst_kernels_avx2 = {
     .matmul_q8_0 = matmul_q8_0,
     .matmul_q4_0 = matmul_q4_0,
     .dot = mst_dot_avx2,
-    .axpy = mst_axpy_avx2,
 };
 #endif

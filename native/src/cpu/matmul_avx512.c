@@ -121,6 +121,5 @@ const mst_cpu_kernels mst_kernels_avx512 = {
     .matmul_q8_0 = matmul_q8_0,
     .matmul_q4_0 = matmul_q4_0,
     .dot = mst_dot_avx512,
-    .axpy = mst_axpy_avx512,
 };
 #endif

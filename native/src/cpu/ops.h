@@ -12,7 +12,6 @@
 typedef void (*mst_matmul_fn)(const uint8_t *w, size_t row_bytes, uint32_t rows, uint32_t cols,
                               const float *x, uint32_t n_tokens, float *y, uint32_t r0, uint32_t r1);
 typedef float (*mst_dot_fn)(const float *a, const float *b, uint32_t n);
-typedef void (*mst_axpy_fn)(float *y, float a, const float *x, uint32_t n); /* y += a*x */
 
 /* One instruction set's kernels. */
 typedef struct mst_cpu_kernels {
@@ -39,7 +38,6 @@ typedef struct mst_cpu_kernels {
      * activations; NULL: BF16X16 above runs on the rounded activations as floats (AVX2) */
     mst_matmul_qa_fn matmul_qa_bf16x16p;
     mst_dot_fn dot;
-    mst_axpy_fn axpy;
 } mst_cpu_kernels;
 
 /* K-quant matmuls (Q2_K..Q6_K), one table per ISA, indexed by type - MST_TYPE_Q2_K. They live in
@@ -88,9 +86,7 @@ void mst_matmul_bf16x16_avx2(const uint8_t *w, size_t row_bytes, uint32_t rows, 
                              uint32_t n_tokens, float *y, uint32_t r0, uint32_t r1);
 
 float mst_dot_avx2(const float *a, const float *b, uint32_t n);
-void mst_axpy_avx2(float *y, float a, const float *x, uint32_t n);
 float mst_dot_avx512(const float *a, const float *b, uint32_t n);
-void mst_axpy_avx512(float *y, float a, const float *x, uint32_t n);
 
 /* matmul.c: double-accumulating reference for any supported type. */
 void mst_matmul_ref(int32_t type, const uint8_t *w, size_t row_bytes, uint32_t rows, uint32_t cols,
@@ -108,7 +104,6 @@ void mst_matmul_ref_q6_k(const uint8_t *, size_t, uint32_t, uint32_t, const floa
 
 /* vec.c: portable float kernels. */
 float mst_dot_scalar(const float *a, const float *b, uint32_t n);
-void mst_axpy_scalar(float *y, float a, const float *x, uint32_t n);
 
 /* rmsnorm.c: y = x / sqrt(mean(x^2) + eps) * weight, n_rows rows of n. */
 void mst_rmsnorm_ref(const float *x, const float *weight, uint32_t n, uint32_t n_rows, float eps, float *y);

@@ -45,18 +45,3 @@ void mst_round_act_bf16(const float *x, mst_qact *q, uint32_t t0, uint32_t t1)
         }
     }
 }
-
-void mst_repack_bf16x16p(const uint8_t *src, size_t row_bytes, uint32_t rows, uint8_t *dst)
-{
-    enum { ROWS = 16 };
-    const size_t pairs = row_bytes / 4, gbytes = ROWS * row_bytes;
-    for (uint32_t g = 0; g < rows / ROWS; g++) {
-        const uint8_t *in = src + (size_t)g * gbytes;
-        uint8_t *out = dst + (size_t)g * gbytes;
-        /* row by row: each source row is read once, front to back; its 4-byte pairs land every 64 bytes
-         * (little-endian, so column 2p is the low half of the word as it already is in the file) */
-        for (int r = 0; r < ROWS; r++)
-            for (size_t p = 0; p < pairs; p++)
-                memcpy(out + 64 * p + 4 * r, in + (size_t)r * row_bytes + 4 * p, 4);
-    }
-}

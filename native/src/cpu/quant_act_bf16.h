@@ -17,7 +17,7 @@
  *   xp [n_tokens][cols/2] 32-bit words, column 2i in the low half and 2i+1 in the high half (cols even),
  *                         the pair vdpbf16ps multiplies with one 32-bit lane of weights.
  *
- * Weight layout MST_LAYOUT_BF16X16P (mst_repack_bf16x16p), chosen at load on AVX-512: the same 16-row
+ * Weight layout MST_LAYOUT_BF16X16P (mst_repack_bf16x16p in repack.h), chosen at load on AVX-512: the same 16-row
  * groups in the same byte ranges as the file (cols even), and inside a group, per column pair p, 64 bytes:
  * 32-bit lane r holds row 16g+r's columns 2p (low half) and 2p+1 (high half). One 64-byte load gives the
  * 16 rows' pairs: for vdpbf16ps as they are (with one 32-bit activation pair broadcast to every lane), for
@@ -52,9 +52,6 @@ void mst_qact_bind_bf16(mst_qact *q, void *buf, uint32_t cols, uint32_t n_tokens
 /* Rounds tokens [t0, t1) of x ([n_tokens][cols] floats) into q (bound by mst_qact_bind_bf16). Scalar: O(cols)
  * per token against the matmul's O(rows·cols). For odd cols the last pair's high half is zero. */
 void mst_round_act_bf16(const float *x, mst_qact *q, uint32_t t0, uint32_t t1);
-
-/* Writes rows (a multiple of 16) BF16 rows of row_bytes (= 2·cols, cols even) in MST_LAYOUT_BF16X16P. */
-void mst_repack_bf16x16p(const uint8_t *src, size_t row_bytes, uint32_t rows, uint8_t *dst);
 
 /* MST_LAYOUT_BF16X16P times the rounded activations (matmul_bf16p_avx512.c): r0 and r1 multiples of 16 or
  * r1 = rows. _avx512bf16 multiplies x->xp with vdpbf16ps (AVX512_BF16 only); _avx512 multiplies x->xr with

@@ -36,16 +36,28 @@ void mst_repack_q8_0x16(const uint8_t *src, size_t row_bytes, uint32_t rows, uin
     repack_x16(src, row_bytes, rows, dst, sizeof(mst_block_q8_0));
 }
 
-void mst_repack_x16_16bit(const uint8_t *src, size_t row_bytes, uint32_t rows, uint8_t *dst)
+/* Both layouts below: 16-row groups keep their byte ranges; inside a group, element c of every row side
+ * by side (row r at byte width·r of the 16·width-byte unit c). Each source row is read once, front to back. */
+static void repack_x16_elements(const uint8_t *src, size_t row_bytes, uint32_t rows, uint8_t *dst, size_t width)
 {
     enum { ROWS = MST_X16_ROWS };
-    const size_t cols = row_bytes / 2, gbytes = ROWS * row_bytes;
+    const size_t n = row_bytes / width, gbytes = ROWS * row_bytes;
     for (uint32_t g = 0; g < rows / ROWS; g++) {
         const uint8_t *in = src + (size_t)g * gbytes;
         uint8_t *out = dst + (size_t)g * gbytes;
-        /* row by row: each source row is read once, front to back, and lands 2 bytes wide every 32 */
         for (int r = 0; r < ROWS; r++)
-            for (size_t c = 0; c < cols; c++)
-                memcpy(out + 32 * c + 2 * r, in + (size_t)r * row_bytes + 2 * c, 2);
+            for (size_t c = 0; c < n; c++)
+                memcpy(out + ROWS * width * c + width * r, in + (size_t)r * row_bytes + width * c, width);
     }
+}
+
+void mst_repack_x16_16bit(const uint8_t *src, size_t row_bytes, uint32_t rows, uint8_t *dst)
+{
+    repack_x16_elements(src, row_bytes, rows, dst, 2);
+}
+
+void mst_repack_bf16x16p(const uint8_t *src, size_t row_bytes, uint32_t rows, uint8_t *dst)
+{
+    /* a column pair is one 4-byte element; little-endian, so column 2p is the low half as in the file */
+    repack_x16_elements(src, row_bytes, rows, dst, 4);
 }

@@ -33,4 +33,9 @@ void mst_repack_q8_0x16(const uint8_t *src, size_t row_bytes, uint32_t rows, uin
 #define MST_X16_ROWS 16
 void mst_repack_x16_16bit(const uint8_t *src, size_t row_bytes, uint32_t rows, uint8_t *dst);
 
+/* BF16 in column pairs (MST_LAYOUT_BF16X16P, quant_act_bf16.h says why): the same groups, and per column
+ * pair p a 64-byte unit whose 32-bit lane r holds row 16g+r's columns 2p (low half) and 2p+1 (high half).
+ * row_bytes is 2·cols with cols even. */
+void mst_repack_bf16x16p(const uint8_t *src, size_t row_bytes, uint32_t rows, uint8_t *dst);
+
 #endif

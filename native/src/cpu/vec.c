@@ -1,4 +1,4 @@
-/* vec.c — portable float vector kernels used by attention where no SIMD variant applies. */
+/* vec.c — the portable float dot product (rmsnorm's sum of squares). */
 #include "ops.h"
 
 float mst_dot_scalar(const float *a, const float *b, uint32_t n)
@@ -7,10 +7,4 @@ float mst_dot_scalar(const float *a, const float *b, uint32_t n)
     for (uint32_t i = 0; i < n; i++)
         s += a[i] * b[i];
     return s;
-}
-
-void mst_axpy_scalar(float *y, float a, const float *x, uint32_t n)
-{
-    for (uint32_t i = 0; i < n; i++)
-        y[i] += a * x[i];
 }

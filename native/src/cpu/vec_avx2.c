@@ -1,4 +1,4 @@
-/* vec_avx2.c — float dot and axpy with AVX2+FMA (8 lanes). */
+/* vec_avx2.c — float dot product with AVX2+FMA (8 lanes). */
 #include "ops.h"
 
 #if defined(__x86_64__)
@@ -23,16 +23,6 @@ float mst_dot_avx2(const float *a, const float *b, uint32_t n)
     for (; i < n; i++)
         r += a[i] * b[i];
     return r;
-}
-
-void mst_axpy_avx2(float *y, float a, const float *x, uint32_t n)
-{
-    __m256 va = _mm256_set1_ps(a);
-    uint32_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++)
-        y[i] += a * x[i];
 }
 
 #endif

@@ -1,4 +1,4 @@
-/* vec_avx512.c — float dot and axpy with AVX-512 (16 lanes, masked tails). */
+/* vec_avx512.c — float dot product with AVX-512 (16 lanes, masked tails). */
 #include "ops.h"
 
 #if defined(__x86_64__)
@@ -20,18 +20,5 @@ float mst_dot_avx512(const float *a, const float *b, uint32_t n)
         acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc1);
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-}
-
-void mst_axpy_avx512(float *y, float a, const float *x, uint32_t n)
-{
-    __m512 va = _mm512_set1_ps(a);
-    uint32_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
-    if (i < n) {
-        __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
-        _mm512_mask_storeu_ps(y + i, m,
-                              _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
-    }
 }
 #endif
