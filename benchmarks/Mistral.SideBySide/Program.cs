@@ -27,7 +27,7 @@ Directory.CreateDirectory(outDir);
 
 Console.WriteLine($"read bandwidth: {bandwidthBytes >> 20} MiB buffer, up to {threads} threads, Vector512 accelerated: {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}");
 var bandwidth = ReadBandwidth.Measure(bandwidthBytes, threads);
-foreach (var p in bandwidth) Console.WriteLine(string.Create(ci, $"  {p.Threads} thread(s) x {p.Streams} stream(s): {p.GBps:F1} GB/s"));
+foreach (var p in bandwidth) Console.WriteLine(string.Create(ci, $"  {p.Threads} thread(s) x {p.Streams} stream(s), {p.Pages} pages: {p.GBps:F1} GB/s"));
 var peak = bandwidth.Max(p => p.GBps);
 
 var rows = new List<Row>();
@@ -83,9 +83,9 @@ foreach (var r in rows)
 table.AppendLine();
 table.AppendLine("read bandwidth test (GB/s):");
 table.AppendLine();
-table.AppendLine("| threads | streams | GB/s |");
-table.AppendLine("| ---: | ---: | ---: |");
-foreach (var p in bandwidth) table.AppendLine(string.Create(ci, $"| {p.Threads} | {p.Streams} | {p.GBps:F1} |"));
+table.AppendLine("| threads | streams | pages | GB/s |");
+table.AppendLine("| ---: | ---: | :---: | ---: |");
+foreach (var p in bandwidth) table.AppendLine(string.Create(ci, $"| {p.Threads} | {p.Streams} | {p.Pages} | {p.GBps:F1} |"));
 Console.WriteLine();
 Console.WriteLine(table);
 File.WriteAllText(Path.Combine(outDir, "sidebyside.md"), table.ToString());
@@ -93,7 +93,7 @@ var json = JsonSerializer.Serialize(new
 {
     layers, threads, prompt = promptLength, gen, runs,
     bandwidth_gbps = peak,
-    bandwidth = bandwidth.Select(p => new { threads = p.Threads, streams = p.Streams, gbps = p.GBps }),
+    bandwidth = bandwidth.Select(p => new { threads = p.Threads, streams = p.Streams, pages = p.Pages, gbps = p.GBps }),
     results = rows.Select(r => new
     {
         type = r.Type, bytes_per_token = r.BytesPerToken,

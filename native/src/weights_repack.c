@@ -113,6 +113,25 @@ static size_t visit(mst_model *m, uint8_t *arena)
     return total;
 }
 
+/* The arena, on 2 MiB boundaries and asked to be backed by transparent huge pages: decode streams every
+ * weight once per token, and with 4 KiB pages the hardware prefetchers stop at every page boundary and the
+ * page walks add up (measured on this Xeon with THP in "madvise" mode: a 4-stream read of 1 GiB went from
+ * 14.0 to 17.2 GB/s on one core, 30-31 to 32-33 GB/s on two; the Q4_K decode kernel on 400 MB from 8.3-9.1
+ * to 10.0-10.1 GB/s on one core). Where THP is off or unsupported the hint does nothing. */
+static uint8_t *alloc_arena(size_t bytes)
+{
+#if defined(__linux__)
+    const size_t huge = (size_t)2 << 20;
+    size_t rounded = (bytes + huge - 1) & ~(huge - 1);
+    uint8_t *arena = aligned_alloc(huge, rounded);
+    if (arena)
+        (void)madvise(arena, rounded, MADV_HUGEPAGE);
+    return arena;
+#else
+    return aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+#endif
+}
+
 void mst_model_repack(mst_model *m)
 {
     const char *env = getenv("MISTRAL_REPACK");
@@ -121,7 +140,7 @@ void mst_model_repack(mst_model *m)
     size_t bytes = visit(m, NULL);
     if (bytes == 0)
         return;
-    uint8_t *arena = aligned_alloc(64, bytes);
+    uint8_t *arena = alloc_arena(bytes);
     if (!arena)
         return; /* the file's layout still works, only slower */
     visit(m, arena);

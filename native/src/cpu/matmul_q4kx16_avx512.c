@@ -79,6 +79,7 @@ MST_AI void unit_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, 
     __m512i ms[8];
     for (int u = 0; u < NT; u++)
         ms[u] = _mm512_setzero_si512();
+#pragma GCC unroll 4
     for (int k = 0; k < 4; k++) {
         const __m512i mk = _mm512_shuffle_epi8(mn[k / 2], pick_two(2 * (k % 2)));
         for (int u = 0; u < NT; u++)
@@ -89,10 +90,14 @@ MST_AI void unit_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, 
         acc[u] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ms[u]), _mm512_mul_ps(dmin, _mm512_set1_ps(-dx)), acc[u]);
     }
     /* 8 passes of 4 chunks: pass q covers columns 16(q%2)..+15 of sub-blocks 2(q/2) (low nibbles) and
-     * 2(q/2)+1 (high nibbles) */
-    __m512i is[8];
+     * 2(q/2)+1 (high nibbles). Unrolled so the vpshufb controls are constants: GCC kept the pass loop and
+     * rebuilt them each pass. Up to 4 tokens, the high-nibble products go to a second chain (is2), added
+     * at the end (exact int32, so the same sum): one chain of 16 dependent vpdpwssd bounded decode. Both
+     * measured on one core with the matrix in L2: 33 → 39 GB/s. 8 tokens have no spare registers for it. */
+    __m512i is[8], is2[8];
     for (int u = 0; u < NT; u++)
-        is[u] = _mm512_setzero_si512();
+        is[u] = is2[u] = _mm512_setzero_si512();
+#pragma GCC unroll 8
     for (int q = 0; q < 8; q++) {
         const int pr = q / 2, half = q % 2;
         __m512i lo[4], hi[4];
@@ -111,11 +116,16 @@ MST_AI void unit_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, 
                 s1 = _mm512_dpbusd_epi32(s1, hi[i], bcast32(xq + 32 + 4 * i));
             }
             is[u] = _mm512_dpwssd_epi32(is[u], s0, sc_lo);
-            is[u] = _mm512_dpwssd_epi32(is[u], s1, sc_hi);
+            if (NT <= 4)
+                is2[u] = _mm512_dpwssd_epi32(is2[u], s1, sc_hi);
+            else
+                is[u] = _mm512_dpwssd_epi32(is[u], s1, sc_hi);
         }
     }
     for (int u = 0; u < NT; u++) {
         const float dx = x->d[(t + u) * nb + b];
+        if (NT <= 4)
+            is[u] = _mm512_add_epi32(is[u], is2[u]);
         acc[u] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is[u]), _mm512_mul_ps(dw, _mm512_set1_ps(dx)), acc[u]);
     }
 }
