@@ -53,6 +53,63 @@ public class ResidentMemoryTests
         Assert.That(resident, Is.LessThanOrEqualTo(allowed));
     }
 
+    /// <summary>
+    /// The copies are asked to live on transparent huge pages (madvise MADV_HUGEPAGE): decode streams every weight
+    /// once per token, and 2 MiB pages measured ~20% faster decode on the 2-core Xeon (see weights_repack.c).
+    /// Whether the kernel then finds free huge pages is its business; that it was asked is visible in
+    /// /proc/self/smaps as the "hg" VmFlag of the copy's mapping, which goes away with the model.
+    /// </summary>
+    [Test]
+    public unsafe void Repacked_matrices_are_advised_onto_huge_pages_while_the_model_lives()
+    {
+        if (!OperatingSystem.IsLinux()) Assert.Ignore("reads /proc/self/smaps");
+        if (!File.Exists("/sys/kernel/mm/transparent_hugepage/enabled")) Assert.Ignore("this kernel has no transparent huge pages");
+        uint features;
+        Assert.That(NativeMethods.mst_cpu_features(&features), Is.EqualTo(mst_status.MST_OK));
+        if ((features & (uint)mst_cpu_feature.MST_CPU_AVX512VNNI) == 0) Assert.Ignore("no AVX-512 VNNI: nothing is copied");
+        if (Environment.GetEnvironmentVariable("MISTRAL_REPACK") == "0") Assert.Ignore("MISTRAL_REPACK=0 turns repacking off");
+
+        using var dir = new TempDir();
+        var path = dir.File("huge.gguf");
+        SyntheticModel.Write(path, new SyntheticModelSpec
+        {
+            VocabSize = 2048, EmbeddingLength = 512, LayerCount = 4, HeadCount = 8, KvHeadCount = 2,
+            FeedForwardLength = 1536, WeightType = GgmlType.Q4_0,
+        });
+        long copied;
+        using (var file = GgufFile.Open(path))
+            copied = file.Tensors.Where(t => t.Dimensions.Length == 2 && t.Name != "token_embd.weight").Sum(t => (long)t.ByteSize);
+
+        long before = HugePageAdvisedBytes(), during;
+        using (var model = MistralModel.Load(path, new ModelOptions { Threads = 1 }))
+        {
+            during = HugePageAdvisedBytes();
+        }
+
+        long after = HugePageAdvisedBytes();
+        TestContext.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"huge-page advised bytes: before {before:N0}, with the model {during:N0}, after {after:N0}; copied {copied:N0}"));
+        Assert.That(during - before, Is.GreaterThanOrEqualTo(copied), "the whole copy is advised");
+        Assert.That(during - before, Is.LessThan(copied + (4L << 20)), "rounded up to 2 MiB, not more");
+        Assert.That(after, Is.EqualTo(before), "the advised copy is freed with the model");
+    }
+
+    /// <summary>Bytes of the mappings of this process that carry the MADV_HUGEPAGE flag ("hg" in VmFlags).</summary>
+    private static long HugePageAdvisedBytes()
+    {
+        long total = 0, size = 0;
+        foreach (var line in File.ReadLines("/proc/self/smaps"))
+        {
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length == 3 && fields[0] == "Size:")
+                size = long.Parse(fields[1], CultureInfo.InvariantCulture) * 1024;
+            else if (fields.Length > 0 && fields[0] == "VmFlags:" && fields.Contains("hg"))
+                total += size;
+        }
+
+        return total;
+    }
+
     /// <summary>Resident bytes of every mapping of <paramref name="path"/> in this process.</summary>
     private static long MappedResidentBytes(string path)
     {
