@@ -15,21 +15,11 @@ public class ResidentMemoryTests
 {
     [TestCase(GgmlType.Q4_0)]
     [TestCase(GgmlType.Q8_0)]
-    public unsafe void Repacked_matrices_leave_no_file_pages_resident(GgmlType type)
+    public void Repacked_matrices_leave_no_file_pages_resident(GgmlType type)
     {
-        if (!OperatingSystem.IsLinux()) Assert.Ignore("reads /proc/self/smaps");
-        uint features;
-        Assert.That(NativeMethods.mst_cpu_features(&features), Is.EqualTo(mst_status.MST_OK));
-        if ((features & (uint)mst_cpu_feature.MST_CPU_AVX512VNNI) == 0) Assert.Ignore("no AVX-512 VNNI: this CPU runs the file's layout, nothing is copied");
-        if (Environment.GetEnvironmentVariable("MISTRAL_REPACK") == "0") Assert.Ignore("MISTRAL_REPACK=0 turns repacking off");
-
+        IgnoreUnlessRepacking();
         using var dir = new TempDir();
-        var path = dir.File("resident.gguf");
-        SyntheticModel.Write(path, new SyntheticModelSpec
-        {
-            VocabSize = 2048, EmbeddingLength = 512, LayerCount = 4, HeadCount = 8, KvHeadCount = 2,
-            FeedForwardLength = 1536, WeightType = type,
-        });
+        var path = WriteModel(dir, "resident.gguf", type);
         long fileBytes = new FileInfo(path).Length, copied, tensors;
         using (var file = GgufFile.Open(path))
         {
@@ -60,22 +50,12 @@ public class ResidentMemoryTests
     /// /proc/self/smaps as the "hg" VmFlag of the copy's mapping, which goes away with the model.
     /// </summary>
     [Test]
-    public unsafe void Repacked_matrices_are_advised_onto_huge_pages_while_the_model_lives()
+    public void Repacked_matrices_are_advised_onto_huge_pages_while_the_model_lives()
     {
-        if (!OperatingSystem.IsLinux()) Assert.Ignore("reads /proc/self/smaps");
+        IgnoreUnlessRepacking();
         if (!File.Exists("/sys/kernel/mm/transparent_hugepage/enabled")) Assert.Ignore("this kernel has no transparent huge pages");
-        uint features;
-        Assert.That(NativeMethods.mst_cpu_features(&features), Is.EqualTo(mst_status.MST_OK));
-        if ((features & (uint)mst_cpu_feature.MST_CPU_AVX512VNNI) == 0) Assert.Ignore("no AVX-512 VNNI: nothing is copied");
-        if (Environment.GetEnvironmentVariable("MISTRAL_REPACK") == "0") Assert.Ignore("MISTRAL_REPACK=0 turns repacking off");
-
         using var dir = new TempDir();
-        var path = dir.File("huge.gguf");
-        SyntheticModel.Write(path, new SyntheticModelSpec
-        {
-            VocabSize = 2048, EmbeddingLength = 512, LayerCount = 4, HeadCount = 8, KvHeadCount = 2,
-            FeedForwardLength = 1536, WeightType = GgmlType.Q4_0,
-        });
+        var path = WriteModel(dir, "huge.gguf", GgmlType.Q4_0);
         long copied;
         using (var file = GgufFile.Open(path))
             copied = file.Tensors.Where(t => t.Dimensions.Length == 2 && t.Name != "token_embd.weight").Sum(t => (long)t.ByteSize);
@@ -92,6 +72,28 @@ public class ResidentMemoryTests
         Assert.That(during - before, Is.GreaterThanOrEqualTo(copied), "the whole copy is advised");
         Assert.That(during - before, Is.LessThan(copied + (4L << 20)), "rounded up to 2 MiB, not more");
         Assert.That(after, Is.EqualTo(before), "the advised copy is freed with the model");
+    }
+
+    /// <summary>Ignores the test where the core copies nothing at load (no /proc, no VNNI, or MISTRAL_REPACK=0).</summary>
+    private static unsafe void IgnoreUnlessRepacking()
+    {
+        if (!OperatingSystem.IsLinux()) Assert.Ignore("reads /proc/self/smaps");
+        uint features;
+        Assert.That(NativeMethods.mst_cpu_features(&features), Is.EqualTo(mst_status.MST_OK));
+        if ((features & (uint)mst_cpu_feature.MST_CPU_AVX512VNNI) == 0) Assert.Ignore("no AVX-512 VNNI: this CPU runs the file's layout, nothing is copied");
+        if (Environment.GetEnvironmentVariable("MISTRAL_REPACK") == "0") Assert.Ignore("MISTRAL_REPACK=0 turns repacking off");
+    }
+
+    /// <summary>A 4-layer synthetic model of <paramref name="type"/> matrices, 8 MB in Q4_0, mostly copied at load.</summary>
+    private static string WriteModel(TempDir dir, string name, GgmlType type)
+    {
+        var path = dir.File(name);
+        SyntheticModel.Write(path, new SyntheticModelSpec
+        {
+            VocabSize = 2048, EmbeddingLength = 512, LayerCount = 4, HeadCount = 8, KvHeadCount = 2,
+            FeedForwardLength = 1536, WeightType = type,
+        });
+        return path;
     }
 
     /// <summary>Bytes of the mappings of this process that carry the MADV_HUGEPAGE flag ("hg" in VmFlags).</summary>
