@@ -26,12 +26,9 @@ internal static unsafe partial class ReadBandwidth
 
     public static IReadOnlyList<Point> Measure(long bytes, int maxThreads)
     {
-        var points = new List<Point>();
         if (!OperatingSystem.IsLinux())
             return Measure(bytes, maxThreads, huge: null);
-        points.AddRange(Measure(bytes, maxThreads, huge: false));
-        points.AddRange(Measure(bytes, maxThreads, huge: true));
-        return points;
+        return [.. Measure(bytes, maxThreads, huge: false), .. Measure(bytes, maxThreads, huge: true)];
     }
 
     /// <summary>One pass over the configurations; <paramref name="huge"/> null leaves the pages to the OS.</summary>

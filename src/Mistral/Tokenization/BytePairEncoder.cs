@@ -41,15 +41,7 @@ internal sealed class BytePairEncoder
 
     public bool IgnoreMerges { get; }
 
-    private struct Symbol
-    {
-        public int Start;
-        public int Length; // 0 once merged into its left neighbour
-        public int Prev;
-        public int Next;
-    }
-
-    private readonly record struct Bigram(int Left, int Right, int Rank, int Length);
+    private readonly record struct Bigram(int Left, int Right, int Rank, int Length) : IMergePair;
 
     // Lowest rank first; leftmost on equal ranks (llama.cpp's llm_bigram_bpe comparator).
     private sealed class BigramOrder : IComparer<Bigram>
@@ -75,30 +67,15 @@ internal sealed class BytePairEncoder
         }
 
         // One symbol per character: the byte-level alphabet is all in the BMP, one char per byte.
-        var symbols = new Symbol[word.Length];
+        var symbols = new SymbolMerge.Symbol[word.Length];
         for (var i = 0; i < word.Length; i++)
-            symbols[i] = new Symbol { Start = i, Length = 1, Prev = i - 1, Next = i + 1 };
-        symbols[^1].Next = -1;
+            symbols[i] = new SymbolMerge.Symbol { Start = i, Length = 1 };
+        SymbolMerge.Link(symbols, word.Length);
 
         var queue = new PriorityQueue<Bigram, Bigram>(word.Length, BigramOrder.Instance);
         for (var i = 1; i < symbols.Length; i++)
             TryAddBigram(i - 1, i);
-
-        while (queue.TryDequeue(out var bigram, out _))
-        {
-            ref var left = ref symbols[bigram.Left];
-            ref var right = ref symbols[bigram.Right];
-            // Stale entry: a side was merged away or has grown since it was queued (symbols only grow).
-            if (left.Length == 0 || right.Length == 0 || left.Length + right.Length != bigram.Length)
-                continue;
-            left.Length += right.Length;
-            right.Length = 0;
-            left.Next = right.Next;
-            if (right.Next >= 0)
-                symbols[right.Next].Prev = bigram.Left;
-            TryAddBigram(left.Prev, bigram.Left);
-            TryAddBigram(bigram.Left, left.Next);
-        }
+        SymbolMerge.Run(symbols, queue, TryAddBigram);
 
         for (var i = 0; i != -1; i = symbols[i].Next)
         {

@@ -5,15 +5,7 @@ namespace Mistral.Tokenization;
 // Turning one text fragment into ids: SentencePiece merging by score (and the byte-level BPE dispatch).
 public sealed partial class MistralTokenizer
 {
-    private struct Symbol
-    {
-        public int Start;  // offset in the escaped text
-        public int Length; // UTF-16 length; 0 once merged into its left neighbour
-        public int Prev;
-        public int Next;
-    }
-
-    private readonly record struct Bigram(int Left, int Right, float Score, int Length);
+    private readonly record struct Bigram(int Left, int Right, float Score, int Length) : IMergePair;
 
     // Highest score first; on equal scores the leftmost pair (llama.cpp's llm_bigram_spm::comparator).
     private sealed class BigramOrder : IComparer<Bigram>
@@ -79,41 +71,22 @@ public sealed partial class MistralTokenizer
         var text = escaped.AsSpan(0, w);
 
         // One symbol per Unicode scalar value (a UTF-8 character in llama.cpp), in a doubly linked list.
-        var symbols = new Symbol[text.Length];
+        var symbols = new SymbolMerge.Symbol[text.Length];
         var count = 0;
         for (var pos = 0; pos < text.Length;)
         {
             var len = char.IsHighSurrogate(text[pos]) ? 2 : 1;
-            symbols[count] = new Symbol { Start = pos, Length = len, Prev = count - 1, Next = count + 1 };
-            count++;
+            symbols[count++] = new SymbolMerge.Symbol { Start = pos, Length = len };
             pos += len;
         }
         if (count == 0)
             return;
-        symbols[count - 1].Next = -1;
+        SymbolMerge.Link(symbols, count);
 
         var queue = new PriorityQueue<Bigram, Bigram>(count, BigramOrder.Instance);
         for (var i = 1; i < count; i++)
             TryAddBigram(i - 1, i);
-
-        while (queue.TryDequeue(out var bigram, out _))
-        {
-            ref var left = ref symbols[bigram.Left];
-            ref var right = ref symbols[bigram.Right];
-            // Stale entry: one side has since been merged away or has grown. Symbols only grow and only absorb
-            // their right neighbour, so an unchanged total length means the pair is still exactly as queued.
-            if (left.Length == 0 || right.Length == 0 || left.Length + right.Length != bigram.Length)
-                continue;
-
-            left.Length += right.Length;
-            right.Length = 0;
-            left.Next = right.Next;
-            if (right.Next >= 0)
-                symbols[right.Next].Prev = bigram.Left;
-
-            TryAddBigram(left.Prev, bigram.Left);
-            TryAddBigram(bigram.Left, left.Next);
-        }
+        SymbolMerge.Run(symbols, queue, TryAddBigram);
 
         // Symbol 0 always survives (merges absorb to the left), so the chain starts there. Every merged symbol is
         // a vocabulary entry by construction, so llama.cpp's resegment() reduces to: a vocabulary entry, or else
