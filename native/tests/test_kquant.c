@@ -397,15 +397,9 @@ int main(int argc, char **argv)
     test_q2_q3_hand();
     test_random_blocks();
     printf("best kernels on this CPU: %s\n", mst_cpu_best()->name);
+    /* float activations: only the references (every ISA's table holds them); the SIMD K-quant kernels run
+     * on Q8_K activations and are checked in test_kquant_qa and test_kquant_x16 */
     run_variant(mst_cpu_scalar(), speed);
-    if (mst_cpu_avx2())
-        run_variant(mst_cpu_avx2(), speed);
-    else
-        printf("avx2: not supported here, skipped\n");
-    if (mst_cpu_avx512())
-        run_variant(mst_cpu_avx512(), speed);
-    else
-        printf("avx512: not supported here, skipped\n");
     test_abi_entry();
     return finish("kernel_kquant");
 }

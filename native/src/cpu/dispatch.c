@@ -20,9 +20,11 @@ static const mst_cpu_kernels k_scalar = {
     .dot = mst_dot_scalar,
 };
 
-static const mst_kquant_kernels k_kquant_scalar = {
-    .matmul = {mst_matmul_ref_q2_k, mst_matmul_ref_q3_k, mst_matmul_ref_q4_k, mst_matmul_ref_q5_k, mst_matmul_ref_q6_k},
-};
+/* K-quant matmuls on float activations, Q2_K..Q6_K: the references on every ISA. mst_decode and the BEST
+ * kernel ABI run K-quants on Q8_K activations (mst_kernels_matmul_qa), as llama.cpp does; these serve
+ * MST_IMPL_REFERENCE. (Float-activation SIMD K-quant kernels existed until nothing reached them.) */
+static const mst_matmul_fn k_kquant_ref[] = {mst_matmul_ref_q2_k, mst_matmul_ref_q3_k, mst_matmul_ref_q4_k,
+                                             mst_matmul_ref_q5_k, mst_matmul_ref_q6_k};
 
 static const mst_cpu_kernels *g_avx2;
 static const mst_cpu_kernels *g_avx512;
@@ -102,23 +104,10 @@ const mst_cpu_kernels *mst_cpu_avx512(void)
     return g_avx512;
 }
 
-/* The K-quant table of the same ISA as k. */
-static const mst_kquant_kernels *kquant_of(const mst_cpu_kernels *k)
-{
-#if defined(__x86_64__)
-    if (k == &mst_kernels_avx512 || k == &g_avx512_k) /* g_*_k: the copies choose() completes */
-        return &mst_kquant_avx512;
-    if (k == &mst_kernels_avx2 || k == &g_avx2_k)
-        return &mst_kquant_avx2;
-#endif
-    (void)k;
-    return &k_kquant_scalar;
-}
-
 mst_matmul_fn mst_kernels_matmul(const mst_cpu_kernels *k, int32_t type)
 {
     if (type >= MST_TYPE_Q2_K && type <= MST_TYPE_Q6_K)
-        return kquant_of(k)->matmul[type - MST_TYPE_Q2_K];
+        return k_kquant_ref[type - MST_TYPE_Q2_K];
     switch (type) {
     case MST_TYPE_F32: return k->matmul_f32;
     case MST_TYPE_F16: return k->matmul_f16;
@@ -154,7 +143,7 @@ mst_matmul_qa_fn mst_kernels_matmul_qa(const mst_cpu_kernels *k, int32_t type)
     }
 }
 
-/* The attention micro-kernels of the same ISA as k (attention.h), matched like kquant_of. */
+/* The attention micro-kernels of the same ISA as k (attention.h): the per-ISA tables and the copies choose() completes. */
 const mst_attn_kernels *mst_kernels_attn(const mst_cpu_kernels *k)
 {
 #if defined(__x86_64__)

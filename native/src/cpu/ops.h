@@ -40,16 +40,6 @@ typedef struct mst_cpu_kernels {
     mst_dot_fn dot;
 } mst_cpu_kernels;
 
-/* K-quant matmuls (Q2_K..Q6_K), one table per ISA, indexed by type - MST_TYPE_Q2_K. They live in
- * their own files (matmul_kquant_*.c) and their own table so the K-quant kernels and the Q4_0/Q8_0
- * kernels can change independently; mst_kernels_matmul joins them. */
-#define MST_N_KQUANT 5
-typedef struct mst_kquant_kernels {
-    mst_matmul_fn matmul[MST_N_KQUANT];
-} mst_kquant_kernels;
-extern const mst_kquant_kernels mst_kquant_avx2;   /* x86-64 only */
-extern const mst_kquant_kernels mst_kquant_avx512; /* x86-64 only */
-
 /* cpu_features.c: mst_cpu_feature bits plus internal ones above bit 15. */
 #define MST_CPU_INTERNAL_AVX512VL (1u << 16)
 #define MST_CPU_INTERNAL_AVX (1u << 17)
