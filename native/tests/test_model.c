@@ -46,6 +46,25 @@ static double t_fp16_to_double(uint16_t h)
     return (h & 0x8000) ? -v : v;
 }
 
+/* Rounding ties. The native activations agree with this reference's to ~1e-7 relative, not exactly. Where a
+ * rounding lands within that noise of a midpoint, the two can round a step apart: a value x * 127/amax (one
+ * value moves), or the block scale amax/127 to fp16 (the whole block moves by 2^-11). The tiny random models
+ * amplify either to ~1e-4..1e-3 of the logits: with seed 42 the "mixed types" model has amax/127 of its first
+ * block 3.5e-7 from an fp16 midpoint, and the scalar kernels (MISTRAL_CPU=scalar) rounded it the other way:
+ * 4.4e-4. ref_forward records the first position with a rounding that close (margin 1e-6 relative, ten times
+ * the noise, as ReferenceModel.Q8_KTieMargin on the C# side); reference_case holds that position and the
+ * later ones (which attend to it) to the float-vs-rounded-activation bound instead, and says so. */
+#define TIE_MARGIN 1e-6
+#define APPROXIMATION_TOLERANCE 2e-2 /* NativeVsReferenceTests.ApproximationTolerance: 1/254 per value */
+static uint32_t g_ref_position;   /* the position ref_forward is computing */
+static uint32_t g_first_near_tie; /* UINT32_MAX: none */
+
+/* v within TIE_MARGIN (relative) of a rounding midpoint k + 1/2 */
+static int near_midpoint(double v)
+{
+    return fabs(v - floor(v) - 0.5) <= TIE_MARGIN * fabs(v);
+}
+
 /* What the native core does to a matmul input for Q8_0/Q4_0 weights (quant_act.h, restated here
  * independently): the float activations are rounded to Q8_0 blocks, d = fp16(amax/127),
  * q = round-half-even(x * 127/amax) in float, value d*q. */
@@ -57,8 +76,16 @@ static void ref_round_q8_0(const double *x, uint32_t n, double *out)
             amax = fmaxf(amax, fabsf((float)x[i]));
         double d = t_fp16_to_double(t_fp32_to_fp16(amax / 127.0f));
         float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-        for (uint32_t i = b; i < b + 32; i++)
-            out[i] = d * nearbyintf((float)x[i] * id);
+        int e;
+        const double d_ulps = frexp((double)(amax / 127.0f), &e) * 2048.0; /* in fp16 steps (11 bits) */
+        int near_tie = amax != 0.0f && near_midpoint(d_ulps);
+        for (uint32_t i = b; i < b + 32; i++) {
+            const float v = (float)x[i] * id;
+            out[i] = d * nearbyintf(v);
+            near_tie |= near_midpoint(v);
+        }
+        if (near_tie && g_ref_position < g_first_near_tie)
+            g_first_near_tie = g_ref_position;
     }
 }
 
@@ -137,6 +164,7 @@ static void ref_forward(const test_model *tm, const int32_t *tokens, uint32_t n,
         double *wg = as_doubles(find(tm, MST_ROLE_FFN_GATE, L)), *wu = as_doubles(find(tm, MST_ROLE_FFN_UP, L));
         double *wd = as_doubles(find(tm, MST_ROLE_FFN_DOWN, L));
         for (uint32_t t = 0; t < n; t++) {
+            g_ref_position = t;
             ref_rmsnorm(x + (size_t)t * E, an, E, c->rms_norm_eps, h);
             ref_matvec(wq, find(tm, MST_ROLE_ATTN_Q, L)->type, QD, E, h, q + (size_t)t * QD);
             ref_matvec(wk, find(tm, MST_ROLE_ATTN_K, L)->type, KVD, E, h, k + (size_t)t * KVD);
@@ -145,6 +173,7 @@ static void ref_forward(const test_model *tm, const int32_t *tokens, uint32_t n,
             ref_rope(k + (size_t)t * KVD, c->n_head_kv, HD, t, c->rope_freq_base);
         }
         for (uint32_t t = 0; t < n; t++) {
+            g_ref_position = t;
             for (uint32_t hh = 0; hh < c->n_head; hh++) {
                 uint32_t kh = hh / (c->n_head / c->n_head_kv);
                 double mx = -INFINITY, sum = 0;
@@ -173,6 +202,7 @@ static void ref_forward(const test_model *tm, const int32_t *tokens, uint32_t n,
                 x[(size_t)t * E + i] += o[i];
         }
         for (uint32_t t = 0; t < n; t++) {
+            g_ref_position = t;
             ref_rmsnorm(x + (size_t)t * E, fn, E, c->rms_norm_eps, h);
             ref_matvec(wg, find(tm, MST_ROLE_FFN_GATE, L)->type, F, E, h, g);
             ref_matvec(wu, find(tm, MST_ROLE_FFN_UP, L)->type, F, E, h, u);
@@ -188,6 +218,7 @@ static void ref_forward(const test_model *tm, const int32_t *tokens, uint32_t n,
     const mst_tensor_desc *od = find(tm, MST_ROLE_OUTPUT, -1);
     double *wout = od ? as_doubles(od) : emb;
     for (uint32_t t = 0; t < n; t++) {
+        g_ref_position = t;
         ref_rmsnorm(x + (size_t)t * E, on, E, c->rms_norm_eps, h);
         ref_matvec(wout, (od ? od : find(tm, MST_ROLE_TOKEN_EMBD, -1))->type, c->n_vocab, E, h, logits + (size_t)t * c->n_vocab);
     }
@@ -241,23 +272,32 @@ static const int32_t PROMPT[6] = {3, 17, 42, 0, 49, 17};
 
 /* ---- tests ---- */
 
-static void reference_case(const char *name, const int32_t types[9], int tied, uint32_t window)
+static void reference_case(const char *name, const int32_t types[9], int tied, uint32_t window, uint64_t seed)
 {
     mst_model_config cfg = tiny_config();
     cfg.sliding_window = window;
     test_model tm;
-    tm_build(&tm, 42, &cfg, types, tied);
+    tm_build(&tm, seed, &cfg, types, tied);
     const uint32_t V = cfg.n_vocab;
     double *ref = xmalloc(6 * V * 8);
+    g_first_near_tie = UINT32_MAX;
     ref_forward(&tm, PROMPT, 6, ref);
     float *reff = xmalloc(6 * V * 4), *got = xmalloc(6 * V * 4);
     for (uint32_t i = 0; i < 6 * V; i++)
         reff[i] = (float)ref[i];
     mst_model *m = create_model(&tm);
     mst_context *c = create_context(m, 16, 8, 2);
-    if (decode_ok(c, PROMPT, 6, 1, got, 6 * V))
-        compare_rel(name, got, reff, 6 * V, 1e-4);
-    printf("%s: max |logit| %.3g, max error %.3g\n", name, max_abs(reff, 6 * V), max_abs_diff(got, reff, 6 * V));
+    const uint32_t exact = g_first_near_tie < 6 ? g_first_near_tie : 6; /* positions before the first near tie */
+    if (decode_ok(c, PROMPT, 6, 1, got, 6 * V)) {
+        compare_rel(name, got, reff, (size_t)exact * V, 1e-4);
+        if (exact < 6)
+            compare_rel(name, got + (size_t)exact * V, reff + (size_t)exact * V, (size_t)(6 - exact) * V,
+                        APPROXIMATION_TOLERANCE);
+    }
+    printf("%s: max |logit| %.3g, max error %.3g", name, max_abs(reff, 6 * V), max_abs_diff(got, reff, 6 * V));
+    if (exact < 6)
+        printf(" (positions %u-5 after a Q8_0 near tie at %.0e)", exact, APPROXIMATION_TOLERANCE);
+    printf("\n");
     mst_context_free(c);
     mst_model_free(m);
     tm_free(&tm);
@@ -266,11 +306,13 @@ static void reference_case(const char *name, const int32_t types[9], int tied, u
 
 static void test_reference(void)
 {
-    reference_case("f32 untied", ALL_F32, 0, 0);
-    reference_case("f32 tied", ALL_F32, 1, 0);
-    reference_case("mixed types", MIXED, 0, 0);
-    reference_case("mixed types, window 3", MIXED, 0, 3);
-    reference_case("f32 tied, window 1", ALL_F32, 1, 1);
+    reference_case("f32 untied", ALL_F32, 0, 0, 42);
+    reference_case("f32 tied", ALL_F32, 1, 0, 42);
+    /* seed 43 for the mixed types: seed 42 puts a Q8_0 scale within 3.5e-7 of an fp16 midpoint (near_midpoint),
+     * which would hold every position to the looser bound; 43 has no near tie, so 1e-4 applies throughout */
+    reference_case("mixed types", MIXED, 0, 0, 43);
+    reference_case("mixed types, window 3", MIXED, 0, 3, 43);
+    reference_case("f32 tied, window 1", ALL_F32, 1, 1, 42);
 }
 
 static void test_kv_consistency(void)
