@@ -6,7 +6,8 @@ using Mistral.Gguf;
 using Mistral.SideBySide;
 
 // dotnet run -c Release --project benchmarks/Mistral.SideBySide -- [--out DIR] [--layers 2] [--threads N]
-//     [--prompt 512] [--gen 128] [--runs 3] [--types Q4_0,Q8_0,Q4_K_M] [--bandwidth-mb 2048] [--keep DIR]
+//     [--prompt 512] [--gen 128] [--runs 3] [--types Q4_0,Q8_0,Q4_K_M] [--bandwidth-mb 2048] [--probe-mb 1024]
+//     [--keep DIR]
 // A type is a GGML weight type written throughout, or Q4_K_M for llama-quantize's Q4_K_M mix (Q4_K with
 // Q6_K output, attn_v and ffn_down in some layers). --keep DIR keeps the written models there (for profiling).
 // Writes a 7B-shaped synthetic model per type (Mistral 7B dims, fewer layers), runs it in this library and in
@@ -23,12 +24,14 @@ var runs = int.Parse(Opt("runs", "3"), ci);
 var types = Opt("types", "Q4_0,Q8_0,Q4_K_M").Split(',').Select(t => t.Trim()).ToArray();
 var keepDir = options.TryGetValue("keep", out var keep) ? keep : null;
 var bandwidthBytes = long.Parse(Opt("bandwidth-mb", "2048"), ci) * 1024 * 1024;
+var probeBytes = long.Parse(Opt("probe-mb", "1024"), ci) * 1024 * 1024;
 Directory.CreateDirectory(outDir);
 
 Console.WriteLine($"read bandwidth: {bandwidthBytes >> 20} MiB buffer, up to {threads} threads, Vector512 accelerated: {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}");
 var bandwidth = ReadBandwidth.Measure(bandwidthBytes, threads);
 foreach (var p in bandwidth) Console.WriteLine(string.Create(ci, $"  {p.Threads} thread(s) x {p.Streams} stream(s), {p.Pages} pages: {p.GBps:F1} GB/s"));
 var peak = bandwidth.Max(p => p.GBps);
+using var probe = new ReadBandwidth.Probe(probeBytes, bandwidth.MaxBy(p => p.GBps)!);
 
 var rows = new List<Row>();
 foreach (var type in types)
@@ -60,8 +63,8 @@ foreach (var type in types)
         var bytesPerToken = WeightBytesPerToken(path);
         var prompt = Enumerable.Range(0, promptLength).Select(i => (int)((i * 7919L + 13) % 31000) + 259).ToArray();
         var ctx = promptLength + gen + 8;
-        var ours = Measure(() => new OurEngine(path, threads, ctx, promptLength), prompt, gen, runs);
-        var llama = Measure(() => new LlamaCppEngine(path, threads, ctx, promptLength), prompt, gen, runs);
+        var ours = Measure(() => new OurEngine(path, threads, ctx, promptLength), prompt, gen, runs, probe, bytesPerToken);
+        var llama = Measure(() => new LlamaCppEngine(path, threads, ctx, promptLength), prompt, gen, runs, probe, bytesPerToken);
         rows.Add(new Row(type, layers, threads, bytesPerToken, ours, llama, peak));
     }
     finally
@@ -71,14 +74,14 @@ foreach (var type in types)
 }
 
 var table = new StringBuilder();
-table.AppendLine(string.Create(ci, $"7B-shaped (hidden 4096, 32/8 heads, FFN 14336, vocab 32000), {layers} layers, {threads} threads, prompt {promptLength}, decode {gen}; medians of {runs} runs after a warm-up; read bandwidth {peak:F1} GB/s"));
+table.AppendLine(string.Create(ci, $"7B-shaped (hidden 4096, 32/8 heads, FFN 14336, vocab 32000), {layers} layers, {threads} threads, prompt {promptLength}, decode {gen}; medians of {runs} runs after a warm-up; read bandwidth {peak:F1} GB/s (peak of the read test); adjacent: each decode run over the mean of a short read test just before and just after it, median of the runs"));
 table.AppendLine();
-table.AppendLine("| weights | prefill ours (t/s) | prefill llama.cpp | ours/llama.cpp | decode ours (t/s) | decode llama.cpp | ours/llama.cpp | decode GB/s ours | of bandwidth | llama.cpp of bandwidth |");
-table.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+table.AppendLine("| weights | prefill ours (t/s) | prefill llama.cpp | ours/llama.cpp | decode ours (t/s) | decode llama.cpp | ours/llama.cpp | decode GB/s ours | of bandwidth | llama.cpp of bandwidth | ours of adjacent read | llama.cpp of adjacent read |");
+table.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 foreach (var r in rows)
 {
     table.AppendLine(string.Create(ci,
-        $"| {r.Type} | {r.Ours.PrefillTps:F1} | {r.Llama.PrefillTps:F1} | {r.Ours.PrefillTps / r.Llama.PrefillTps:F2}x | {r.Ours.DecodeTps:F1} | {r.Llama.DecodeTps:F1} | {r.Ours.DecodeTps / r.Llama.DecodeTps:F2}x | {r.Ours.DecodeTps * r.BytesPerToken / 1e9:F1} | {r.Ours.DecodeTps * r.BytesPerToken / 1e9 / peak:P0} | {r.Llama.DecodeTps * r.BytesPerToken / 1e9 / peak:P0} |"));
+        $"| {r.Type} | {r.Ours.PrefillTps:F1} | {r.Llama.PrefillTps:F1} | {r.Ours.PrefillTps / r.Llama.PrefillTps:F2}x | {r.Ours.DecodeTps:F1} | {r.Llama.DecodeTps:F1} | {r.Ours.DecodeTps / r.Llama.DecodeTps:F2}x | {r.Ours.DecodeTps * r.BytesPerToken / 1e9:F1} | {r.Ours.DecodeTps * r.BytesPerToken / 1e9 / peak:P0} | {r.Llama.DecodeTps * r.BytesPerToken / 1e9 / peak:P0} | {r.Ours.DecodeAdjacentShare:P0} | {r.Llama.DecodeAdjacentShare:P0} |"));
 }
 table.AppendLine();
 table.AppendLine("read bandwidth test (GB/s):");
@@ -101,21 +104,32 @@ var json = JsonSerializer.Serialize(new
         llamacpp_prefill_tps = r.Llama.PrefillTps, llamacpp_decode_tps = r.Llama.DecodeTps,
         prefill_ratio = r.Ours.PrefillTps / r.Llama.PrefillTps, decode_ratio = r.Ours.DecodeTps / r.Llama.DecodeTps,
         decode_bandwidth_fraction = r.Ours.DecodeTps * r.BytesPerToken / 1e9 / peak,
+        decode_adjacent_fraction = r.Ours.DecodeAdjacentShare,
+        llamacpp_decode_adjacent_fraction = r.Llama.DecodeAdjacentShare,
     }),
 }, new JsonSerializerOptions { WriteIndented = true });
 File.WriteAllText(Path.Combine(outDir, "sidebyside.json"), json);
 Console.WriteLine($"wrote {Path.Combine(outDir, "sidebyside.md")} and sidebyside.json");
 return 0;
 
-static Speed Measure(Func<IEngine> create, int[] prompt, int gen, int runs)
+static Result Measure(Func<IEngine> create, int[] prompt, int gen, int runs, ReadBandwidth.Probe probe, long bytesPerToken)
 {
     using var engine = create();
     engine.Run(prompt, Math.Min(gen, 8)); // warm-up: pages in the weights, starts the threads
-    var results = Enumerable.Range(0, runs).Select(_ => engine.Run(prompt, gen)).ToArray();
-    var speed = new Speed(Median(results.Select(r => r.PrefillTps)), Median(results.Select(r => r.DecodeTps)));
+    var results = new List<Speed>();
+    var shares = new List<double>();
+    for (var i = 0; i < runs; i++)
+    {
+        var before = probe.Measure();
+        var run = engine.Run(prompt, gen);
+        var adjacent = (before + probe.Measure()) / 2;
+        results.Add(run);
+        shares.Add(run.DecodeTps * bytesPerToken / 1e9 / adjacent);
+    }
+    var result = new Result(Median(results.Select(r => r.PrefillTps)), Median(results.Select(r => r.DecodeTps)), Median(shares));
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"  {engine.Name,-15} prefill {speed.PrefillTps,8:F1} t/s  decode {speed.DecodeTps,7:F1} t/s  (runs: {string.Join(", ", results.Select(r => $"{r.PrefillTps:F0}/{r.DecodeTps:F1}"))})"));
-    return speed;
+        $"  {engine.Name,-15} prefill {result.PrefillTps,8:F1} t/s  decode {result.DecodeTps,7:F1} t/s  (runs: {string.Join(", ", results.Select(r => $"{r.PrefillTps:F0}/{r.DecodeTps:F1}"))}; of adjacent read: {string.Join(", ", shares.Select(v => $"{v:P0}"))})"));
+    return result;
 }
 
 static double Median(IEnumerable<double> values)
@@ -144,4 +158,7 @@ static Dictionary<string, string> ParseArgs(string[] args)
     return d;
 }
 
-internal sealed record Row(string Type, int Layers, int Threads, long BytesPerToken, Speed Ours, Speed Llama, double Bandwidth);
+/// <summary>Medians over the runs: prefill and decode tokens/s, and decode bytes/s over the adjacent read bandwidth.</summary>
+internal sealed record Result(double PrefillTps, double DecodeTps, double DecodeAdjacentShare);
+
+internal sealed record Row(string Type, int Layers, int Threads, long BytesPerToken, Result Ours, Result Llama, double Bandwidth);

@@ -34,24 +34,52 @@ internal static unsafe partial class ReadBandwidth
     /// <summary>One pass over the configurations; <paramref name="huge"/> null leaves the pages to the OS.</summary>
     private static List<Point> Measure(long bytes, int maxThreads, bool? huge)
     {
-        var length = (long)(((nuint)bytes + HugePage - 1) & ~(HugePage - 1));
-        var buffer = (byte*)NativeMemory.AlignedAlloc((nuint)length, HugePage);
-        var pages = huge switch { true => "2M", false => "4K", null => "os" };
-        try
+        using var buffer = new Buffer(bytes, huge);
+        var points = new List<Point>();
+        foreach (var (threads, streams) in Configurations(maxThreads))
+            points.Add(new Point(threads, streams, buffer.Pages, Run(buffer, threads, streams, Stopwatch.Frequency)));
+        return points;
+    }
+
+    /// <summary>
+    /// A short read test kept ready between the engines' runs. This machine's read bandwidth drifts by ±10%
+    /// within seconds (2-thread passes of the same buffer, 3 s apart: 26.5–32.7 GB/s), so the runner also
+    /// divides each decode run by the bandwidth read right before and right after it, on the configuration
+    /// the full test found fastest.
+    /// </summary>
+    public sealed class Probe(long bytes, Point fastest) : IDisposable
+    {
+        private readonly Buffer _buffer = new(bytes, fastest.Pages switch { "2M" => true, "4K" => false, _ => null });
+
+        /// <summary>The best of the passes in about a quarter of a second, GB/s.</summary>
+        public double Measure() => Run(_buffer, fastest.Threads, fastest.Streams, Stopwatch.Frequency / 4);
+
+        public void Dispose() => _buffer.Dispose();
+    }
+
+    /// <summary>A 2 MiB-aligned buffer, paged in, on the pages asked for (null: the OS's choice).</summary>
+    private sealed class Buffer : IDisposable
+    {
+        public Buffer(long bytes, bool? huge)
         {
+            Length = (long)(((nuint)bytes + HugePage - 1) & ~(HugePage - 1));
+            Data = (byte*)NativeMemory.AlignedAlloc((nuint)Length, HugePage);
+            Pages = huge switch { true => "2M", false => "4K", null => "os" };
             // before the first touch, so the pages are faulted in as asked; a refused hint only costs speed
-            if (huge is bool h && Madvise(buffer, (nuint)length, h ? MadvHugePage : MadvNoHugePage) != 0)
-                pages += " (madvise refused)";
-            new Span<byte>(buffer, (int)Math.Min(length, int.MaxValue)).Fill(1); // page in (the first 2 GB at most)
-            for (long off = int.MaxValue; off < length; off += 4096) buffer[off] = 1;
-            var points = new List<Point>();
-            foreach (var (threads, streams) in Configurations(maxThreads))
-                points.Add(new Point(threads, streams, pages, Run(buffer, length, threads, streams)));
-            return points;
+            if (huge is bool h && Madvise(Data, (nuint)Length, h ? MadvHugePage : MadvNoHugePage) != 0)
+                Pages += " (madvise refused)";
+            new Span<byte>(Data, (int)Math.Min(Length, int.MaxValue)).Fill(1); // page in (the first 2 GB at most)
+            for (long off = int.MaxValue; off < Length; off += 4096) Data[off] = 1;
         }
-        finally
+
+        public byte* Data { get; private set; }
+        public long Length { get; }
+        public string Pages { get; }
+
+        public void Dispose()
         {
-            NativeMemory.AlignedFree(buffer);
+            NativeMemory.AlignedFree(Data);
+            Data = null;
         }
     }
 
@@ -67,17 +95,20 @@ internal static unsafe partial class ReadBandwidth
         }
     }
 
-    private static double Run(byte* buffer, long length, int threads, int streams)
+    /// <summary>The best pass over <paramref name="duration"/> Stopwatch ticks, at least 3 passes.</summary>
+    private static double Run(Buffer buffer, int threads, int streams, long duration)
     {
         var best = 0.0;
-        var deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency; // about a second of passes, at least 3
+        var deadline = Stopwatch.GetTimestamp() + duration;
+        byte* data = buffer.Data;
+        long length = buffer.Length;
         for (var pass = 0; pass < 3 || Stopwatch.GetTimestamp() < deadline; pass++)
         {
             var start = Stopwatch.GetTimestamp();
             var slice = length / threads / (256L * streams) * (256L * streams);
             var sink = new ulong[threads];
             Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads },
-                t => sink[t] = Sum(buffer + t * slice, slice, streams));
+                t => sink[t] = Sum(data + t * slice, slice, streams));
             var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
             if (sink.Sum(v => (double)v) < 0) Console.Write(""); // keep the sums alive
             best = Math.Max(best, slice * threads / seconds / 1e9);
