@@ -143,7 +143,8 @@ mst_matmul_qa_fn mst_kernels_matmul_qa(const mst_cpu_kernels *k, int32_t type)
     }
 }
 
-/* The attention micro-kernels of the same ISA as k (attention.h): the per-ISA tables and the copies choose() completes. */
+/* The attention micro-kernels of the same ISA as k (attention.h): k is a per-ISA table or the copy of one
+ * that choose() completes. */
 const mst_attn_kernels *mst_kernels_attn(const mst_cpu_kernels *k)
 {
 #if defined(__x86_64__)
