@@ -29,6 +29,29 @@ MST_AI void unit_q4_0(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b,
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
     __m512i lo[4], hi[4];
+    if (NT == 1) {
+        /* decode: the high nibbles kept in place (16·w, one AND instead of shift + AND), their sum taken 16
+         * times and the low one scaled by 16 to match. 16·(s0 + s1) is exact in int32 and converts to float
+         * exactly (|·| < 2^24), and the scale divided by 16 is exact, so the product, and the FMA, are the
+         * same bits as the prefill path's. */
+        const __m512i m4h = _mm512_set1_epi8((char)0xF0);
+        for (int c = 0; c < 4; c++) {
+            const __m512i v = _mm512_loadu_si512(p + 32 + 64 * c);
+            lo[c] = _mm512_and_si512(v, m4);
+            hi[c] = _mm512_and_si512(v, m4h);
+        }
+        const size_t tb = t * (cols / MST_QK) + b;
+        const int32_t *xd = (const int32_t *)(x->qs + t * cols + (size_t)b * MST_QK);
+        __m512i s0 = _mm512_set1_epi32(x->nbsum8[tb]);
+        __m512i s1 = _mm512_setzero_si512();
+        for (int c = 0; c < 4; c++) {
+            s0 = _mm512_dpbusd_epi32(s0, lo[c], _mm512_set1_epi32(xd[c]));
+            s1 = _mm512_dpbusd_epi32(s1, hi[c], _mm512_set1_epi32(xd[4 + c]));
+        }
+        const __m512 s = _mm512_mul_ps(_mm512_mul_ps(dw, _mm512_set1_ps(x->d[tb])), _mm512_set1_ps(0.0625f));
+        acc[0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_slli_epi32(s0, 4), s1)), s, acc[0]);
+        return;
+    }
     for (int c = 0; c < 4; c++) {
         const __m512i v = _mm512_loadu_si512(p + 32 + 64 * c);
         lo[c] = _mm512_and_si512(v, m4);
