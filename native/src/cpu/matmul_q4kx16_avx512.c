@@ -10,11 +10,11 @@
  *     Xeon every 512-bit integer multiply issues on one port, and vpmulld would cost two uops there;
  *   - Σ m_j·bsum_j: vpdpwssd of (m_2k, m_2k+1) per lane against (bsum_2k, bsum_2k+1) broadcast, the
  *     32-column bsums made from bsum16 once per token and unit (4 vpdpwssd instead of 8);
- *   - floats once per super-block: first the mins term, then the scales term (unit_q4k: the only float
- *     order, shared by prefill and decode, so one token equals its row of a batch bit for bit).
+ *   - floats once per super-block: first the mins term, then the scales term (head_q4k, end_q4k: the
+ *     only float order, shared by prefill and decode, so one token equals its row of a batch bit for bit).
  * The 12 packed scale bytes of the 16 rows are unpacked once per unit with mst_k4_scale_min16's word
  * arithmetic done lane-wise, then one vpshufb per sub-block picks the byte. Prefill: up to 8 tokens share
- * each decoded pass of 8 chunks; decode walks 4 streams of groups (matmul_tile.h). */
+ * each decoded pass of 4 chunks; decode walks 4 streams of groups, their passes interleaved (matmul_tile.h). */
 #include "ops.h"
 
 #if defined(__x86_64__)
@@ -54,18 +54,24 @@ MST_AI __m512i pick_two(int b)
                             _mm512_set4_epi32(12 * 0x10001, 8 * 0x10001, 4 * 0x10001, 0));
 }
 
-/* One unit (super-block b of a 16-row group at p) for tokens t..t+NT-1, added to acc[0..NT-1]. */
-MST_AI void unit_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, __m512 *acc, const int NT)
+/* A unit (super-block b of a 16-row group at p) for tokens t..t+NT-1 is a head (the first 4 chunks: scales
+ * and the mins term), 8 passes of 4 chunks and an end (the scales term), so that decode can interleave the
+ * passes of 4 streams (MST_DEFINE_X16_QA_FROM_PASSES). The state between them: */
+typedef struct {
+    __m512i sc[2];         /* per lane, mst_k4_scale_min16's scales: sc[0] = 0-3, sc[1] = 4-7 */
+    __m512i is[8], is2[8]; /* per token, Σ_j sc_j·isum_j so far (is2: the high-nibble chain, NT <= 4) */
+} q4k_state;
+
+MST_AI void head_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, q4k_state *st, __m512 *acc,
+                     const int NT)
 {
     const uint32_t cols = x->cols, nb = cols / MST_QK_K;
     const __m512i m4 = _mm512_set1_epi8(0x0F), m6 = _mm512_set1_epi8(0x3F), m30 = _mm512_set1_epi8(0x30);
-    const __m512i dd = chunk(p, 0);
-    const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dd));
-    const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dd, 16)));
-    /* mst_k4_scale_min16 per lane: sc[0] = scales 0-3, sc[1] = 4-7, mn[0] = mins 0-3, mn[1] = 4-7 */
+    const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(chunk(p, 0), 16)));
+    /* mst_k4_scale_min16 per lane: mn[0] = mins 0-3, mn[1] = 4-7 */
     const __m512i w0 = chunk(p, 1), w1 = chunk(p, 2), w2 = chunk(p, 3);
-    const __m512i sc[2] = {_mm512_and_si512(w0, m6),
-                           _mm512_or_si512(_mm512_and_si512(w2, m4), _mm512_and_si512(_mm512_srli_epi32(w0, 2), m30))};
+    st->sc[0] = _mm512_and_si512(w0, m6);
+    st->sc[1] = _mm512_or_si512(_mm512_and_si512(w2, m4), _mm512_and_si512(_mm512_srli_epi32(w0, 2), m30));
     const __m512i mn[2] = {_mm512_and_si512(w1, m6), _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(w2, 4), m4),
                                                                      _mm512_and_si512(_mm512_srli_epi32(w1, 2), m30))};
     /* the mins term first: Σ_j m_j·B_j with B_j = bsum16[2j] + bsum16[2j+1] (|B_j| <= 32·127: int16), two
@@ -88,47 +94,57 @@ MST_AI void unit_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, 
     for (int u = 0; u < NT; u++) {
         const float dx = x->d[(t + u) * nb + b];
         acc[u] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ms[u]), _mm512_mul_ps(dmin, _mm512_set1_ps(-dx)), acc[u]);
-    }
-    /* 8 passes of 4 chunks: pass q covers columns 16(q%2)..+15 of sub-blocks 2(q/2) (low nibbles) and
-     * 2(q/2)+1 (high nibbles). Unrolled so the vpshufb controls are constants: GCC kept the pass loop and
-     * rebuilt them each pass. Up to 4 tokens, the high-nibble products go to a second chain (is2), added
-     * at the end (exact int32, so the same sum): one chain of 16 dependent vpdpwssd bounded decode. Both
-     * measured on one core with the matrix in L2: 33 → 39 GB/s. 8 tokens have no spare registers for it. */
-    __m512i is[8], is2[8];
-    for (int u = 0; u < NT; u++)
-        is[u] = is2[u] = _mm512_setzero_si512();
-#pragma GCC unroll 8
-    for (int q = 0; q < 8; q++) {
-        const int pr = q / 2, half = q % 2;
-        __m512i lo[4], hi[4];
-        for (int i = 0; i < 4; i++) {
-            const __m512i v = chunk(p, 4 + 4 * q + i);
-            lo[i] = _mm512_and_si512(v, m4);
-            hi[i] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-        }
-        const __m512i sc_lo = _mm512_shuffle_epi8(sc[(2 * pr) / 4], pick_lo((2 * pr) % 4));
-        const __m512i sc_hi = _mm512_shuffle_epi8(sc[(2 * pr + 1) / 4], pick_lo((2 * pr + 1) % 4));
-        for (int u = 0; u < NT; u++) {
-            const int8_t *xq = x->qs + (t + u) * cols + (size_t)b * MST_QK_K + 64 * pr + 16 * half;
-            __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
-            for (int i = 0; i < 4; i++) {
-                s0 = _mm512_dpbusd_epi32(s0, lo[i], bcast32(xq + 4 * i));
-                s1 = _mm512_dpbusd_epi32(s1, hi[i], bcast32(xq + 32 + 4 * i));
-            }
-            is[u] = _mm512_dpwssd_epi32(is[u], s0, sc_lo);
-            if (NT <= 4)
-                is2[u] = _mm512_dpwssd_epi32(is2[u], s1, sc_hi);
-            else
-                is[u] = _mm512_dpwssd_epi32(is[u], s1, sc_hi);
-        }
-    }
-    for (int u = 0; u < NT; u++) {
-        const float dx = x->d[(t + u) * nb + b];
-        if (NT <= 4)
-            is[u] = _mm512_add_epi32(is[u], is2[u]);
-        acc[u] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is[u]), _mm512_mul_ps(dw, _mm512_set1_ps(dx)), acc[u]);
+        st->is[u] = st->is2[u] = _mm512_setzero_si512();
     }
 }
 
-MST_DEFINE_X16_QA_FROM_UNIT(mst_matmul_qa_q4_kx16_vnni, unit_q4k, UNIT, MST_QK_K, 4)
+/* Pass q of 8 (4 chunks) covers columns 16(q%2)..+15 of sub-blocks 2(q/2) (low nibbles) and 2(q/2)+1 (high
+ * nibbles). The callers unroll the passes so the vpshufb controls are constants: GCC kept a pass loop and
+ * rebuilt them each pass. Up to 4 tokens, the high-nibble products go to a second chain (is2), added at the
+ * end (exact int32, so the same sum): one chain of 16 dependent vpdpwssd bounded decode. Both measured on
+ * one core with the matrix in L2: 33 → 39 GB/s. 8 tokens have no spare registers for it. */
+MST_AI void pass_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, const int q, q4k_state *st,
+                     const int NT)
+{
+    const uint32_t cols = x->cols;
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const int pr = q / 2, half = q % 2;
+    __m512i lo[4], hi[4];
+    for (int i = 0; i < 4; i++) {
+        const __m512i v = chunk(p, 4 + 4 * q + i);
+        lo[i] = _mm512_and_si512(v, m4);
+        hi[i] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+    }
+    const __m512i sc_lo = _mm512_shuffle_epi8(st->sc[(2 * pr) / 4], pick_lo((2 * pr) % 4));
+    const __m512i sc_hi = _mm512_shuffle_epi8(st->sc[(2 * pr + 1) / 4], pick_lo((2 * pr + 1) % 4));
+    for (int u = 0; u < NT; u++) {
+        const int8_t *xq = x->qs + (t + u) * cols + (size_t)b * MST_QK_K + 64 * pr + 16 * half;
+        __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+        for (int i = 0; i < 4; i++) {
+            s0 = _mm512_dpbusd_epi32(s0, lo[i], bcast32(xq + 4 * i));
+            s1 = _mm512_dpbusd_epi32(s1, hi[i], bcast32(xq + 32 + 4 * i));
+        }
+        st->is[u] = _mm512_dpwssd_epi32(st->is[u], s0, sc_lo);
+        if (NT <= 4)
+            st->is2[u] = _mm512_dpwssd_epi32(st->is2[u], s1, sc_hi);
+        else
+            st->is[u] = _mm512_dpwssd_epi32(st->is[u], s1, sc_hi);
+    }
+}
+
+/* floats once per super-block: the scales term, after the mins term of the head */
+MST_AI void end_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, q4k_state *st, __m512 *acc,
+                    const int NT)
+{
+    const uint32_t nb = x->cols / MST_QK_K;
+    const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(chunk(p, 0)));
+    for (int u = 0; u < NT; u++) {
+        const float dx = x->d[(t + u) * nb + b];
+        const __m512i is = NT <= 4 ? _mm512_add_epi32(st->is[u], st->is2[u]) : st->is[u];
+        acc[u] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(dw, _mm512_set1_ps(dx)), acc[u]);
+    }
+}
+
+MST_DEFINE_X16_QA_FROM_PASSES(mst_matmul_qa_q4_kx16_vnni, q4k_state, head_q4k, pass_q4k, end_q4k, UNIT, 256, 8,
+                              256, MST_QK_K, 4)
 #endif

@@ -9,9 +9,10 @@
  *     |.| <= 16·63·127 + 32·2032 < 2^18;
  *   - one vpmulld by sc_j (int8 sign-extended per lane) and one add; |Σ_j| < 16·128·2^18 = 2^29. The int16
  *     trick of the Q4_K kernel does not fit here (16 columns of 0..63 reach 128016).
- *   - floats once per super-block: one convert and one FMA per token (unit_q6k, shared by prefill and
+ *   - floats once per super-block: one convert and one FMA per token (end_q6k, shared by prefill and
  *     decode, so one token equals its row of a batch bit for bit).
- * Prefill: up to 8 tokens share each decoded sub-block; decode walks 4 streams of groups (matmul_tile.h). */
+ * Prefill: up to 8 tokens share each decoded sub-block; decode walks 4 streams of groups, their sub-blocks
+ * interleaved (matmul_tile.h). */
 #include "ops.h"
 
 #if defined(__x86_64__)
@@ -33,52 +34,69 @@ MST_AI __m512i bcast32(const void *p)
     return _mm512_set1_epi32(v);
 }
 
-/* One unit (super-block b of a 16-row group at p) for tokens t..t+NT-1, added to acc[0..NT-1]. */
-MST_AI void unit_q6k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, __m512 *acc, const int NT)
+/* A unit (super-block b of a 16-row group at p) for tokens t..t+NT-1 is a head (the 16 rows' scales d and
+ * sub-block scales, 288 bytes), 16 passes of one sub-block (192 bytes) and an end, so that decode can
+ * interleave the passes of 4 streams (MST_DEFINE_X16_QA_FROM_PASSES). The state between them: */
+typedef struct {
+    int32_t off[8][16]; /* per token and sub-block, -32·bsum16, where a broadcast load can start each chain */
+    __m512i is[8];      /* per token, Σ_j sc_j·(isum_j - 32·bsum_j) so far */
+} q6k_state;
+
+MST_AI void head_q6k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, q6k_state *st, __m512 *acc,
+                     const int NT)
 {
-    const uint32_t cols = x->cols, nb = cols / MST_QK_K;
-    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
-    /* -32·bsum16 of every sub-block and token, where a broadcast load can start each chain */
-    int32_t off[8][16];
+    (void)p, (void)acc;
+    const uint32_t cols = x->cols;
     for (int u = 0; u < NT; u++) {
         const __m256i bs = _mm256_loadu_si256((const __m256i *)(x->bsum16 + (t + u) * (cols / 16) + (size_t)b * 16));
-        _mm512_storeu_si512(off[u], _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_cvtepi16_epi32(bs), 5)));
-    }
-    __m512i is[8];
-    for (int u = 0; u < NT; u++)
-        is[u] = _mm512_setzero_si512();
-    for (int j = 0; j < 16; j++) {
-        const uint8_t *s = p + 288 + 192 * j;
-        const __m512i A = _mm512_loadu_si512(s), B = _mm512_loadu_si512(s + 64), H = _mm512_loadu_si512(s + 128);
-        __m512i w[4];
-        w[0] = _mm512_or_si512(_mm512_and_si512(A, m4), _mm512_and_si512(_mm512_slli_epi16(H, 4), m30));
-        w[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(A, 4), m4), _mm512_and_si512(_mm512_slli_epi16(H, 2), m30));
-        w[2] = _mm512_or_si512(_mm512_and_si512(B, m4), _mm512_and_si512(H, m30));
-        w[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(B, 4), m4), _mm512_and_si512(_mm512_srli_epi16(H, 2), m30));
-        const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p + 32 + 16 * j)));
-        for (int u = 0; u < NT; u++) {
-            const int8_t *xq = x->qs + (t + u) * cols + (size_t)b * MST_QK_K + 16 * j;
-            __m512i c = _mm512_set1_epi32(off[u][j]);
-            if (NT == 1) { /* decode: two chains of 2 vpdpbusd, not one of 4 (exact int32, the same sum);
-                            * one core, matrix in L2: 29.7 → 31.6 GB/s */
-                __m512i c1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[1], bcast32(xq + 4));
-                c = _mm512_dpbusd_epi32(c, w[0], bcast32(xq));
-                c1 = _mm512_dpbusd_epi32(c1, w[3], bcast32(xq + 12));
-                c = _mm512_dpbusd_epi32(c, w[2], bcast32(xq + 8));
-                c = _mm512_add_epi32(c, c1);
-            } else {
-                for (int i = 0; i < 4; i++)
-                    c = _mm512_dpbusd_epi32(c, w[i], bcast32(xq + 4 * i));
-            }
-            is[u] = _mm512_add_epi32(is[u], _mm512_mullo_epi32(c, sc));
-        }
-    }
-    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
-    for (int u = 0; u < NT; u++) {
-        const float dx = x->d[(t + u) * nb + b];
-        acc[u] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is[u]), _mm512_mul_ps(dw, _mm512_set1_ps(dx)), acc[u]);
+        _mm512_storeu_si512(st->off[u], _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_cvtepi16_epi32(bs), 5)));
+        st->is[u] = _mm512_setzero_si512();
     }
 }
 
-MST_DEFINE_X16_QA_FROM_UNIT(mst_matmul_qa_q6_kx16_vnni, unit_q6k, UNIT, MST_QK_K, 4)
+MST_AI void pass_q6k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, const int j, q6k_state *st,
+                     const int NT)
+{
+    const uint32_t cols = x->cols;
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    const uint8_t *s = p + 288 + 192 * j;
+    const __m512i A = _mm512_loadu_si512(s), B = _mm512_loadu_si512(s + 64), H = _mm512_loadu_si512(s + 128);
+    __m512i w[4];
+    w[0] = _mm512_or_si512(_mm512_and_si512(A, m4), _mm512_and_si512(_mm512_slli_epi16(H, 4), m30));
+    w[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(A, 4), m4), _mm512_and_si512(_mm512_slli_epi16(H, 2), m30));
+    w[2] = _mm512_or_si512(_mm512_and_si512(B, m4), _mm512_and_si512(H, m30));
+    w[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(B, 4), m4), _mm512_and_si512(_mm512_srli_epi16(H, 2), m30));
+    const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p + 32 + 16 * j)));
+    for (int u = 0; u < NT; u++) {
+        const int8_t *xq = x->qs + (t + u) * cols + (size_t)b * MST_QK_K + 16 * j;
+        __m512i c = _mm512_set1_epi32(st->off[u][j]);
+        if (NT == 1) { /* decode: two chains of 2 vpdpbusd, not one of 4 (exact int32, the same sum);
+                        * one core, matrix in L2: 29.7 → 31.6 GB/s */
+            __m512i c1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[1], bcast32(xq + 4));
+            c = _mm512_dpbusd_epi32(c, w[0], bcast32(xq));
+            c1 = _mm512_dpbusd_epi32(c1, w[3], bcast32(xq + 12));
+            c = _mm512_dpbusd_epi32(c, w[2], bcast32(xq + 8));
+            c = _mm512_add_epi32(c, c1);
+        } else {
+            for (int i = 0; i < 4; i++)
+                c = _mm512_dpbusd_epi32(c, w[i], bcast32(xq + 4 * i));
+        }
+        st->is[u] = _mm512_add_epi32(st->is[u], _mm512_mullo_epi32(c, sc));
+    }
+}
+
+/* floats once per super-block: one convert and one FMA per token */
+MST_AI void end_q6k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, q6k_state *st, __m512 *acc,
+                    const int NT)
+{
+    const uint32_t nb = x->cols / MST_QK_K;
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+    for (int u = 0; u < NT; u++) {
+        const float dx = x->d[(t + u) * nb + b];
+        acc[u] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(st->is[u]), _mm512_mul_ps(dw, _mm512_set1_ps(dx)), acc[u]);
+    }
+}
+
+MST_DEFINE_X16_QA_FROM_PASSES(mst_matmul_qa_q6_kx16_vnni, q6k_state, head_q6k, pass_q6k, end_q6k, UNIT, 288, 16,
+                              192, MST_QK_K, 4)
 #endif

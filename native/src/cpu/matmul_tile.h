@@ -154,14 +154,11 @@
         }                                                                                                  \
     }
 
-/* A whole x16 kernel from one unit function unit_fn(p, x, t, b, acc, NT), which adds column block b of the
- * group unit at p for tokens t..t+NT-1 into acc[0..NT): the group walk, the 4-stream decode and the tiled
- * driver. Both walks ask for the unit ahead_units ahead (the first token group of a tile streams it from
- * memory): the 288/544-byte Q4_0/Q8_0 units use 32 (9-17 KB; of 0/16/32/64/128 units tried for Q4_0
- * decode, 0 was clearly worst and 32 best in a noisy run); the 2.3-3.4 KB K-quant units use 4 (32 would
- * be 74-108 KB ahead, past L1 before use). Decode runs unit_fn with NT = 1,
- * so one token equals its row of a batch bit for bit. */
-#define MST_DEFINE_X16_QA_FROM_UNIT(fn_name, unit_fn, unit_bytes, block_cols, ahead_units)                 \
+/* The group walk over one unit function unit_fn(p, x, t, b, acc, NT), which adds column block b of the
+ * group unit at p for tokens t..t+NT-1 into acc[0..NT): fn_name##_group(g, nb, x, t, y, ys, NT), for the
+ * tiled driver. It asks for the unit ahead_units ahead (the first token group of a tile streams it from
+ * memory). */
+#define MST_DEFINE_X16_GROUP(fn_name, unit_fn, unit_bytes, ahead_units)                                   \
     MST_AI void fn_name##_group(const uint8_t *g, uint32_t nb, const mst_qact *x, size_t t, float *y, size_t ys, \
                                 const int NT)                                                              \
     {                                                                                                      \
@@ -176,12 +173,93 @@
         }                                                                                                  \
         for (int u = 0; u < NT; u++)                                                                       \
             _mm512_storeu_ps(y + u * ys, acc[u]);                                                          \
-    }                                                                                                      \
+    }
+
+/* A whole x16 kernel from one unit function unit_fn (as for MST_DEFINE_X16_GROUP): the group walk, the
+ * 4-stream decode and the tiled driver. Both walks ask for the unit ahead_units ahead: the 288/544-byte
+ * Q4_0/Q8_0 units use 32 (9-17 KB; of 0/16/32/64/128 units tried for Q4_0 decode, 0 was clearly worst and
+ * 32 best in a noisy run). Decode runs unit_fn with NT = 1, so one token equals its row of a batch bit for
+ * bit. */
+#define MST_DEFINE_X16_QA_FROM_UNIT(fn_name, unit_fn, unit_bytes, block_cols, ahead_units)                 \
+    MST_DEFINE_X16_GROUP(fn_name, unit_fn, unit_bytes, ahead_units)                                        \
     MST_AI void fn_name##_unit1(const uint8_t *p, const mst_qact *x, uint32_t b, __m512 *acc)              \
     {                                                                                                      \
         unit_fn(p, x, 0, b, acc, 1);                                                                       \
     }                                                                                                      \
     MST_DEFINE_DECODE_STREAMS(fn_name##_decode, fn_name##_unit1, unit_bytes, (ahead_units) * (unit_bytes)) \
+    MST_DEFINE_MATMUL_X16_QA(fn_name, fn_name##_group, fn_name##_decode, block_cols)
+
+/* A whole x16 kernel for the large K-quant units (2.3-3.4 KB), whose unit is a head then npass passes:
+ *   head_fn(p, x, t, b, st, acc, NT)    reads the unit's first head_bytes, sets up the state *st;
+ *   pass_fn(p, x, t, b, k, st, NT)      pass k (a constant once unrolled) over pass_bytes at
+ *                                       head_bytes + k·pass_bytes;
+ *   end_fn(p, x, t, b, st, acc, NT)     adds the unit's sum into acc[0..NT).
+ * Prefill runs them in that order, unit by unit. Decode runs the 4 streams of MST_DEFINE_DECODE_STREAMS
+ * interleaved inside the unit: the heads of the 4 streams, then pass 0 of each, pass 1 of each, and so
+ * on, so every stream is read in bursts of one pass (192-256 bytes) rather than of one whole unit. Each
+ * stream's state is its own, and every stream sees exactly the operations of prefill for one token in the
+ * same order, so decode stays bit-identical to its row of a batch. Why: this Xeon's L2 streamer keeps a
+ * short distance ahead per stream, so one stream read 36 lines at a time leaves the others idle; the same
+ * Q4_K arithmetic on a 400 MB matrix, 2 threads, read 23.0 GB/s unit by unit and 27.8 GB/s interleaved
+ * (a plain 4-stream read: 31.3), bit for bit the same output. Each visit asks for its lines ahead_units
+ * units ahead in the same stream (4: 9-13 KB; without the software prefetch, 24.6 against 28.3). */
+#define MST_DEFINE_X16_QA_FROM_PASSES(fn_name, state_t, head_fn, pass_fn, end_fn, unit_bytes, head_bytes, npass, \
+                                      pass_bytes, block_cols, ahead_units)                                   \
+    MST_AI void fn_name##_unit(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, __m512 *acc, const int NT) \
+    {                                                                                                      \
+        state_t st;                                                                                        \
+        head_fn(p, x, t, b, &st, acc, NT);                                                                 \
+        _Pragma("GCC unroll 16") for (int k = 0; k < (npass); k++) pass_fn(p, x, t, b, k, &st, NT);       \
+        end_fn(p, x, t, b, &st, acc, NT);                                                                  \
+    }                                                                                                      \
+    MST_DEFINE_X16_GROUP(fn_name, fn_name##_unit, unit_bytes, ahead_units)                                 \
+    MST_AI void fn_name##_visit(const uint8_t *u, size_t off, size_t len)                                  \
+    {                                                                                                      \
+        for (size_t k = 0; k < len; k += 64)                                                               \
+            _mm_prefetch((const char *)(u + (ahead_units) * (unit_bytes) + off + k), _MM_HINT_T0);         \
+    }                                                                                                      \
+    static void fn_name##_decode(const uint8_t *w, size_t gbytes, uint32_t nb, const mst_qact *x, float *y, \
+                                 uint32_t g0, uint32_t g1)                                                 \
+    {                                                                                                      \
+        enum { S = 4 };                                                                                    \
+        const uint32_t q = (g1 - g0) / S;                                                                  \
+        uint32_t g = g0;                                                                                   \
+        for (; q > 0 && g < g0 + q; g++) {                                                                 \
+            const uint8_t *p[S];                                                                           \
+            __m512 acc[S];                                                                                 \
+            for (int s = 0; s < S; s++) {                                                                  \
+                p[s] = w + (size_t)(g + s * q) * gbytes;                                                   \
+                acc[s] = _mm512_setzero_ps();                                                              \
+            }                                                                                              \
+            for (uint32_t b = 0; b < nb; b++) {                                                            \
+                const uint8_t *u[S];                                                                       \
+                state_t st[S];                                                                             \
+                _Pragma("GCC unroll 4") for (int s = 0; s < S; s++) {                                      \
+                    u[s] = p[s] + (size_t)b * (unit_bytes);                                                \
+                    fn_name##_visit(u[s], 0, (head_bytes));                                                \
+                    head_fn(u[s], x, 0, b, &st[s], &acc[s], 1);                                            \
+                }                                                                                          \
+                _Pragma("GCC unroll 16") for (int k = 0; k < (npass); k++)                                 \
+                    _Pragma("GCC unroll 4") for (int s = 0; s < S; s++) {                                  \
+                        fn_name##_visit(u[s], (head_bytes) + (size_t)k * (pass_bytes), (pass_bytes));      \
+                        pass_fn(u[s], x, 0, b, k, &st[s], 1);                                              \
+                    }                                                                                      \
+                _Pragma("GCC unroll 4") for (int s = 0; s < S; s++)                                        \
+                    end_fn(u[s], x, 0, b, &st[s], &acc[s], 1);                                             \
+            }                                                                                              \
+            for (int s = 0; s < S; s++)                                                                    \
+                _mm512_storeu_ps(y + (size_t)(g + s * q) * 16, acc[s]);                                    \
+        }                                                                                                  \
+        for (g = g0 + S * q; g < g1; g++) { /* the last (g1 - g0) % 4 groups: one stream */               \
+            const uint8_t *p = w + (size_t)g * gbytes;                                                     \
+            __m512 acc = _mm512_setzero_ps();                                                              \
+            for (uint32_t b = 0; b < nb; b++) {                                                            \
+                fn_name##_visit(p + (size_t)b * (unit_bytes), 0, (unit_bytes));                            \
+                fn_name##_unit(p + (size_t)b * (unit_bytes), x, 0, b, &acc, 1);                            \
+            }                                                                                              \
+            _mm512_storeu_ps(y + (size_t)g * 16, acc);                                                     \
+        }                                                                                                  \
+    }                                                                                                      \
     MST_DEFINE_MATMUL_X16_QA(fn_name, fn_name##_group, fn_name##_decode, block_cols)
 
 #endif
