@@ -7,8 +7,9 @@
  *    end in SIMD). Tolerance: |y - y_ref| <= 1e-5 · Σ_c |w_c · xq_c| per output (w, xq dequantized),
  *    which bounds every partial sum; float error over <= 1024 such adds is a few 1e-7 relative in
  *    practice. Split row ranges must be bit-identical (the thread pool splits that way).
- * 2b. Q4_0 and Q8_0 repacked 16 rows at a time (repack.h) with their kernels, where the CPU has one, against the
- *    same scalar reference on the original layout, same bound; 16-row-aligned splits bit-identical.
+ * 2b. Q4_0 and Q8_0 repacked 16 rows at a time (repack.h) with their kernels (AVX2, AVX-512 VNNI: those the
+ *    CPU has), against the same scalar reference on the original layout, same bound; 16-row-aligned splits
+ *    bit-identical; the AVX2 and AVX-512 kernels bit-identical to each other.
  * 3. The approximation itself: the reference result equals the float dot product of W with the
  *    dequantized activations (same 1e-5 bound), and each dequantized activation is within
  *    d/2 + amax·2^-11 of the float one (half a step, plus the fp16 rounding of d times |q| <= 127). */
@@ -19,6 +20,7 @@
 #include "cpu/repack.h"
 
 static const double TOL = 1e-5;
+static int g_x16_tables_run; /* bit k: tables[k] of check_repacked had an x16 kernel */
 
 static void test_rule(void)
 {
@@ -132,12 +134,56 @@ static void check_case(int32_t type, uint32_t rows, uint32_t cols, uint32_t n_to
     free(w), free(x), free(b.mem), free(xdq), free(wf), free(y_ref), free(y_dq), free(y), free(y_split), free(bound);
 }
 
+/* x16 kernel fn (from the table named kn) on the repacked wr: within the bound of the scalar reference
+ * y_ref, 16-row-aligned splits bit-identical, and the last token alone equal to its row of the batch. */
+static void check_repacked_kernel(const char *kn, mst_matmul_qa_fn fn, int32_t type, const uint8_t *wr,
+                                  size_t row_bytes, uint32_t rows, uint32_t cols, uint32_t n_tokens, const float *x,
+                                  const qbuf *b, const float *wf, const float *y_ref, float *y)
+{
+    const size_t ny = (size_t)n_tokens * rows;
+    float *y_split = xmalloc(ny * 4);
+    fn(wr, row_bytes, rows, &b->q, y, 0, rows);
+    uint32_t cut = rows / 32 * 16; /* a 16-row boundary near the middle, as the pool splits */
+    fn(wr, row_bytes, rows, &b->q, y_split, 0, cut);
+    fn(wr, row_bytes, rows, &b->q, y_split, cut, rows);
+    int reported = 0;
+    for (uint32_t t = 0; t < n_tokens; t++)
+        for (uint32_t r = 0; r < rows; r++) {
+            size_t i = (size_t)t * rows + r;
+            double bound = 0;
+            for (uint32_t c = 0; c < cols; c++)
+                bound += fabs((double)wf[(size_t)r * cols + c] * b->q.d[((size_t)t * cols + c) / 32] *
+                              b->q.qs[(size_t)t * cols + c]);
+            bound = TOL * bound + 1e-30;
+            double err = fabs((double)y[i] - (double)y_ref[i]);
+            if (!(err <= bound) && !reported++)
+                CHECK(0, "%s x16 %s rows=%u cols=%u tokens=%u: y[t=%u][r=%u] = %.9g, reference %.9g (err %.3g > %.3g)",
+                      mst_type_name(type), kn, rows, cols, n_tokens, t, r, y[i], y_ref[i], err, bound);
+            if (memcmp(&y[i], &y_split[i], 4) != 0 && !reported++)
+                CHECK(0, "%s x16 %s rows=%u cols=%u tokens=%u: split run differs at t=%u r=%u", mst_type_name(type), kn,
+                      rows, cols, n_tokens, t, r);
+        }
+    /* one token takes the decode path (4 streams of groups, matmul_tile.h), several the tiled one: the last
+     * token alone must give its row of the batch bit for bit, so a prompt and its replay agree exactly */
+    if (n_tokens > 1) {
+        qbuf one;
+        quantize(&one, x + (size_t)(n_tokens - 1) * cols, cols, 1);
+        float *y1 = xmalloc((size_t)rows * 4);
+        fn(wr, row_bytes, rows, &one.q, y1, 0, rows);
+        CHECK(memcmp(y1, y + (size_t)(n_tokens - 1) * rows, (size_t)rows * 4) == 0,
+              "%s x16 %s rows=%u cols=%u: one token differs from its row of a %u-token batch", mst_type_name(type), kn,
+              rows, cols, n_tokens);
+        free(y1), free(one.mem);
+    }
+    free(y_split);
+}
+
+/* Every table's x16 kernel for type (AVX2, and AVX-512 VNNI where the CPU has them), each checked alone,
+ * and the two against each other bit for bit: both form the exact integer block sums and the same float
+ * operations per row (matmul_q4x16_avx2.c), so a model gives the same tokens on either kind of CPU. */
 static void check_repacked(int32_t type, uint32_t rows, uint32_t cols, uint32_t n_tokens, uint64_t seed)
 {
-    const mst_cpu_kernels *k = mst_cpu_avx512();
-    mst_matmul_qa_fn fn = !k ? NULL : type == MST_TYPE_Q4_0 ? k->matmul_qa_q4_0x16 : k->matmul_qa_q8_0x16;
-    if (!fn)
-        return;
+    const mst_cpu_kernels *tables[2] = {mst_cpu_avx2(), mst_cpu_avx512()};
     uint64_t s = seed;
     size_t bytes;
     uint8_t *w = make_weights(&s, type, rows, cols, 1.0f, &bytes);
@@ -150,42 +196,22 @@ static void check_repacked(int32_t type, uint32_t rows, uint32_t cols, uint32_t 
     quantize(&b, x, cols, n_tokens);
     float *wf = xmalloc((size_t)rows * cols * 4);
     mst_dequantize_ref(type, w, (uint64_t)rows * cols, wf);
-    float *y_ref = xmalloc(ny * 4), *y = xmalloc(ny * 4), *y_split = xmalloc(ny * 4);
+    float *y_ref = xmalloc(ny * 4), *y[2] = {xmalloc(ny * 4), xmalloc(ny * 4)};
     mst_kernels_matmul_qa(mst_cpu_scalar(), type)(w, row_bytes, rows, &b.q, y_ref, 0, rows);
-    fn(wr, row_bytes, rows, &b.q, y, 0, rows);
-    uint32_t cut = rows / 32 * 16; /* a 16-row boundary near the middle, as the pool splits */
-    fn(wr, row_bytes, rows, &b.q, y_split, 0, cut);
-    fn(wr, row_bytes, rows, &b.q, y_split, cut, rows);
-    int reported = 0;
-    for (uint32_t t = 0; t < n_tokens; t++)
-        for (uint32_t r = 0; r < rows; r++) {
-            size_t i = (size_t)t * rows + r;
-            double bound = 0;
-            for (uint32_t c = 0; c < cols; c++)
-                bound += fabs((double)wf[(size_t)r * cols + c] * b.q.d[((size_t)t * cols + c) / 32] *
-                              b.q.qs[(size_t)t * cols + c]);
-            bound = TOL * bound + 1e-30;
-            double err = fabs((double)y[i] - (double)y_ref[i]);
-            if (!(err <= bound) && !reported++)
-                CHECK(0, "%s x16 rows=%u cols=%u tokens=%u: y[t=%u][r=%u] = %.9g, reference %.9g (err %.3g > %.3g)",
-                      mst_type_name(type), rows, cols, n_tokens, t, r, y[i], y_ref[i], err, bound);
-            if (memcmp(&y[i], &y_split[i], 4) != 0 && !reported++)
-                CHECK(0, "%s x16 rows=%u cols=%u tokens=%u: split run differs at t=%u r=%u", mst_type_name(type), rows,
-                      cols, n_tokens, t, r);
+    int ran[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        const mst_cpu_kernels *kt = tables[k];
+        mst_matmul_qa_fn fn = !kt ? NULL : type == MST_TYPE_Q4_0 ? kt->matmul_qa_q4_0x16 : kt->matmul_qa_q8_0x16;
+        if (fn) {
+            check_repacked_kernel(kt->name, fn, type, wr, row_bytes, rows, cols, n_tokens, x, &b, wf, y_ref, y[k]);
+            ran[k] = 1;
+            g_x16_tables_run |= 1 << k;
         }
-    /* one token takes the decode path (4 streams of groups, matmul_tile.h), several the tiled one: the last
-     * token alone must give its row of the batch bit for bit, so a prompt and its replay agree exactly */
-    if (n_tokens > 1) {
-        qbuf one;
-        quantize(&one, x + (size_t)(n_tokens - 1) * cols, cols, 1);
-        float *y1 = xmalloc((size_t)rows * 4);
-        fn(wr, row_bytes, rows, &one.q, y1, 0, rows);
-        CHECK(memcmp(y1, y + (size_t)(n_tokens - 1) * rows, (size_t)rows * 4) == 0,
-              "%s x16 rows=%u cols=%u: one token differs from its row of a %u-token batch", mst_type_name(type), rows,
-              cols, n_tokens);
-        free(y1), free(one.mem);
     }
-    free(w), free(wr), free(x), free(b.mem), free(wf), free(y_ref), free(y), free(y_split);
+    if (ran[0] && ran[1])
+        CHECK(memcmp(y[0], y[1], ny * 4) == 0, "%s x16 rows=%u cols=%u tokens=%u: AVX2 and AVX-512 kernels differ",
+              mst_type_name(type), rows, cols, n_tokens);
+    free(w), free(wr), free(x), free(b.mem), free(wf), free(y_ref), free(y[0]), free(y[1]);
 }
 
 static void test_abi_best(void)
@@ -247,6 +273,8 @@ int main(void)
     check_repacked(MST_TYPE_Q4_0, 4096, 4096, 1, seed++);
     check_repacked(MST_TYPE_Q8_0, 1024, 4096, 1, seed++);
     test_abi_best();
-    printf("variants checked: %s%s\n", mst_cpu_avx2() ? "avx2 " : "", mst_cpu_avx512() ? mst_cpu_avx512()->name : "");
+    printf("variants checked: %s%s; x16 kernels: %s%s\n", mst_cpu_avx2() ? "avx2 " : "",
+           mst_cpu_avx512() ? mst_cpu_avx512()->name : "", g_x16_tables_run & 1 ? "avx2 " : "",
+           g_x16_tables_run & 2 ? "avx512" : "");
     return finish("kernel_matmul_qa");
 }

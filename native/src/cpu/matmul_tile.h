@@ -11,69 +11,79 @@
 #define MST_TILE_BYTES (256u * 1024u)
 #define MST_AI static inline __attribute__((always_inline))
 
-#define MST_DEFINE_MATMUL(fn_name, row_kernel)                                                              \
-    void fn_name(const uint8_t *w, size_t row_bytes, uint32_t rows, uint32_t cols, const float *x,           \
-                 uint32_t n_tokens, float *y, uint32_t r0, uint32_t r1)                                       \
-    {                                                                                                        \
-        uint32_t tile = row_bytes >= MST_TILE_BYTES ? 1u : (uint32_t)(MST_TILE_BYTES / row_bytes);          \
-        for (uint32_t rb = r0; rb < r1; rb += tile) {                                                        \
-            uint32_t re = r1 - rb < tile ? r1 : rb + tile;                                                   \
-            uint32_t t = 0;                                                                                  \
-            for (; t + 4 <= n_tokens; t += 4)                                                                \
-                for (uint32_t r = rb; r < re; r++)                                                           \
-                    row_kernel(w + (size_t)r * row_bytes, cols, x + (size_t)t * cols, cols,                  \
-                               y + (size_t)t * rows + r, rows, 4);                                           \
-            for (; t < n_tokens; t++)                                                                        \
-                for (uint32_t r = rb; r < re; r++)                                                           \
-                    row_kernel(w + (size_t)r * row_bytes, cols, x + (size_t)t * cols, cols,                  \
-                               y + (size_t)t * rows + r, rows, 1);                                           \
-        }                                                                                                    \
+#define MST_DEFINE_MATMUL(fn_name, row_kernel)                                                             \
+    void fn_name(const uint8_t *w, size_t row_bytes, uint32_t rows, uint32_t cols, const float *x,         \
+                 uint32_t n_tokens, float *y, uint32_t r0, uint32_t r1)                                    \
+    {                                                                                                      \
+        uint32_t tile = row_bytes >= MST_TILE_BYTES ? 1u : (uint32_t)(MST_TILE_BYTES / row_bytes);         \
+        for (uint32_t rb = r0; rb < r1; rb += tile) {                                                      \
+            uint32_t re = r1 - rb < tile ? r1 : rb + tile;                                                 \
+            uint32_t t = 0;                                                                                \
+            for (; t + 4 <= n_tokens; t += 4)                                                              \
+                for (uint32_t r = rb; r < re; r++)                                                         \
+                    row_kernel(w + (size_t)r * row_bytes, cols, x + (size_t)t * cols, cols,                \
+                               y + (size_t)t * rows + r, rows, 4);                                         \
+            for (; t < n_tokens; t++)                                                                      \
+                for (uint32_t r = rb; r < re; r++)                                                         \
+                    row_kernel(w + (size_t)r * row_bytes, cols, x + (size_t)t * cols, cols,                \
+                               y + (size_t)t * rows + r, rows, 1);                                         \
+        }                                                                                                  \
     }
 
 /* The same loop nest for kernels on quantized activations (quant_act.h): row kernels take the
  * activation set and the first token of the group instead of float pointers. */
-#define MST_DEFINE_MATMUL_QA(fn_name, row_kernel)                                                           \
+#define MST_DEFINE_MATMUL_QA(fn_name, row_kernel)                                                          \
     void fn_name(const uint8_t *w, size_t row_bytes, uint32_t rows, const mst_qact *x, float *y, uint32_t r0, \
-                 uint32_t r1)                                                                                 \
-    {                                                                                                        \
-        const uint32_t n_tokens = x->n_tokens;                                                               \
-        uint32_t tile = row_bytes >= MST_TILE_BYTES ? 1u : (uint32_t)(MST_TILE_BYTES / row_bytes);          \
-        for (uint32_t rb = r0; rb < r1; rb += tile) {                                                        \
-            uint32_t re = r1 - rb < tile ? r1 : rb + tile;                                                   \
-            uint32_t t = 0;                                                                                  \
-            for (; t + 4 <= n_tokens; t += 4)                                                                \
-                for (uint32_t r = rb; r < re; r++)                                                           \
-                    row_kernel(w + (size_t)r * row_bytes, x, t, y + (size_t)t * rows + r, rows, 4);          \
-            for (; t < n_tokens; t++)                                                                        \
-                for (uint32_t r = rb; r < re; r++)                                                           \
-                    row_kernel(w + (size_t)r * row_bytes, x, t, y + (size_t)t * rows + r, rows, 1);          \
-        }                                                                                                    \
+                 uint32_t r1)                                                                              \
+    {                                                                                                      \
+        const uint32_t n_tokens = x->n_tokens;                                                             \
+        uint32_t tile = row_bytes >= MST_TILE_BYTES ? 1u : (uint32_t)(MST_TILE_BYTES / row_bytes);         \
+        for (uint32_t rb = r0; rb < r1; rb += tile) {                                                      \
+            uint32_t re = r1 - rb < tile ? r1 : rb + tile;                                                 \
+            uint32_t t = 0;                                                                                \
+            for (; t + 4 <= n_tokens; t += 4)                                                              \
+                for (uint32_t r = rb; r < re; r++)                                                         \
+                    row_kernel(w + (size_t)r * row_bytes, x, t, y + (size_t)t * rows + r, rows, 4);        \
+            for (; t < n_tokens; t++)                                                                      \
+                for (uint32_t r = rb; r < re; r++)                                                         \
+                    row_kernel(w + (size_t)r * row_bytes, x, t, y + (size_t)t * rows + r, rows, 1);        \
+        }                                                                                                  \
     }
 
 /* As MST_DEFINE_MATMUL_QA, for kernels that take 2 rows at once (rows2(row, row_bytes, x, t, y, ys, NR, NT)
  * with NR = 2, or 1 for a last odd row): an activation load then feeds two rows. Decode (one token) keeps
  * one row at a time, where activations come from L1 and the weights are the whole cost. */
-#define MST_DEFINE_MATMUL_QA2(fn_name, rows_kernel)                                                         \
+#define MST_DEFINE_MATMUL_QA2(fn_name, rows_kernel)                                                        \
     void fn_name(const uint8_t *w, size_t row_bytes, uint32_t rows, const mst_qact *x, float *y, uint32_t r0, \
-                 uint32_t r1)                                                                                 \
-    {                                                                                                        \
-        const uint32_t n_tokens = x->n_tokens;                                                               \
+                 uint32_t r1)                                                                              \
+    {                                                                                                      \
+        const uint32_t n_tokens = x->n_tokens;                                                             \
         uint32_t tile = row_bytes * 4 >= MST_TILE_BYTES ? 2u : (uint32_t)(MST_TILE_BYTES / row_bytes) & ~1u; \
-        for (uint32_t rb = r0; rb < r1; rb += tile) {                                                        \
-            uint32_t re = r1 - rb < tile ? r1 : rb + tile;                                                   \
-            uint32_t t = 0;                                                                                  \
-            for (; t + 4 <= n_tokens; t += 4) {                                                              \
-                uint32_t r = rb;                                                                             \
-                for (; r + 2 <= re; r += 2)                                                                  \
+        for (uint32_t rb = r0; rb < r1; rb += tile) {                                                      \
+            uint32_t re = r1 - rb < tile ? r1 : rb + tile;                                                 \
+            uint32_t t = 0;                                                                                \
+            for (; t + 4 <= n_tokens; t += 4) {                                                            \
+                uint32_t r = rb;                                                                           \
+                for (; r + 2 <= re; r += 2)                                                                \
                     rows_kernel(w + (size_t)r * row_bytes, row_bytes, x, t, y + (size_t)t * rows + r, rows, 2, 4); \
-                if (r < re)                                                                                  \
+                if (r < re)                                                                                \
                     rows_kernel(w + (size_t)r * row_bytes, row_bytes, x, t, y + (size_t)t * rows + r, rows, 1, 4); \
-            }                                                                                                \
-            for (; t < n_tokens; t++)                                                                        \
-                for (uint32_t r = rb; r < re; r++)                                                           \
+            }                                                                                              \
+            for (; t < n_tokens; t++)                                                                      \
+                for (uint32_t r = rb; r < re; r++)                                                         \
                     rows_kernel(w + (size_t)r * row_bytes, row_bytes, x, t, y + (size_t)t * rows + r, rows, 1, 1); \
-        }                                                                                                    \
+        }                                                                                                  \
     }
+
+/* The x16 kernels below keep the 16 rows of a group in an accumulator of MST_X16_ACC: by default one
+ * __m512 (AVX-512 files); a file for narrower vectors defines all four names before including this header.
+ * MST_X16_NT_MAX is the largest token group of prefill (8, or 4 where 8 would spill the registers). */
+#ifndef MST_X16_ACC
+#define MST_X16_ACC __m512
+#define MST_X16_ZERO() _mm512_setzero_ps()
+#define MST_X16_STORE(y, a) _mm512_storeu_ps(y, a)
+#define MST_X16_NT_MAX 8
+#endif
 
 /* One token (decode) through 16-row groups [g0, g1) of a repacked matrix (repack.h), each group gbytes long
  * and made of nb units of unit_bytes, one per column block. Decode reads the whole matrix from memory once,
@@ -84,7 +94,7 @@
  * its unit ahead_bytes ahead so the load latency overlaps the arithmetic.
  * unit_fn(p, x, b, &acc) adds column block b of the group at p to acc with exactly the operations of the
  * tiled path for one token, so decode and prefill give bit-identical rows. */
-#define MST_DEFINE_DECODE_STREAMS(fn_name, unit_fn, unit_bytes, ahead_bytes)                         \
+#define MST_DEFINE_DECODE_STREAMS(fn_name, unit_fn, unit_bytes, ahead_bytes)                               \
     static void fn_name(const uint8_t *w, size_t gbytes, uint32_t nb, const mst_qact *x, float *y, uint32_t g0, \
                         uint32_t g1)                                                                       \
     {                                                                                                      \
@@ -93,10 +103,10 @@
         uint32_t g = g0;                                                                                   \
         for (; q > 0 && g < g0 + q; g++) {                                                                 \
             const uint8_t *p[S];                                                                           \
-            __m512 acc[S];                                                                                 \
+            MST_X16_ACC acc[S];                                                                            \
             for (int s = 0; s < S; s++) {                                                                  \
                 p[s] = w + (size_t)(g + s * q) * gbytes;                                                   \
-                acc[s] = _mm512_setzero_ps();                                                              \
+                acc[s] = MST_X16_ZERO();                                                                   \
             }                                                                                              \
             for (uint32_t b = 0; b < nb; b++)                                                              \
                 for (int s = 0; s < S; s++) {                                                              \
@@ -106,18 +116,18 @@
                     unit_fn(u, x, b, &acc[s]);                                                             \
                 }                                                                                          \
             for (int s = 0; s < S; s++)                                                                    \
-                _mm512_storeu_ps(y + (size_t)(g + s * q) * 16, acc[s]);                                    \
+                MST_X16_STORE(y + (size_t)(g + s * q) * 16, acc[s]);                                       \
         }                                                                                                  \
-        for (g = g0 + S * q; g < g1; g++) { /* the last (g1 - g0) % 4 groups: one stream */               \
+        for (g = g0 + S * q; g < g1; g++) { /* the last (g1 - g0) % 4 groups: one stream */                \
             const uint8_t *p = w + (size_t)g * gbytes;                                                     \
-            __m512 acc = _mm512_setzero_ps();                                                              \
+            MST_X16_ACC acc = MST_X16_ZERO();                                                              \
             for (uint32_t b = 0; b < nb; b++) {                                                            \
                 const uint8_t *u = p + (size_t)b * (unit_bytes);                                           \
                 for (int k = 0; k < (unit_bytes); k += 64)                                                 \
                     _mm_prefetch((const char *)(u + AHEAD + k), _MM_HINT_T0);                              \
                 unit_fn(u, x, b, &acc);                                                                    \
             }                                                                                              \
-            _mm512_storeu_ps(y + (size_t)g * 16, acc);                                                     \
+            MST_X16_STORE(y + (size_t)g * 16, acc);                                                        \
         }                                                                                                  \
     }
 
@@ -142,7 +152,7 @@
         for (uint32_t gb = g0; gb < g1; gb += tile) {                                                      \
             const uint32_t ge = g1 - gb < tile ? g1 : gb + tile;                                           \
             uint32_t t = 0;                                                                                \
-            for (; t + 8 <= n_tokens; t += 8)                                                              \
+            for (; MST_X16_NT_MAX >= 8 && t + 8 <= n_tokens; t += 8)                                       \
                 for (uint32_t g = gb; g < ge; g++)                                                         \
                     group_fn(w + g * gbytes, nb, x, t, y + (size_t)t * rows + (size_t)g * 16, rows, 8);    \
             for (; t + 4 <= n_tokens; t += 4)                                                              \
@@ -158,13 +168,13 @@
  * group unit at p for tokens t..t+NT-1 into acc[0..NT): fn_name##_group(g, nb, x, t, y, ys, NT), for the
  * tiled driver. It asks for the unit ahead_units ahead (the first token group of a tile streams it from
  * memory). */
-#define MST_DEFINE_X16_GROUP(fn_name, unit_fn, unit_bytes, ahead_units)                                   \
+#define MST_DEFINE_X16_GROUP(fn_name, unit_fn, unit_bytes, ahead_units)                                    \
     MST_AI void fn_name##_group(const uint8_t *g, uint32_t nb, const mst_qact *x, size_t t, float *y, size_t ys, \
                                 const int NT)                                                              \
     {                                                                                                      \
-        __m512 acc[8];                                                                                     \
+        MST_X16_ACC acc[8];                                                                                \
         for (int u = 0; u < NT; u++)                                                                       \
-            acc[u] = _mm512_setzero_ps();                                                                  \
+            acc[u] = MST_X16_ZERO();                                                                       \
         for (uint32_t b = 0; b < nb; b++) {                                                                \
             const uint8_t *p = g + (size_t)b * (unit_bytes);                                               \
             for (int k = 0; k < (unit_bytes); k += 64)                                                     \
@@ -172,7 +182,7 @@
             unit_fn(p, x, t, b, acc, NT);                                                                  \
         }                                                                                                  \
         for (int u = 0; u < NT; u++)                                                                       \
-            _mm512_storeu_ps(y + u * ys, acc[u]);                                                          \
+            MST_X16_STORE(y + u * ys, acc[u]);                                                             \
     }
 
 /* A whole x16 kernel from one unit function unit_fn (as for MST_DEFINE_X16_GROUP): the group walk, the
@@ -182,7 +192,7 @@
  * bit. */
 #define MST_DEFINE_X16_QA_FROM_UNIT(fn_name, unit_fn, unit_bytes, block_cols, ahead_units)                 \
     MST_DEFINE_X16_GROUP(fn_name, unit_fn, unit_bytes, ahead_units)                                        \
-    MST_AI void fn_name##_unit1(const uint8_t *p, const mst_qact *x, uint32_t b, __m512 *acc)              \
+    MST_AI void fn_name##_unit1(const uint8_t *p, const mst_qact *x, uint32_t b, MST_X16_ACC *acc)         \
     {                                                                                                      \
         unit_fn(p, x, 0, b, acc, 1);                                                                       \
     }                                                                                                      \
@@ -204,12 +214,12 @@
  * (a plain 4-stream read: 31.3), bit for bit the same output. Each visit asks for its lines ahead_units
  * units ahead in the same stream (4: 9-13 KB; without the software prefetch, 24.6 against 28.3). */
 #define MST_DEFINE_X16_QA_FROM_PASSES(fn_name, state_t, head_fn, pass_fn, end_fn, unit_bytes, head_bytes, npass, \
-                                      pass_bytes, block_cols, ahead_units)                                   \
-    MST_AI void fn_name##_unit(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, __m512 *acc, const int NT) \
+                                      pass_bytes, block_cols, ahead_units)                                 \
+    MST_AI void fn_name##_unit(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, MST_X16_ACC *acc, const int NT) \
     {                                                                                                      \
         state_t st;                                                                                        \
         head_fn(p, x, t, b, &st, acc, NT);                                                                 \
-        _Pragma("GCC unroll 16") for (int k = 0; k < (npass); k++) pass_fn(p, x, t, b, k, &st, NT);       \
+        _Pragma("GCC unroll 16") for (int k = 0; k < (npass); k++) pass_fn(p, x, t, b, k, &st, NT);        \
         end_fn(p, x, t, b, &st, acc, NT);                                                                  \
     }                                                                                                      \
     MST_DEFINE_X16_GROUP(fn_name, fn_name##_unit, unit_bytes, ahead_units)                                 \
@@ -226,10 +236,10 @@
         uint32_t g = g0;                                                                                   \
         for (; q > 0 && g < g0 + q; g++) {                                                                 \
             const uint8_t *p[S];                                                                           \
-            __m512 acc[S];                                                                                 \
+            MST_X16_ACC acc[S];                                                                            \
             for (int s = 0; s < S; s++) {                                                                  \
                 p[s] = w + (size_t)(g + s * q) * gbytes;                                                   \
-                acc[s] = _mm512_setzero_ps();                                                              \
+                acc[s] = MST_X16_ZERO();                                                                   \
             }                                                                                              \
             for (uint32_t b = 0; b < nb; b++) {                                                            \
                 const uint8_t *u[S];                                                                       \
@@ -248,16 +258,16 @@
                     end_fn(u[s], x, 0, b, &st[s], &acc[s], 1);                                             \
             }                                                                                              \
             for (int s = 0; s < S; s++)                                                                    \
-                _mm512_storeu_ps(y + (size_t)(g + s * q) * 16, acc[s]);                                    \
+                MST_X16_STORE(y + (size_t)(g + s * q) * 16, acc[s]);                                       \
         }                                                                                                  \
-        for (g = g0 + S * q; g < g1; g++) { /* the last (g1 - g0) % 4 groups: one stream */               \
+        for (g = g0 + S * q; g < g1; g++) { /* the last (g1 - g0) % 4 groups: one stream */                \
             const uint8_t *p = w + (size_t)g * gbytes;                                                     \
-            __m512 acc = _mm512_setzero_ps();                                                              \
+            MST_X16_ACC acc = MST_X16_ZERO();                                                              \
             for (uint32_t b = 0; b < nb; b++) {                                                            \
                 fn_name##_visit(p + (size_t)b * (unit_bytes), 0, (unit_bytes));                            \
                 fn_name##_unit(p + (size_t)b * (unit_bytes), x, 0, b, &acc, 1);                            \
             }                                                                                              \
-            _mm512_storeu_ps(y + (size_t)g * 16, acc);                                                     \
+            MST_X16_STORE(y + (size_t)g * 16, acc);                                                        \
         }                                                                                                  \
     }                                                                                                      \
     MST_DEFINE_MATMUL_X16_QA(fn_name, fn_name##_group, fn_name##_decode, block_cols)

@@ -1,0 +1,57 @@
+/* matmul_q4x16_avx2.c — repacked Q4_0 (repack.h) times Q8_0-quantized activations, AVX2 without VNNI: the
+ * kernel of matmul_q4x16_avx512.c for CPUs with no AVX-512 VNNI (most desktop and laptop x86 CPUs), on the
+ * same repacked layout and through the same loop nest (matmul_tile_avx2.h).
+ *
+ * A group's 16 rows are two ymm halves of 8 lanes (rows 0-7 from the low 32 bytes of each 64-byte chunk,
+ * rows 8-15 from the high 32). With no vpdpbusd, pmaddubsw multiplies the nibbles w+8 (0..15, unsigned) by
+ * 4 activations broadcast (signed): int16 pairs of at most 2·15·128 = 3840 in magnitude. The 8 chunks of a
+ * block are summed in int16 (at most 8·3840 = 30720 < 2^15: exact), one pmaddwd by ones makes the int32
+ * lanes, and the block's -8·Σq (nbsum8) removes the +8 offset. That is the exact integer sum the VNNI
+ * kernel forms, and the float operations per lane are its own (scale d_w·d_x, one convert, one FMA into the
+ * running sum), so this kernel gives the AVX-512 one's bits (test_matmul_qa.c checks them against each
+ * other). Measured on this machine with MISTRAL_CPU=avx2 (decode of a 4-layer 7B-shaped Q4_0 model, 2
+ * threads): the row-layout kernel (matmul_qa_avx2.c) 20.8 t/s, llama.cpp's AVX2 build 22.8. */
+#include "ops.h"
+
+#if defined(__x86_64__)
+#pragma GCC target("avx2,fma,f16c")
+#include <immintrin.h>
+
+#include "matmul_tile_avx2.h"
+#include "quant_act.h"
+#include "repack.h"
+
+enum { UNIT = MST_Q4X16_ROWS * sizeof(mst_block_q4_0) }; /* 288 bytes: one block of 16 rows */
+
+/* Column block b of the group unit at p for tokens t..t+NT-1 (NT <= 4), added into acc[0..NT): per half,
+ * the nibbles are decoded once (8 registers), then each token takes 8 pmaddubsw. */
+MST_AI void unit_q4_0(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, mst_acc16 *acc, const int NT)
+{
+    const uint32_t cols = x->cols;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    for (int h = 0; h < 2; h++) {
+        __m256i lo[4], hi[4];
+        for (int c = 0; c < 4; c++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(p + 32 + 64 * c + 32 * h));
+            lo[c] = _mm256_and_si256(v, m4);
+            hi[c] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+        }
+        for (int j = 0; j < NT; j++) {
+            const size_t tb = (t + j) * (cols / MST_QK) + b;
+            const int32_t *xd = (const int32_t *)(x->qs + (t + j) * cols + (size_t)b * MST_QK);
+            /* two int16 chains of 4 for the adds' latency: both exact, so is their sum */
+            __m256i s0 = _mm256_maddubs_epi16(lo[0], _mm256_set1_epi32(xd[0]));
+            __m256i s1 = _mm256_maddubs_epi16(hi[0], _mm256_set1_epi32(xd[4]));
+            for (int c = 1; c < 4; c++) {
+                s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(lo[c], _mm256_set1_epi32(xd[c])));
+                s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(hi[c], _mm256_set1_epi32(xd[4 + c])));
+            }
+            const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(_mm256_add_epi16(s0, s1), ones),
+                                               _mm256_set1_epi32(x->nbsum8[tb]));
+            acc[j].h[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), mst_x16_half_scale(p, h, x->d[tb]), acc[j].h[h]);
+        }
+    }
+}
+
+MST_DEFINE_X16_QA_FROM_UNIT(mst_matmul_qa_q4_0x16_avx2, unit_q4_0, UNIT, MST_QK, 32)
+#endif
