@@ -15,6 +15,8 @@
  * 3. Row ranges cut at 16-row boundaries (how the thread pool splits repacked matrices) give identical
  *    results, and one token alone (the decode path) equals its row of the batch bit for bit — for tokens
  *    that ran in groups of 8, of 4 and alone.
+ * 2 and 3 run for every kernel set with an x16 kernel (AVX2, AVX-512 VNNI), and the sets' outputs must be
+ * bit-identical to each other.
  * Shapes: rows {16, 48, 80, 1024} x cols {256, 4096, 14336} x tokens {1, 5, 8, 13, 16}, each case capped at
  * rows·cols·tokens <= 2^22 so the whole test stays well under a second (it also runs under valgrind/ASan). */
 #include "test_qact.h"
@@ -124,34 +126,27 @@ static void term_sums(int32_t type, const uint8_t *w, uint32_t rows, uint32_t co
 
 static double g_worst; /* largest error / Σ|terms| seen, reported at the end */
 
-static void check_case(int32_t type, mst_matmul_qa_fn fn, uint32_t rows, uint32_t cols, uint32_t nt, uint64_t seed)
+static mst_matmul_qa_fn kernel_of(const mst_cpu_kernels *k, int32_t type)
 {
-    uint64_t s = seed;
-    const size_t bb = block_bytes(type), row_bytes = (size_t)cols / 256 * bb, bytes = rows * row_bytes;
-    const size_t ny = (size_t)nt * rows, nx = (size_t)nt * cols;
+    return !k ? NULL : type == MST_TYPE_Q4_K ? k->matmul_qa_q4_kx16 : k->matmul_qa_q6_kx16;
+}
+
+/* One x16 kernel fn (of the set named kn) on the repacked wr, output into y: within tol·Σ|terms| of the
+ * reference y_ref, row ranges cut at 16-row boundaries bit-identical, and one token alone equal to its row
+ * of the batch: the first (a group of 8 when nt >= 8, else of 4 or alone) and the last (the remainder:
+ * alone or in a group of 4). */
+static void check_kernel(int32_t type, const char *kn, mst_matmul_qa_fn fn, const uint8_t *wr, size_t row_bytes,
+                         uint32_t rows, uint32_t cols, uint32_t nt, const float *x, const qbuf *b, const float *y_ref,
+                         const double *terms, float *y)
+{
+    const size_t ny = (size_t)nt * rows;
     const char *tn = mst_type_name(type);
-    uint8_t *w = k_weights(&s, type, rows, cols), *wr = xmalloc(bytes), *back = xmalloc(bytes);
-    (type == MST_TYPE_Q4_K ? mst_repack_q4_kx16 : mst_repack_q6_kx16)(w, row_bytes, rows, wr);
-    unrepack(type, wr, row_bytes, rows, back);
-    CHECK(memcmp(back, w, bytes) == 0, "%s %ux%u: repack does not read back to the source", tn, rows, cols);
-    if (!fn) {
-        free(w), free(wr), free(back);
-        return;
-    }
-    float *x = xmalloc(nx * 4);
-    fill_uniform(&s, x, nx, -1.0f, 1.0f);
-    x[0] = 3.0f; /* an outlier, so block scales differ */
-    qbuf b;
-    quantize_k(&b, x, cols, nt);
-    float *y_ref = xmalloc(ny * 4), *y = xmalloc(ny * 4), *y_split = xmalloc(ny * 4), *y1 = xmalloc(rows * 4);
-    double *terms = xmalloc(ny * sizeof(double));
-    mst_kernels_matmul_qa(mst_cpu_scalar(), type)(w, row_bytes, rows, &b.q, y_ref, 0, rows);
-    term_sums(type, w, rows, cols, &b, terms);
-    fn(wr, row_bytes, rows, &b.q, y, 0, rows);
+    float *y_split = xmalloc(ny * 4), *y1 = xmalloc(rows * 4);
+    fn(wr, row_bytes, rows, &b->q, y, 0, rows);
     const uint32_t cut1 = rows / 48 * 16, cut2 = rows - rows / 32 * 16; /* 16-row boundaries, some ranges empty */
-    fn(wr, row_bytes, rows, &b.q, y_split, 0, cut1);
-    fn(wr, row_bytes, rows, &b.q, y_split, cut1, cut2);
-    fn(wr, row_bytes, rows, &b.q, y_split, cut2, rows);
+    fn(wr, row_bytes, rows, &b->q, y_split, 0, cut1);
+    fn(wr, row_bytes, rows, &b->q, y_split, cut1, cut2);
+    fn(wr, row_bytes, rows, &b->q, y_split, cut2, rows);
     const double tol = (4.0 * (cols / 256) + 4.0) * 0x1p-24;
     int bad = 0;
     for (size_t i = 0; i < ny && bad < 3; i++) {
@@ -160,26 +155,66 @@ static void check_case(int32_t type, mst_matmul_qa_fn fn, uint32_t rows, uint32_
             g_worst = err / terms[i];
         if (!(err <= tol * terms[i] + 1e-30)) {
             bad++;
-            CHECK(0, "%s rows=%u cols=%u tokens=%u: y[%zu] = %.9g, reference %.9g (err %.3g > %.3g)", tn, rows,
-                         cols, nt, i, y[i], y_ref[i], err, tol * terms[i]);
+            CHECK(0, "%s %s rows=%u cols=%u tokens=%u: y[%zu] = %.9g, reference %.9g (err %.3g > %.3g)", tn, kn, rows,
+                  cols, nt, i, y[i], y_ref[i], err, tol * terms[i]);
         }
         if (memcmp(&y[i], &y_split[i], 4) != 0) {
             bad++;
-            CHECK(0, "%s rows=%u cols=%u tokens=%u: split run differs at %zu", tn, rows, cols, nt, i);
+            CHECK(0, "%s %s rows=%u cols=%u tokens=%u: split run differs at %zu", tn, kn, rows, cols, nt, i);
         }
     }
-    /* one token alone: the first (a group of 8 when nt >= 8, else of 4 or alone) and the last (the
-     * remainder: alone or in a group of 4) */
     const uint32_t probe[2] = {0, nt - 1};
     for (int k = 0; k < 2; k++) {
         qbuf one;
         quantize_k(&one, x + (size_t)probe[k] * cols, cols, 1);
         fn(wr, row_bytes, rows, &one.q, y1, 0, rows);
         CHECK(memcmp(y1, y + (size_t)probe[k] * rows, rows * 4) == 0,
-              "%s rows=%u cols=%u tokens=%u: token %u alone differs from its batch row", tn, rows, cols, nt, probe[k]);
+              "%s %s rows=%u cols=%u tokens=%u: token %u alone differs from its batch row", tn, kn, rows, cols, nt,
+              probe[k]);
         free(one.mem);
     }
-    free(w), free(wr), free(back), free(x), free(b.mem), free(y_ref), free(y), free(y_split), free(y1), free(terms);
+    free(y_split), free(y1);
+}
+
+/* tables: the AVX2 and AVX-512 kernel sets (NULL where the CPU has none). The repack reads back; each set's
+ * x16 kernel is checked alone (check_kernel), and the two against each other bit for bit: same exact
+ * integer sums, same float operations per row (matmul_q4kx16_avx2.c). Returns how many kernels ran. */
+static int check_case(int32_t type, const mst_cpu_kernels *const tables[2], uint32_t rows, uint32_t cols, uint32_t nt,
+                      uint64_t seed)
+{
+    uint64_t s = seed;
+    const size_t bb = block_bytes(type), row_bytes = (size_t)cols / 256 * bb, bytes = rows * row_bytes;
+    const size_t ny = (size_t)nt * rows, nx = (size_t)nt * cols;
+    uint8_t *w = k_weights(&s, type, rows, cols), *wr = xmalloc(bytes), *back = xmalloc(bytes);
+    (type == MST_TYPE_Q4_K ? mst_repack_q4_kx16 : mst_repack_q6_kx16)(w, row_bytes, rows, wr);
+    unrepack(type, wr, row_bytes, rows, back);
+    CHECK(memcmp(back, w, bytes) == 0, "%s %ux%u: repack does not read back to the source", mst_type_name(type), rows,
+          cols);
+    if (!kernel_of(tables[0], type) && !kernel_of(tables[1], type)) {
+        free(w), free(wr), free(back);
+        return 0;
+    }
+    float *x = xmalloc(nx * 4);
+    fill_uniform(&s, x, nx, -1.0f, 1.0f);
+    x[0] = 3.0f; /* an outlier, so block scales differ */
+    qbuf b;
+    quantize_k(&b, x, cols, nt);
+    float *y_ref = xmalloc(ny * 4), *ys[2] = {xmalloc(ny * 4), xmalloc(ny * 4)};
+    double *terms = xmalloc(ny * sizeof(double));
+    mst_kernels_matmul_qa(mst_cpu_scalar(), type)(w, row_bytes, rows, &b.q, y_ref, 0, rows);
+    term_sums(type, w, rows, cols, &b, terms);
+    int ran = 0;
+    for (int kt = 0; kt < 2; kt++)
+        if (kernel_of(tables[kt], type)) {
+            check_kernel(type, tables[kt]->name, kernel_of(tables[kt], type), wr, row_bytes, rows, cols, nt, x, &b,
+                         y_ref, terms, ys[kt]);
+            ran++;
+        }
+    if (ran == 2)
+        CHECK(memcmp(ys[0], ys[1], ny * 4) == 0, "%s rows=%u cols=%u tokens=%u: AVX2 and AVX-512 kernels differ",
+              mst_type_name(type), rows, cols, nt);
+    free(w), free(wr), free(back), free(x), free(b.mem), free(y_ref), free(ys[0]), free(ys[1]), free(terms);
+    return ran;
 }
 
 int main(void)
@@ -188,23 +223,21 @@ int main(void)
     static const uint32_t cols_list[] = {256, 4096, 14336};
     static const uint32_t tokens_list[] = {1, 5, 8, 13, 16};
     static const int32_t types[] = {MST_TYPE_Q4_K, MST_TYPE_Q6_K};
-    const mst_cpu_kernels *k = mst_cpu_avx512();
+    const mst_cpu_kernels *const tables[2] = {mst_cpu_avx2(), mst_cpu_avx512()};
     uint64_t seed = 1;
     int ran = 0;
     for (int ti = 0; ti < 2; ti++) {
-        mst_matmul_qa_fn fn = !k ? NULL : types[ti] == MST_TYPE_Q4_K ? k->matmul_qa_q4_kx16 : k->matmul_qa_q6_kx16;
         for (int ri = 0; ri < 4; ri++)
             for (int ci = 0; ci < 3; ci++)
                 for (int ni = 0; ni < 5; ni++) {
                     const uint32_t r = rows_list[ri], c = cols_list[ci], n = tokens_list[ni];
                     if ((uint64_t)r * c * n > (1u << 22))
                         continue;
-                    check_case(types[ti], fn, r, c, n, seed++);
-                    ran += fn != NULL;
+                    ran += check_case(types[ti], tables, r, c, n, seed++);
                 }
     }
-    if (!k || !k->matmul_qa_q4_kx16)
-        printf("note: no AVX-512 VNNI here: only the repack layout was checked\n");
+    if (!kernel_of(tables[0], MST_TYPE_Q4_K) && !kernel_of(tables[1], MST_TYPE_Q4_K))
+        printf("note: no x16 kernel here: only the repack layout was checked\n");
     printf("%d kernel cases, worst error / sum|terms| = %.3g\n", ran, g_worst);
     if (g_failures)
         printf("%d failure(s)\n", g_failures);

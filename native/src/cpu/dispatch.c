@@ -48,6 +48,8 @@ static void choose(void)
         g_avx2_k.matmul_qa_q4_0 = mst_matmul_qa_q4_0_avx2;
         g_avx2_k.matmul_qa_q4_0x16 = mst_matmul_qa_q4_0x16_avx2;
         g_avx2_k.matmul_qa_q8_0x16 = mst_matmul_qa_q8_0x16_avx2;
+        g_avx2_k.matmul_qa_q4_kx16 = mst_matmul_qa_q4_kx16_avx2;
+        g_avx2_k.matmul_qa_q6_kx16 = mst_matmul_qa_q6_kx16_avx2;
         g_avx2_k.matmul_f16x16 = mst_matmul_f16x16_avx2;
         g_avx2_k.matmul_bf16x16 = mst_matmul_bf16x16_avx2;
         g_avx2 = &g_avx2_k;
@@ -59,8 +61,8 @@ static void choose(void)
         g_avx512_k.matmul_qa_q4_0 = vnni ? mst_matmul_qa_q4_0_vnni : mst_matmul_qa_q4_0_avx2;
         g_avx512_k.matmul_qa_q4_0x16 = vnni ? mst_matmul_qa_q4_0x16_vnni : mst_matmul_qa_q4_0x16_avx2;
         g_avx512_k.matmul_qa_q8_0x16 = vnni ? mst_matmul_qa_q8_0x16_vnni : mst_matmul_qa_q8_0x16_avx2;
-        g_avx512_k.matmul_qa_q4_kx16 = vnni ? mst_matmul_qa_q4_kx16_vnni : NULL;
-        g_avx512_k.matmul_qa_q6_kx16 = vnni ? mst_matmul_qa_q6_kx16_vnni : NULL;
+        g_avx512_k.matmul_qa_q4_kx16 = vnni ? mst_matmul_qa_q4_kx16_vnni : mst_matmul_qa_q4_kx16_avx2;
+        g_avx512_k.matmul_qa_q6_kx16 = vnni ? mst_matmul_qa_q6_kx16_vnni : mst_matmul_qa_q6_kx16_avx2;
         g_avx512_k.matmul_f16x16 = mst_matmul_f16x16_avx512;
         g_avx512_k.matmul_bf16x16 = mst_matmul_bf16x16_avx512;
         /* Both BF16X16P kernels give the same bits (quant_act_bf16.h). Measured on one core of this

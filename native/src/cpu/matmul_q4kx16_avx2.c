@@ -1,0 +1,151 @@
+/* matmul_q4kx16_avx2.c — repacked Q4_K (repack_k.h) times Q8_K-quantized activations, AVX2 without VNNI: the
+ * kernel of matmul_q4kx16_avx512.c for CPUs with no AVX-512 VNNI, on the same layout, with the same unit
+ * split (head, 8 passes, end) and loop nest (matmul_tile_avx2.h), so decode interleaves 4 streams as there.
+ *
+ * A group's 16 rows are two ymm halves (rows 0-7 from the low 32 bytes of each 64-byte chunk, rows 8-15
+ * from the high 32). The integer sums are those of the VNNI kernel, formed without vpdpbusd/vpdpwssd:
+ *   - a pass: pmaddubsw of 4 nibble chunks (0..15) by 4 activations each gives int16 pairs of at most
+ *     2·15·128 = 3840; the 4 chunks of a sub-block's 16 columns summed in int16 stay within 15360 (exact),
+ *     and one pmaddwd against (sc_j, sc_j) in both halves of each lane gives sc_j·isum_j in int32: the
+ *     VNNI kernel's vpdpwssd against (sc_j, 0) of the same sum;
+ *   - the mins term: pmaddwd of (m_2k, m_2k+1) per lane by (B_2k, B_2k+1) broadcast, as there.
+ * Every Σ is the same exact int32, and the float operations per lane are the VNNI kernel's (mins term, then
+ * scales term, one FMA each), so this kernel gives its bits (test_kquant_x16.c checks both against each
+ * other). Prefill takes at most 4 tokens per decoded pass. */
+#include "ops.h"
+
+#if defined(__x86_64__)
+#pragma GCC target("avx2,fma,f16c")
+#include <immintrin.h>
+#include <string.h>
+
+#include "matmul_tile_avx2.h"
+#include "quant_act_k.h"
+#include "quant_k.h"
+#include "repack_k.h"
+
+enum { UNIT = MST_Q4_KX16_UNIT };
+
+/* 32 bytes of chunk k for half h (rows 8h..8h+7): lane r holds 4 bytes of row 8h + r */
+MST_AI __m256i chunk(const uint8_t *p, int k, int h)
+{
+    return _mm256_loadu_si256((const __m256i *)(p + 64 * k + 32 * h));
+}
+
+MST_AI __m256i bcast32(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* vpshufb controls (per 128-bit lane, hence the +4i per dword): per lane, bytes b, b+1 zero-extended into an
+ * int16 pair (pick_two), and byte b into both int16 halves (pick_both) */
+MST_AI __m256i pick_two(int b)
+{
+    return _mm256_add_epi32(_mm256_set1_epi32((int)(0x80008000u | (unsigned)b | (unsigned)(b + 1) << 16)),
+                            _mm256_setr_epi32(0, 4 * 0x10001, 8 * 0x10001, 12 * 0x10001, 0, 4 * 0x10001,
+                                              8 * 0x10001, 12 * 0x10001));
+}
+
+MST_AI __m256i pick_both(int b)
+{
+    return _mm256_add_epi32(_mm256_set1_epi32((int)(0x80008000u | (unsigned)b | (unsigned)b << 16)),
+                            _mm256_setr_epi32(0, 4 * 0x10001, 8 * 0x10001, 12 * 0x10001, 0, 4 * 0x10001,
+                                              8 * 0x10001, 12 * 0x10001));
+}
+
+/* the 8 rows' fp16 (lane >> shift) & 0xFFFF of half h's chunk 0 (d: shift 0, dmin: 16) as floats */
+MST_AI __m256 half_fp16(const uint8_t *p, int h, int shift)
+{
+    const __m256i v = _mm256_srli_epi32(chunk(p, 0, h), shift);
+    const __m256i packed = _mm256_packus_epi32(_mm256_and_si256(v, _mm256_set1_epi32(0xFFFF)), _mm256_setzero_si256());
+    /* packus works per 128-bit lane: rows 0-3 in the low 8 bytes of lane 0, rows 4-7 in those of lane 1 */
+    return _mm256_cvtph_ps(_mm256_castsi256_si128(_mm256_permute4x64_epi64(packed, 0x08)));
+}
+
+typedef struct {
+    __m256i sc[2][2];          /* [half][0: scales 0-3, 1: 4-7] per lane, mst_k4_scale_min16's */
+    __m256i is[4][2], is2[4][2]; /* [token][half]: Σ_j sc_j·isum_j so far, low / high nibbles */
+} q4k_state;
+
+MST_AI void head_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, q4k_state *st, mst_acc16 *acc,
+                     const int NT)
+{
+    const uint32_t cols = x->cols, nb = cols / MST_QK_K;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m6 = _mm256_set1_epi8(0x3F), m30 = _mm256_set1_epi8(0x30);
+    /* the mins term: Σ_j m_j·B_j with B_j = bsum16[2j] + bsum16[2j+1], pairs (B_2k, B_2k+1) in bp[u][k] */
+    int32_t bp[4][4];
+    for (int u = 0; u < NT; u++) {
+        const __m256i bs = _mm256_loadu_si256((const __m256i *)(x->bsum16 + (t + u) * (cols / 16) + (size_t)b * 16));
+        const __m256i B = _mm256_madd_epi16(bs, _mm256_set1_epi16(1));
+        _mm_storeu_si128((__m128i *)bp[u], _mm_packs_epi32(_mm256_castsi256_si128(B), _mm256_extracti128_si256(B, 1)));
+    }
+    for (int h = 0; h < 2; h++) {
+        const __m256i w0 = chunk(p, 1, h), w1 = chunk(p, 2, h), w2 = chunk(p, 3, h);
+        st->sc[h][0] = _mm256_and_si256(w0, m6);
+        st->sc[h][1] = _mm256_or_si256(_mm256_and_si256(w2, m4), _mm256_and_si256(_mm256_srli_epi32(w0, 2), m30));
+        const __m256i mn[2] = {_mm256_and_si256(w1, m6),
+                               _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(w2, 4), m4),
+                                               _mm256_and_si256(_mm256_srli_epi32(w1, 2), m30))};
+        const __m256 dmin = half_fp16(p, h, 16);
+        for (int u = 0; u < NT; u++) {
+            __m256i ms = _mm256_setzero_si256();
+            for (int k = 0; k < 4; k++) {
+                const __m256i mk = _mm256_shuffle_epi8(mn[k / 2], pick_two(2 * (k % 2)));
+                ms = _mm256_add_epi32(ms, _mm256_madd_epi16(mk, _mm256_set1_epi32(bp[u][k])));
+            }
+            const float dx = x->d[(t + u) * nb + b];
+            acc[u].h[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_mul_ps(dmin, _mm256_set1_ps(-dx)), acc[u].h[h]);
+            st->is[u][h] = st->is2[u][h] = _mm256_setzero_si256();
+        }
+    }
+}
+
+/* Pass q of 8 (4 chunks): columns 16(q%2)..+15 of sub-blocks 2(q/2) (low nibbles) and 2(q/2)+1 (high). */
+MST_AI void pass_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, const int q, q4k_state *st,
+                     const int NT)
+{
+    const uint32_t cols = x->cols;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const int pr = q / 2, half = q % 2;
+    for (int h = 0; h < 2; h++) {
+        __m256i lo[4], hi[4];
+        for (int i = 0; i < 4; i++) {
+            const __m256i v = chunk(p, 4 + 4 * q + i, h);
+            lo[i] = _mm256_and_si256(v, m4);
+            hi[i] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+        }
+        const __m256i sc_lo = _mm256_shuffle_epi8(st->sc[h][(2 * pr) / 4], pick_both((2 * pr) % 4));
+        const __m256i sc_hi = _mm256_shuffle_epi8(st->sc[h][(2 * pr + 1) / 4], pick_both((2 * pr + 1) % 4));
+        for (int u = 0; u < NT; u++) {
+            const int8_t *xq = x->qs + (t + u) * cols + (size_t)b * MST_QK_K + 64 * pr + 16 * half;
+            __m256i s0 = _mm256_maddubs_epi16(lo[0], bcast32(xq)), s1 = _mm256_maddubs_epi16(hi[0], bcast32(xq + 32));
+            for (int i = 1; i < 4; i++) {
+                s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(lo[i], bcast32(xq + 4 * i)));
+                s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(hi[i], bcast32(xq + 32 + 4 * i)));
+            }
+            st->is[u][h] = _mm256_add_epi32(st->is[u][h], _mm256_madd_epi16(s0, sc_lo));
+            st->is2[u][h] = _mm256_add_epi32(st->is2[u][h], _mm256_madd_epi16(s1, sc_hi));
+        }
+    }
+}
+
+/* floats once per super-block: the scales term, after the mins term of the head */
+MST_AI void end_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, q4k_state *st, mst_acc16 *acc,
+                    const int NT)
+{
+    const uint32_t nb = x->cols / MST_QK_K;
+    for (int h = 0; h < 2; h++) {
+        const __m256 dw = half_fp16(p, h, 0);
+        for (int u = 0; u < NT; u++) {
+            const float dx = x->d[(t + u) * nb + b];
+            const __m256i is = _mm256_add_epi32(st->is[u][h], st->is2[u][h]);
+            acc[u].h[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_mul_ps(dw, _mm256_set1_ps(dx)), acc[u].h[h]);
+        }
+    }
+}
+
+MST_DEFINE_X16_QA_FROM_PASSES(mst_matmul_qa_q4_kx16_avx2, q4k_state, head_q4k, pass_q4k, end_q4k, UNIT, 256, 8,
+                              256, MST_QK_K, 4)
+#endif
