@@ -102,33 +102,33 @@ MST_AI void head_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, 
     }
 }
 
-/* Pass q of 8 (4 chunks): columns 16(q%2)..+15 of sub-blocks 2(q/2) (low nibbles) and 2(q/2)+1 (high). */
+/* Pass q of 8 (4 chunks): columns 16(q%2)..+15 of sub-blocks 2(q/2) (low nibbles) and 2(q/2)+1 (high).
+ * Low then high nibbles, each half apart: 4 decoded chunks, a scale and 4 tokens' sums stay within the 16
+ * ymm registers (both nibbles of a half at once spilled: 18 live values). */
 MST_AI void pass_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, const int q, q4k_state *st,
                      const int NT)
 {
     const uint32_t cols = x->cols;
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     const int pr = q / 2, half = q % 2;
-    for (int h = 0; h < 2; h++) {
-        __m256i lo[4], hi[4];
-        for (int i = 0; i < 4; i++) {
-            const __m256i v = chunk(p, 4 + 4 * q + i, h);
-            lo[i] = _mm256_and_si256(v, m4);
-            hi[i] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-        }
-        const __m256i sc_lo = _mm256_shuffle_epi8(st->sc[h][(2 * pr) / 4], pick_both((2 * pr) % 4));
-        const __m256i sc_hi = _mm256_shuffle_epi8(st->sc[h][(2 * pr + 1) / 4], pick_both((2 * pr + 1) % 4));
-        for (int u = 0; u < NT; u++) {
-            const int8_t *xq = x->qs + (t + u) * cols + (size_t)b * MST_QK_K + 64 * pr + 16 * half;
-            __m256i s0 = _mm256_maddubs_epi16(lo[0], bcast32(xq)), s1 = _mm256_maddubs_epi16(hi[0], bcast32(xq + 32));
-            for (int i = 1; i < 4; i++) {
-                s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(lo[i], bcast32(xq + 4 * i)));
-                s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(hi[i], bcast32(xq + 32 + 4 * i)));
+    for (int h = 0; h < 2; h++)
+        for (int nib = 0; nib < 2; nib++) {
+            const int sb = 2 * pr + nib; /* the sub-block these nibbles belong to */
+            __m256i v[4];
+            for (int i = 0; i < 4; i++) {
+                const __m256i c = chunk(p, 4 + 4 * q + i, h);
+                v[i] = _mm256_and_si256(nib ? _mm256_srli_epi16(c, 4) : c, m4);
             }
-            st->is[u][h] = _mm256_add_epi32(st->is[u][h], _mm256_madd_epi16(s0, sc_lo));
-            st->is2[u][h] = _mm256_add_epi32(st->is2[u][h], _mm256_madd_epi16(s1, sc_hi));
+            const __m256i sc = _mm256_shuffle_epi8(st->sc[h][sb / 4], pick_both(sb % 4));
+            for (int u = 0; u < NT; u++) {
+                const int8_t *xq = x->qs + (t + u) * cols + (size_t)b * MST_QK_K + 64 * pr + 32 * nib + 16 * half;
+                __m256i s16 = _mm256_maddubs_epi16(v[0], bcast32(xq));
+                for (int i = 1; i < 4; i++)
+                    s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(v[i], bcast32(xq + 4 * i)));
+                __m256i *is = nib ? &st->is2[u][h] : &st->is[u][h];
+                *is = _mm256_add_epi32(*is, _mm256_madd_epi16(s16, sc));
+            }
         }
-    }
 }
 
 /* floats once per super-block: the scales term, after the mins term of the head */
