@@ -1,5 +1,6 @@
-/* repack.h — Q4_0 (and Q8_0, below) weights interleaved 16 rows at a time, for the AVX-512 VNNI kernel
- * (matmul_q4x16_avx512.c), chosen at model load when that kernel can run.
+/* repack.h — Q4_0 (and Q8_0, below) weights interleaved 16 rows at a time, for the x16 kernels (AVX-512 VNNI:
+ * matmul_q4x16_avx512.c; AVX2: matmul_q4x16_avx2.c, half a chunk per ymm), chosen at model load when one of
+ * them can run.
  *
  * Layout: rows 16g..16g+15 occupy the same bytes [16g·row_bytes, 16(g+1)·row_bytes) as in GGUF (so a
  * slice starting at a multiple of 16 rows stays a plain pointer offset), as nb units of 288 bytes, one per

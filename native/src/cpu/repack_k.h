@@ -1,5 +1,6 @@
-/* repack_k.h — Q4_K and Q6_K weights interleaved 16 rows at a time, for the AVX-512 VNNI kernels
- * (matmul_q4kx16_avx512.c, matmul_q6kx16_avx512.c), chosen at model load when those kernels can run.
+/* repack_k.h — Q4_K and Q6_K weights interleaved 16 rows at a time, for the x16 kernels (AVX-512 VNNI:
+ * matmul_q4kx16_avx512.c, matmul_q6kx16_avx512.c; AVX2: the *_avx2.c files beside them, half a chunk per
+ * ymm), chosen at model load when one of them can run.
  *
  * As for Q4_0 (repack.h): rows 16g..16g+15 keep the bytes [16g·row_bytes, 16(g+1)·row_bytes) they have in
  * the file, now as nb units, one per super-block (256 columns), each exactly 16 blocks long, so the layout
