@@ -132,11 +132,12 @@ internal sealed class LlamaCppEngine : IEngine
 
     private static bool Load()
     {
-        // MISTRAL_CPU=avx2 (or scalar) caps our kernels (dispatch.c); llama.cpp then gets the same level, so the
-        // run stands for a machine without AVX-512 (or without AVX2).
+        // MISTRAL_CPU=avx2, avxvnni or scalar caps our kernels (dispatch.c); llama.cpp then gets its build for that
+        // level (AVX2 for both AVX2 levels: LLamaSharp ships no AVX-VNNI build), so the run stands for a machine
+        // without AVX-512 (or without AVX2).
         var cap = Environment.GetEnvironmentVariable("MISTRAL_CPU");
         var avx = cap == "scalar" ? AvxLevel.None
-            : cap == "avx2" || !Avx512F.IsSupported ? (Avx2.IsSupported ? AvxLevel.Avx2 : AvxLevel.None)
+            : cap is "avx2" or "avxvnni" || !Avx512F.IsSupported ? (Avx2.IsSupported ? AvxLevel.Avx2 : AvxLevel.None)
             : AvxLevel.Avx512;
         NativeLibraryConfig.All.WithCuda(false).WithVulkan(false).WithAvx(avx).WithAutoFallback(false)
             .WithLogCallback(static (level, message) =>

@@ -15,8 +15,8 @@
  * 3. Row ranges cut at 16-row boundaries (how the thread pool splits repacked matrices) give identical
  *    results, and one token alone (the decode path) equals its row of the batch bit for bit — for tokens
  *    that ran in groups of 8, of 4 and alone.
- * 2 and 3 run for every kernel set with an x16 kernel (AVX2, AVX-512 VNNI), and the sets' outputs must be
- * bit-identical to each other.
+ * 2 and 3 run for every kernel set with an x16 kernel (AVX2, AVX-VNNI, AVX-512 VNNI), and the sets'
+ * outputs must be bit-identical to each other.
  * Shapes: rows {16, 48, 80, 1024} x cols {256, 4096, 14336} x tokens {1, 5, 8, 13, 16}, each case capped at
  * rows·cols·tokens <= 2^22 so the whole test stays well under a second (it also runs under valgrind/ASan). */
 #include "test_qact.h"
@@ -176,11 +176,13 @@ static void check_kernel(int32_t type, const char *kn, mst_matmul_qa_fn fn, cons
     free(y_split), free(y1);
 }
 
-/* tables: the AVX2 and AVX-512 kernel sets (NULL where the CPU has none). The repack reads back; each set's
- * x16 kernel is checked alone (check_kernel), and the two against each other bit for bit: same exact
- * integer sums, same float operations per row (matmul_q4kx16_avx2.c). Returns how many kernels ran. */
-static int check_case(int32_t type, const mst_cpu_kernels *const tables[2], uint32_t rows, uint32_t cols, uint32_t nt,
-                      uint64_t seed)
+enum { N_TABLES = 3 };
+
+/* tables: the AVX2, AVX-VNNI and AVX-512 kernel sets (NULL where the CPU has none). The repack reads back;
+ * each set's x16 kernel is checked alone (check_kernel), and all against each other bit for bit: same
+ * exact integer sums, same float operations per row (matmul_q4kx16_avx2.c). Returns how many kernels ran. */
+static int check_case(int32_t type, const mst_cpu_kernels *const tables[N_TABLES], uint32_t rows, uint32_t cols,
+                      uint32_t nt, uint64_t seed)
 {
     uint64_t s = seed;
     const size_t bb = block_bytes(type), row_bytes = (size_t)cols / 256 * bb, bytes = rows * row_bytes;
@@ -190,7 +192,7 @@ static int check_case(int32_t type, const mst_cpu_kernels *const tables[2], uint
     unrepack(type, wr, row_bytes, rows, back);
     CHECK(memcmp(back, w, bytes) == 0, "%s %ux%u: repack does not read back to the source", mst_type_name(type), rows,
           cols);
-    if (!kernel_of(tables[0], type) && !kernel_of(tables[1], type)) {
+    if (!kernel_of(tables[0], type) && !kernel_of(tables[1], type) && !kernel_of(tables[2], type)) {
         free(w), free(wr), free(back);
         return 0;
     }
@@ -199,21 +201,23 @@ static int check_case(int32_t type, const mst_cpu_kernels *const tables[2], uint
     x[0] = 3.0f; /* an outlier, so block scales differ */
     qbuf b;
     quantize_k(&b, x, cols, nt);
-    float *y_ref = xmalloc(ny * 4), *ys[2] = {xmalloc(ny * 4), xmalloc(ny * 4)};
+    float *y_ref = xmalloc(ny * 4), *ys[N_TABLES] = {xmalloc(ny * 4), xmalloc(ny * 4), xmalloc(ny * 4)};
     double *terms = xmalloc(ny * sizeof(double));
     mst_kernels_matmul_qa(mst_cpu_scalar(), type)(w, row_bytes, rows, &b.q, y_ref, 0, rows);
     term_sums(type, w, rows, cols, &b, terms);
-    int ran = 0;
-    for (int kt = 0; kt < 2; kt++)
+    int ran = 0, first = -1;
+    for (int kt = 0; kt < N_TABLES; kt++)
         if (kernel_of(tables[kt], type)) {
             check_kernel(type, tables[kt]->name, kernel_of(tables[kt], type), wr, row_bytes, rows, cols, nt, x, &b,
                          y_ref, terms, ys[kt]);
             ran++;
+            if (first < 0)
+                first = kt;
+            else
+                CHECK(memcmp(ys[first], ys[kt], ny * 4) == 0, "%s rows=%u cols=%u tokens=%u: %s and %s kernels differ",
+                      mst_type_name(type), rows, cols, nt, tables[first]->name, tables[kt]->name);
         }
-    if (ran == 2)
-        CHECK(memcmp(ys[0], ys[1], ny * 4) == 0, "%s rows=%u cols=%u tokens=%u: AVX2 and AVX-512 kernels differ",
-              mst_type_name(type), rows, cols, nt);
-    free(w), free(wr), free(back), free(x), free(b.mem), free(y_ref), free(ys[0]), free(ys[1]), free(terms);
+    free(w), free(wr), free(back), free(x), free(b.mem), free(y_ref), free(ys[0]), free(ys[1]), free(ys[2]), free(terms);
     return ran;
 }
 
@@ -223,7 +227,7 @@ int main(void)
     static const uint32_t cols_list[] = {256, 4096, 14336};
     static const uint32_t tokens_list[] = {1, 5, 8, 13, 16};
     static const int32_t types[] = {MST_TYPE_Q4_K, MST_TYPE_Q6_K};
-    const mst_cpu_kernels *const tables[2] = {mst_cpu_avx2(), mst_cpu_avx512()};
+    const mst_cpu_kernels *const tables[N_TABLES] = {mst_cpu_avx2(), mst_cpu_avxvnni(), mst_cpu_avx512()};
     uint64_t seed = 1;
     int ran = 0;
     for (int ti = 0; ti < 2; ti++) {
@@ -236,7 +240,8 @@ int main(void)
                     ran += check_case(types[ti], tables, r, c, n, seed++);
                 }
     }
-    if (!kernel_of(tables[0], MST_TYPE_Q4_K) && !kernel_of(tables[1], MST_TYPE_Q4_K))
+    if (!kernel_of(tables[0], MST_TYPE_Q4_K) && !kernel_of(tables[1], MST_TYPE_Q4_K) &&
+        !kernel_of(tables[2], MST_TYPE_Q4_K))
         printf("note: no x16 kernel here: only the repack layout was checked\n");
     printf("%d kernel cases, worst error / sum|terms| = %.3g\n", ran, g_worst);
     if (g_failures)

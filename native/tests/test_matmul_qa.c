@@ -7,9 +7,9 @@
  *    end in SIMD). Tolerance: |y - y_ref| <= 1e-5 · Σ_c |w_c · xq_c| per output (w, xq dequantized),
  *    which bounds every partial sum; float error over <= 1024 such adds is a few 1e-7 relative in
  *    practice. Split row ranges must be bit-identical (the thread pool splits that way).
- * 2b. Q4_0 and Q8_0 repacked 16 rows at a time (repack.h) with their kernels (AVX2, AVX-512 VNNI: those the
- *    CPU has), against the same scalar reference on the original layout, same bound; 16-row-aligned splits
- *    bit-identical; the AVX2 and AVX-512 kernels bit-identical to each other.
+ * 2b. Q4_0 and Q8_0 repacked 16 rows at a time (repack.h) with their kernels (AVX2, AVX-VNNI, AVX-512 VNNI:
+ *    those the CPU has), against the same scalar reference on the original layout, same bound;
+ *    16-row-aligned splits bit-identical; the kernels bit-identical to each other.
  * 3. The approximation itself: the reference result equals the float dot product of W with the
  *    dequantized activations (same 1e-5 bound), and each dequantized activation is within
  *    d/2 + amax·2^-11 of the float one (half a step, plus the fp16 rounding of d times |q| <= 127). */
@@ -20,7 +20,7 @@
 #include "cpu/repack.h"
 
 static const double TOL = 1e-5;
-static int g_x16_tables_run; /* bit k: tables[k] of check_repacked had an x16 kernel */
+static int g_x16_tables_run; /* bit k: tables[k] of check_repacked (avx2, avxvnni, avx512) had an x16 kernel */
 
 static void test_rule(void)
 {
@@ -178,12 +178,13 @@ static void check_repacked_kernel(const char *kn, mst_matmul_qa_fn fn, int32_t t
     free(y_split);
 }
 
-/* Every table's x16 kernel for type (AVX2, and AVX-512 VNNI where the CPU has them), each checked alone,
- * and the two against each other bit for bit: both form the exact integer block sums and the same float
- * operations per row (matmul_q4x16_avx2.c), so a model gives the same tokens on either kind of CPU. */
+/* Every table's x16 kernel for type (AVX2, AVX-VNNI, AVX-512 VNNI: those the CPU has), each checked alone,
+ * and all against each other bit for bit: they form the exact integer block sums and the same float
+ * operations per row (matmul_q4x16_avx2.c), so a model gives the same tokens on any of these CPUs. */
 static void check_repacked(int32_t type, uint32_t rows, uint32_t cols, uint32_t n_tokens, uint64_t seed)
 {
-    const mst_cpu_kernels *tables[2] = {mst_cpu_avx2(), mst_cpu_avx512()};
+    enum { N_TABLES = 3 };
+    const mst_cpu_kernels *tables[N_TABLES] = {mst_cpu_avx2(), mst_cpu_avxvnni(), mst_cpu_avx512()};
     uint64_t s = seed;
     size_t bytes;
     uint8_t *w = make_weights(&s, type, rows, cols, 1.0f, &bytes);
@@ -196,22 +197,25 @@ static void check_repacked(int32_t type, uint32_t rows, uint32_t cols, uint32_t 
     quantize(&b, x, cols, n_tokens);
     float *wf = xmalloc((size_t)rows * cols * 4);
     mst_dequantize_ref(type, w, (uint64_t)rows * cols, wf);
-    float *y_ref = xmalloc(ny * 4), *y[2] = {xmalloc(ny * 4), xmalloc(ny * 4)};
+    float *y_ref = xmalloc(ny * 4), *y = xmalloc(ny * 4), *y_first = NULL;
     mst_kernels_matmul_qa(mst_cpu_scalar(), type)(w, row_bytes, rows, &b.q, y_ref, 0, rows);
-    int ran[2] = {0, 0};
-    for (int k = 0; k < 2; k++) {
+    const char *first = NULL;
+    for (int k = 0; k < N_TABLES; k++) {
         const mst_cpu_kernels *kt = tables[k];
         mst_matmul_qa_fn fn = !kt ? NULL : type == MST_TYPE_Q4_0 ? kt->matmul_qa_q4_0x16 : kt->matmul_qa_q8_0x16;
-        if (fn) {
-            check_repacked_kernel(kt->name, fn, type, wr, row_bytes, rows, cols, n_tokens, x, &b, wf, y_ref, y[k]);
-            ran[k] = 1;
-            g_x16_tables_run |= 1 << k;
+        if (!fn)
+            continue;
+        check_repacked_kernel(kt->name, fn, type, wr, row_bytes, rows, cols, n_tokens, x, &b, wf, y_ref, y);
+        g_x16_tables_run |= 1 << k;
+        if (!y_first) {
+            y_first = y, first = kt->name;
+            y = xmalloc(ny * 4);
+        } else {
+            CHECK(memcmp(y_first, y, ny * 4) == 0, "%s x16 rows=%u cols=%u tokens=%u: %s and %s kernels differ",
+                  mst_type_name(type), rows, cols, n_tokens, first, kt->name);
         }
     }
-    if (ran[0] && ran[1])
-        CHECK(memcmp(y[0], y[1], ny * 4) == 0, "%s x16 rows=%u cols=%u tokens=%u: AVX2 and AVX-512 kernels differ",
-              mst_type_name(type), rows, cols, n_tokens);
-    free(w), free(wr), free(x), free(b.mem), free(wf), free(y_ref), free(y[0]), free(y[1]);
+    free(w), free(wr), free(x), free(b.mem), free(wf), free(y_ref), free(y), free(y_first);
 }
 
 static void test_abi_best(void)
@@ -273,8 +277,8 @@ int main(void)
     check_repacked(MST_TYPE_Q4_0, 4096, 4096, 1, seed++);
     check_repacked(MST_TYPE_Q8_0, 1024, 4096, 1, seed++);
     test_abi_best();
-    printf("variants checked: %s%s; x16 kernels: %s%s\n", mst_cpu_avx2() ? "avx2 " : "",
+    printf("variants checked: %s%s; x16 kernels: %s%s%s\n", mst_cpu_avx2() ? "avx2 " : "",
            mst_cpu_avx512() ? mst_cpu_avx512()->name : "", g_x16_tables_run & 1 ? "avx2 " : "",
-           g_x16_tables_run & 2 ? "avx512" : "");
+           g_x16_tables_run & 2 ? "avxvnni " : "", g_x16_tables_run & 4 ? "avx512" : "");
     return finish("kernel_matmul_qa");
 }

@@ -40,8 +40,13 @@ uint32_t mst_cpu_detect(void)
     if (max_leaf < 7)
         return f;
     __cpuid_count(7, 0, a, b, c, d);
+    unsigned a1 = 0, b1, c1, d1; /* leaf 7 sub-leaf 1: AVX-VNNI (EAX bit 4), AVX512_BF16 (bit 5) */
+    if (a >= 1)
+        __cpuid_count(7, 1, a1, b1, c1, d1);
     if ((b >> 5) & 1)
         f |= MST_CPU_AVX2;
+    if ((f & MST_CPU_AVX2) && ((a1 >> 4) & 1))
+        f |= MST_CPU_INTERNAL_AVXVNNI;
     if (os_zmm) {
         if ((b >> 16) & 1)
             f |= MST_CPU_AVX512F;
@@ -51,13 +56,8 @@ uint32_t mst_cpu_detect(void)
             f |= MST_CPU_INTERNAL_AVX512VL;
         if ((c >> 11) & 1)
             f |= MST_CPU_AVX512VNNI;
-        unsigned max_sub = a;
-        if (max_sub >= 1) {
-            unsigned a1, b1, c1, d1;
-            __cpuid_count(7, 1, a1, b1, c1, d1);
-            if ((a1 >> 5) & 1)
-                f |= MST_CPU_AVX512BF16;
-        }
+        if ((a1 >> 5) & 1)
+            f |= MST_CPU_AVX512BF16;
         if (!(f & MST_CPU_AVX512F)) /* the extensions mean nothing without the foundation */
             f &= ~(uint32_t)(MST_CPU_AVX512BW | MST_CPU_INTERNAL_AVX512VL | MST_CPU_AVX512VNNI |
                              MST_CPU_AVX512BF16);

@@ -27,12 +27,13 @@ static const mst_matmul_fn k_kquant_ref[] = {mst_matmul_ref_q2_k, mst_matmul_ref
                                              mst_matmul_ref_q5_k, mst_matmul_ref_q6_k};
 
 static const mst_cpu_kernels *g_avx2;
+static const mst_cpu_kernels *g_avxvnni;
 static const mst_cpu_kernels *g_avx512;
 static const mst_cpu_kernels *g_best = &k_scalar;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 /* The per-ISA tables plus their quantized-activation kernels, which depend on more features
  * (VNNI) than the table's own ISA, so they are filled in here. */
-static mst_cpu_kernels g_avx2_k, g_avx512_k;
+static mst_cpu_kernels g_avx2_k, g_avxvnni_k, g_avx512_k;
 /* The K-quant integer kernels of the AVX-512 table: VNNI where present, else the AVX2 ones. */
 static const mst_kquant_qa_kernels *g_kquant_qa_avx512 = &mst_kquant_qa_scalar;
 
@@ -53,6 +54,15 @@ static void choose(void)
         g_avx2_k.matmul_f16x16 = mst_matmul_f16x16_avx2;
         g_avx2_k.matmul_bf16x16 = mst_matmul_bf16x16_avx2;
         g_avx2 = &g_avx2_k;
+        if (f & MST_CPU_INTERNAL_AVXVNNI) { /* the same table, the x16 kernels built for AVX-VNNI */
+            g_avxvnni_k = g_avx2_k;
+            g_avxvnni_k.name = "avxvnni";
+            g_avxvnni_k.matmul_qa_q4_0x16 = mst_matmul_qa_q4_0x16_avxvnni;
+            g_avxvnni_k.matmul_qa_q8_0x16 = mst_matmul_qa_q8_0x16_avxvnni;
+            g_avxvnni_k.matmul_qa_q4_kx16 = mst_matmul_qa_q4_kx16_avxvnni;
+            g_avxvnni_k.matmul_qa_q6_kx16 = mst_matmul_qa_q6_kx16_avxvnni;
+            g_avxvnni = &g_avxvnni_k;
+        }
     }
     if ((f & need512) == need512) {
         int vnni = (f & MST_CPU_AVX512VNNI) != 0;
@@ -76,10 +86,18 @@ static void choose(void)
         g_avx512 = &g_avx512_k;
     }
 #endif
+    /* MISTRAL_CPU caps the level: scalar < avx2 < avxvnni < avx512 (anything else: no cap) */
     const char *cap = getenv("MISTRAL_CPU");
-    if (g_avx512 && !(cap && (strcmp(cap, "avx2") == 0 || strcmp(cap, "scalar") == 0)))
+    const int level = !cap                          ? 3
+                      : strcmp(cap, "scalar") == 0  ? 0
+                      : strcmp(cap, "avx2") == 0    ? 1
+                      : strcmp(cap, "avxvnni") == 0 ? 2
+                                                    : 3;
+    if (g_avx512 && level >= 3)
         g_best = g_avx512;
-    else if (g_avx2 && !(cap && strcmp(cap, "scalar") == 0))
+    else if (g_avxvnni && level >= 2)
+        g_best = g_avxvnni;
+    else if (g_avx2 && level >= 1)
         g_best = g_avx2;
     else
         g_best = &k_scalar;
@@ -100,6 +118,12 @@ const mst_cpu_kernels *mst_cpu_avx2(void)
 {
     pthread_once(&g_once, choose);
     return g_avx2;
+}
+
+const mst_cpu_kernels *mst_cpu_avxvnni(void)
+{
+    pthread_once(&g_once, choose);
+    return g_avxvnni;
 }
 
 const mst_cpu_kernels *mst_cpu_avx512(void)
@@ -129,7 +153,7 @@ static const mst_kquant_qa_kernels *kquant_qa_of(const mst_cpu_kernels *k)
     pthread_once(&g_once, choose);
     if (k == &g_avx512_k)
         return g_kquant_qa_avx512;
-    if (k == &g_avx2_k)
+    if (k == &g_avx2_k || k == &g_avxvnni_k)
         return &mst_kquant_qa_avx2;
 #endif
     (void)k;
@@ -154,7 +178,7 @@ const mst_attn_kernels *mst_kernels_attn(const mst_cpu_kernels *k)
 #if defined(__x86_64__)
     if (k == &mst_kernels_avx512 || k == &g_avx512_k)
         return &mst_attn_avx512;
-    if (k == &mst_kernels_avx2 || k == &g_avx2_k)
+    if (k == &mst_kernels_avx2 || k == &g_avx2_k || k == &g_avxvnni_k)
         return &mst_attn_avx2;
 #endif
     (void)k;

@@ -11,14 +11,12 @@
  * running sum), so this kernel gives the AVX-512 one's bits (test_matmul_qa.c checks them against each
  * other). Measured with MISTRAL_CPU=avx2 on the side-by-side runner (4-layer 7B-shaped Q4_0 model, 2 threads,
  * llama.cpp on its AVX2 build): decode 20.8 t/s with the row-layout kernel (matmul_qa_avx2.c), 46.8 with
- * this one, llama.cpp 20.4-22.8; prefill 57 → 147, llama.cpp 83-91. */
+ * this one, llama.cpp 20.4-22.8; prefill 57 → 147, llama.cpp 83-91. The AVX-VNNI build (matmul_tile_avx2.h)
+ * runs the VNNI kernel's vpdpbusd chains on ymm instead: prefill 151 → 174 t/s here (MISTRAL_CPU=avxvnni). */
 #include "ops.h"
 
 #if defined(__x86_64__)
-#pragma GCC target("avx2,fma,f16c")
-#include <immintrin.h>
-
-#include "matmul_tile_avx2.h"
+#include "matmul_tile_avx2.h" /* first: the target, AVX2 or AVX-VNNI */
 #include "quant_act.h"
 #include "repack.h"
 
@@ -40,6 +38,15 @@ MST_AI void unit_q4_0(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b,
         for (int j = 0; j < NT; j++) {
             const size_t tb = (t + j) * (cols / MST_QK) + b;
             const int32_t *xd = (const int32_t *)(x->qs + (t + j) * cols + (size_t)b * MST_QK);
+#if defined(MST_X16_AVXVNNI) /* the VNNI kernel's two chains, from -8·Σq */
+            __m256i s0 = _mm256_set1_epi32(x->nbsum8[tb]), s1 = _mm256_setzero_si256();
+            for (int c = 0; c < 4; c++) {
+                s0 = _mm256_dpbusd_avx_epi32(s0, lo[c], _mm256_set1_epi32(xd[c]));
+                s1 = _mm256_dpbusd_avx_epi32(s1, hi[c], _mm256_set1_epi32(xd[4 + c]));
+            }
+            const __m256i s = _mm256_add_epi32(s0, s1);
+            (void)ones;
+#else
             /* two int16 chains of 4 for the adds' latency: both exact, so is their sum */
             __m256i s0 = _mm256_maddubs_epi16(lo[0], _mm256_set1_epi32(xd[0]));
             __m256i s1 = _mm256_maddubs_epi16(hi[0], _mm256_set1_epi32(xd[4]));
@@ -49,10 +56,11 @@ MST_AI void unit_q4_0(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b,
             }
             const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(_mm256_add_epi16(s0, s1), ones),
                                                _mm256_set1_epi32(x->nbsum8[tb]));
+#endif
             acc[j].h[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), mst_x16_half_scale(p, h, x->d[tb]), acc[j].h[h]);
         }
     }
 }
 
-MST_DEFINE_X16_QA_FROM_UNIT(mst_matmul_qa_q4_0x16_avx2, unit_q4_0, UNIT, MST_QK, 32)
+MST_AVX2_X16_FROM_UNIT(mst_matmul_qa_q4_0x16, unit_q4_0, UNIT, MST_QK, 32)
 #endif

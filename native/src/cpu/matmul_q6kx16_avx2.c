@@ -12,15 +12,14 @@
  *     (sc_j, sc_j) in both halves of each lane gives sc_j times their sum in int32.
  * The float operations per lane are the VNNI kernel's (one convert, one FMA per super-block), so this
  * kernel gives its bits (test_kquant_x16.c checks both against each other). Prefill takes at most 4 tokens
- * per decoded sub-block. */
+ * per decoded sub-block. The AVX-VNNI build (matmul_tile_avx2.h) takes each sub-block's sum in one vpdpbusd
+ * chain and multiplies it by sc_j (vpmulld), as the VNNI kernel does. */
 #include "ops.h"
 
 #if defined(__x86_64__)
-#pragma GCC target("avx2,fma,f16c")
-#include <immintrin.h>
 #include <string.h>
 
-#include "matmul_tile_avx2.h"
+#include "matmul_tile_avx2.h" /* first: the target, AVX2 or AVX-VNNI */
 #include "quant_act_k.h"
 #include "quant_k.h"
 #include "repack_k.h"
@@ -78,8 +77,19 @@ MST_AI void pass_q6k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, 
         w[1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(A, 4), m4), _mm256_and_si256(_mm256_slli_epi16(H, 2), m30));
         w[2] = _mm256_or_si256(_mm256_and_si256(B, m4), _mm256_and_si256(H, m30));
         w[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(B, 4), m4), _mm256_and_si256(_mm256_srli_epi16(H, 2), m30));
-        /* per lane (sc_j, sc_j) as int16 */
         const __m128i sc8 = half_scales(p, j, h);
+#if defined(MST_X16_AVXVNNI)
+        /* the VNNI kernel's way: isum_j in one int32 chain (|.| < 2^17), times sc_j sign-extended per lane */
+        const __m256i sc32 = _mm256_cvtepi8_epi32(sc8);
+        for (int u = 0; u < NT; u++) {
+            const int8_t *xq = x->qs + (t + u) * cols + (size_t)b * MST_QK_K + 16 * j;
+            __m256i c = _mm256_setzero_si256();
+            for (int i = 0; i < 4; i++)
+                c = _mm256_dpbusd_avx_epi32(c, w[i], bcast32(xq + 4 * i));
+            st->is[u][h] = _mm256_add_epi32(st->is[u][h], _mm256_mullo_epi32(c, sc32));
+        }
+#else
+        /* per lane (sc_j, sc_j) as int16 */
         const __m256i scp = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(sc8, sc8));
         for (int u = 0; u < NT; u++) {
             const int8_t *xq = x->qs + (t + u) * cols + (size_t)b * MST_QK_K + 16 * j;
@@ -90,6 +100,7 @@ MST_AI void pass_q6k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, 
             st->is[u][h] = _mm256_add_epi32(st->is[u][h], _mm256_add_epi32(_mm256_madd_epi16(p01, scp),
                                                                            _mm256_madd_epi16(p23, scp)));
         }
+#endif
     }
 }
 
@@ -108,6 +119,6 @@ MST_AI void end_q6k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, q
     }
 }
 
-MST_DEFINE_X16_QA_FROM_PASSES(mst_matmul_qa_q6_kx16_avx2, q6k_state, head_q6k, pass_q6k, end_q6k, UNIT, 288, 16,
+MST_AVX2_X16_FROM_PASSES(mst_matmul_qa_q6_kx16, q6k_state, head_q6k, pass_q6k, end_q6k, UNIT, 288, 16,
                               192, MST_QK_K, 4)
 #endif

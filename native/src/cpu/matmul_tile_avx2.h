@@ -1,9 +1,22 @@
-/* matmul_tile_avx2.h — matmul_tile.h's x16 loop nest for AVX2 files: a group's 16 rows in two ymm halves
- * (acc16: rows 0-7 and 8-15), and prefill token groups of at most 4 (16 ymm registers: 8 hold a decoded
- * half-block). Included inside the file's `#pragma GCC target` region instead of matmul_tile.h. */
+/* matmul_tile_avx2.h — matmul_tile.h's x16 loop nest for the AVX2 x16 kernels: a group's 16 rows in two ymm
+ * halves (acc16: rows 0-7 and 8-15), and prefill token groups of at most 4 (16 ymm registers: 8 hold a
+ * decoded half-block). Included first inside the kernel file's `#if defined(__x86_64__)`: it sets the
+ * file's target.
+ *
+ * Each AVX2 x16 file is compiled twice (CMakeLists.txt): as plain AVX2 (pmaddubsw/pmaddwd), and with
+ * MST_X16_AVXVNNI defined for CPUs with AVX-VNNI (vpdpbusd/vpdpwssd on ymm: Intel client cores since Alder
+ * Lake, which have no AVX-512). Both form the same exact integer sums with the same float operations, so
+ * they give the same bits. MST_AVX2_X16_NAME(f) is f_avx2 or f_avxvnni. */
 #ifndef MST_MATMUL_TILE_AVX2_H
 #define MST_MATMUL_TILE_AVX2_H
 
+#if defined(MST_X16_AVXVNNI)
+#pragma GCC target("avx2,fma,f16c,avxvnni")
+#define MST_AVX2_X16_NAME(f) f##_avxvnni
+#else
+#pragma GCC target("avx2,fma,f16c")
+#define MST_AVX2_X16_NAME(f) f##_avx2
+#endif
 #include <immintrin.h>
 #include <stdint.h>
 
@@ -35,5 +48,12 @@ static inline __attribute__((always_inline)) __m256 mst_x16_half_scale(const uin
 #define MST_X16_STORE(y, a) mst_acc16_store(y, a)
 #define MST_X16_NT_MAX 4
 #include "matmul_tile.h"
+
+/* matmul_tile.h's x16 definitions under the variant's name: the extra level expands MST_AVX2_X16_NAME
+ * before the ## inside them pastes it */
+#define MST_AVX2_X16_EXPAND(m, ...) m(__VA_ARGS__)
+#define MST_AVX2_X16_FROM_UNIT(name, ...) MST_AVX2_X16_EXPAND(MST_DEFINE_X16_QA_FROM_UNIT, MST_AVX2_X16_NAME(name), __VA_ARGS__)
+#define MST_AVX2_X16_FROM_PASSES(name, ...)                                                                \
+    MST_AVX2_X16_EXPAND(MST_DEFINE_X16_QA_FROM_PASSES, MST_AVX2_X16_NAME(name), __VA_ARGS__)
 
 #endif

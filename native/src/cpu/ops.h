@@ -43,13 +43,15 @@ typedef struct mst_cpu_kernels {
 /* cpu_features.c: mst_cpu_feature bits plus internal ones above bit 15. */
 #define MST_CPU_INTERNAL_AVX512VL (1u << 16)
 #define MST_CPU_INTERNAL_AVX (1u << 17)
+#define MST_CPU_INTERNAL_AVXVNNI (1u << 18) /* vpdpbusd/vpdpwssd on ymm without AVX-512 (CPUID 7.1:EAX bit 4) */
 uint32_t mst_cpu_detect(void);
 
-/* dispatch.c: the kernels mst_decode uses on this CPU (chosen once; MISTRAL_CPU=scalar|avx2|avx512
- * in the environment caps the choice, for debugging). */
+/* dispatch.c: the kernels mst_decode uses on this CPU (chosen once; MISTRAL_CPU=scalar|avx2|avxvnni|avx512
+ * in the environment caps the choice, for debugging and for measuring what an older CPU would run). */
 const mst_cpu_kernels *mst_cpu_best(void);
 const mst_cpu_kernels *mst_cpu_scalar(void);
 const mst_cpu_kernels *mst_cpu_avx2(void);   /* NULL when this CPU/OS cannot run it */
+const mst_cpu_kernels *mst_cpu_avxvnni(void); /* the AVX2 table with AVX-VNNI x16 kernels; NULL likewise */
 const mst_cpu_kernels *mst_cpu_avx512(void); /* NULL when this CPU/OS cannot run it */
 mst_matmul_fn mst_kernels_matmul(const mst_cpu_kernels *k, int32_t type);
 /* The quantized-activation kernel for `type`, or NULL when the type has none (then the float kernel runs).

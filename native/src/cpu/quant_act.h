@@ -62,7 +62,7 @@ void mst_matmul_qa_ref_q4_0(const uint8_t *w, size_t row_bytes, uint32_t rows, c
                             uint32_t r0, uint32_t r1);
 
 /* Q4_0 / Q8_0 repacked 16 rows at a time (repack.h; w points at the repacked matrix): r0 and r1 multiples of 16
- * or r1 = rows. AVX-512 VNNI, and AVX2 (x86-64 only) with the same bits. */
+ * or r1 = rows. AVX-512 VNNI, AVX-VNNI and AVX2 (x86-64 only), all with the same bits. */
 void mst_matmul_qa_q4_0x16_vnni(const uint8_t *w, size_t row_bytes, uint32_t rows, const mst_qact *x, float *y,
                                 uint32_t r0, uint32_t r1);
 void mst_matmul_qa_q8_0x16_vnni(const uint8_t *w, size_t row_bytes, uint32_t rows, const mst_qact *x, float *y,
@@ -71,6 +71,10 @@ void mst_matmul_qa_q4_0x16_avx2(const uint8_t *w, size_t row_bytes, uint32_t row
                                 uint32_t r0, uint32_t r1);
 void mst_matmul_qa_q8_0x16_avx2(const uint8_t *w, size_t row_bytes, uint32_t rows, const mst_qact *x, float *y,
                                 uint32_t r0, uint32_t r1);
+void mst_matmul_qa_q4_0x16_avxvnni(const uint8_t *w, size_t row_bytes, uint32_t rows, const mst_qact *x, float *y,
+                                   uint32_t r0, uint32_t r1);
+void mst_matmul_qa_q8_0x16_avxvnni(const uint8_t *w, size_t row_bytes, uint32_t rows, const mst_qact *x, float *y,
+                                   uint32_t r0, uint32_t r1);
 
 /* SIMD variants (x86-64 only; the caller checks the CPU). */
 void mst_matmul_qa_q8_0_avx2(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);

@@ -46,11 +46,13 @@ void mst_matmul_qa_ref_q5_k(const uint8_t *, size_t, uint32_t, const mst_qact *,
 void mst_matmul_qa_ref_q6_k(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);
 
 /* Q4_K / Q6_K repacked 16 rows at a time (repack_k.h; w points at the repacked matrix): r0 and r1 multiples of
- * 16 or r1 = rows. AVX-512 VNNI, and AVX2 with the same bits (x86-64 only). */
+ * 16 or r1 = rows. AVX-512 VNNI, AVX-VNNI and AVX2, all with the same bits (x86-64 only). */
 void mst_matmul_qa_q4_kx16_vnni(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);
 void mst_matmul_qa_q6_kx16_vnni(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);
 void mst_matmul_qa_q4_kx16_avx2(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);
 void mst_matmul_qa_q6_kx16_avx2(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);
+void mst_matmul_qa_q4_kx16_avxvnni(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);
+void mst_matmul_qa_q6_kx16_avxvnni(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);
 
 /* K-quant integer kernels of one ISA, indexed by type - MST_TYPE_Q2_K (a NULL entry would keep the
  * float-activation kernel). */
