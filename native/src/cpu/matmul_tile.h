@@ -85,20 +85,14 @@
 #define MST_X16_NT_MAX 8
 #endif
 
-/* One token (decode) through 16-row groups [g0, g1) of a repacked matrix (repack.h), each group gbytes long
- * and made of nb units of unit_bytes, one per column block. Decode reads the whole matrix from memory once,
- * and one sequential stream per core leaves bandwidth unused: measured on one Zen 4 core, the one-stream
- * kernel read 10.3 GB/s where a plain read gets 12.6-13 GB/s, and with two cores 22 of ~30 GB/s. So the
- * groups are split into 4 ranges walked in lockstep: 4 memory streams, 4 independent accumulator chains
- * (same runs: 13-14 GB/s on one core, 31-32 GB/s on two, at or near the plain read). Each stream asks for
- * its unit ahead_bytes ahead so the load latency overlaps the arithmetic.
- * unit_fn(p, x, b, &acc) adds column block b of the group at p to acc with exactly the operations of the
- * tiled path for one token, so decode and prefill give bit-identical rows. */
-#define MST_DEFINE_DECODE_STREAMS(fn_name, unit_fn, unit_bytes, ahead_bytes)                               \
+/* The walk both decode forms share: groups [g0, g1) as 4 streams q groups apart, step_fn(p, x, b, acc) running
+ * column block b of the 4 streams at p[0..3] into acc[0..3]; then the (g1 - g0) % 4 groups left, one stream,
+ * unit1_fn(u, x, b, &acc) per block, each unit asked for ahead_bytes ahead. */
+#define MST_X16_DECODE_WALK(fn_name, step_fn, unit1_fn, unit_bytes, ahead_bytes)                           \
     static void fn_name(const uint8_t *w, size_t gbytes, uint32_t nb, const mst_qact *x, float *y, uint32_t g0, \
                         uint32_t g1)                                                                       \
     {                                                                                                      \
-        enum { S = 4, AHEAD = (ahead_bytes) };                                                             \
+        enum { S = 4 };                                                                                    \
         const uint32_t q = (g1 - g0) / S;                                                                  \
         uint32_t g = g0;                                                                                   \
         for (; q > 0 && g < g0 + q; g++) {                                                                 \
@@ -109,12 +103,7 @@
                 acc[s] = MST_X16_ZERO();                                                                   \
             }                                                                                              \
             for (uint32_t b = 0; b < nb; b++)                                                              \
-                for (int s = 0; s < S; s++) {                                                              \
-                    const uint8_t *u = p[s] + (size_t)b * (unit_bytes);                                    \
-                    for (int k = 0; k < (unit_bytes); k += 64)                                             \
-                        _mm_prefetch((const char *)(u + AHEAD + k), _MM_HINT_T0);                          \
-                    unit_fn(u, x, b, &acc[s]);                                                             \
-                }                                                                                          \
+                step_fn(p, x, b, acc);                                                                     \
             for (int s = 0; s < S; s++)                                                                    \
                 MST_X16_STORE(y + (size_t)(g + s * q) * 16, acc[s]);                                       \
         }                                                                                                  \
@@ -124,12 +113,33 @@
             for (uint32_t b = 0; b < nb; b++) {                                                            \
                 const uint8_t *u = p + (size_t)b * (unit_bytes);                                           \
                 for (int k = 0; k < (unit_bytes); k += 64)                                                 \
-                    _mm_prefetch((const char *)(u + AHEAD + k), _MM_HINT_T0);                              \
-                unit_fn(u, x, b, &acc);                                                                    \
+                    _mm_prefetch((const char *)(u + (ahead_bytes) + k), _MM_HINT_T0);                      \
+                unit1_fn(u, x, b, &acc);                                                                   \
             }                                                                                              \
             MST_X16_STORE(y + (size_t)g * 16, acc);                                                        \
         }                                                                                                  \
     }
+
+/* One token (decode) through 16-row groups [g0, g1) of a repacked matrix (repack.h), each group gbytes long
+ * and made of nb units of unit_bytes, one per column block. Decode reads the whole matrix from memory once,
+ * and one sequential stream per core leaves bandwidth unused: measured on one Zen 4 core, the one-stream
+ * kernel read 10.3 GB/s where a plain read gets 12.6-13 GB/s, and with two cores 22 of ~30 GB/s. So the
+ * groups are split into 4 ranges walked in lockstep: 4 memory streams, 4 independent accumulator chains
+ * (same runs: 13-14 GB/s on one core, 31-32 GB/s on two, at or near the plain read). Each stream asks for
+ * its unit ahead_bytes ahead so the load latency overlaps the arithmetic.
+ * unit_fn(p, x, b, &acc) adds column block b of the group at p to acc with exactly the operations of the
+ * tiled path for one token, so decode and prefill give bit-identical rows. */
+#define MST_DEFINE_DECODE_STREAMS(fn_name, unit_fn, unit_bytes, ahead_bytes)                               \
+    MST_AI void fn_name##_step(const uint8_t *const *p, const mst_qact *x, uint32_t b, MST_X16_ACC *acc)    \
+    {                                                                                                      \
+        for (int s = 0; s < 4; s++) {                                                                      \
+            const uint8_t *u = p[s] + (size_t)b * (unit_bytes);                                            \
+            for (int k = 0; k < (unit_bytes); k += 64)                                                     \
+                _mm_prefetch((const char *)(u + (ahead_bytes) + k), _MM_HINT_T0);                          \
+            unit_fn(u, x, b, &acc[s]);                                                                     \
+        }                                                                                                  \
+    }                                                                                                      \
+    MST_X16_DECODE_WALK(fn_name, fn_name##_step, unit_fn, unit_bytes, ahead_bytes)
 
 /* The whole matmul over 16-row groups of a repacked matrix (r0, r1 multiples of 16 or r1 = rows), whose
  * units each cover block_cols columns: decode (one token) through decode_fn (a MST_DEFINE_DECODE_STREAMS
@@ -228,48 +238,28 @@
         for (size_t k = 0; k < len; k += 64)                                                               \
             _mm_prefetch((const char *)(u + (ahead_units) * (unit_bytes) + off + k), _MM_HINT_T0);         \
     }                                                                                                      \
-    static void fn_name##_decode(const uint8_t *w, size_t gbytes, uint32_t nb, const mst_qact *x, float *y, \
-                                 uint32_t g0, uint32_t g1)                                                 \
+    MST_AI void fn_name##_step(const uint8_t *const *p, const mst_qact *x, uint32_t b, MST_X16_ACC *acc)    \
     {                                                                                                      \
-        enum { S = 4 };                                                                                    \
-        const uint32_t q = (g1 - g0) / S;                                                                  \
-        uint32_t g = g0;                                                                                   \
-        for (; q > 0 && g < g0 + q; g++) {                                                                 \
-            const uint8_t *p[S];                                                                           \
-            MST_X16_ACC acc[S];                                                                            \
-            for (int s = 0; s < S; s++) {                                                                  \
-                p[s] = w + (size_t)(g + s * q) * gbytes;                                                   \
-                acc[s] = MST_X16_ZERO();                                                                   \
-            }                                                                                              \
-            for (uint32_t b = 0; b < nb; b++) {                                                            \
-                const uint8_t *u[S];                                                                       \
-                state_t st[S];                                                                             \
-                _Pragma("GCC unroll 4") for (int s = 0; s < S; s++) {                                      \
-                    u[s] = p[s] + (size_t)b * (unit_bytes);                                                \
-                    fn_name##_visit(u[s], 0, (head_bytes));                                                \
-                    head_fn(u[s], x, 0, b, &st[s], &acc[s], 1);                                            \
-                }                                                                                          \
-                _Pragma("GCC unroll 16") for (int k = 0; k < (npass); k++)                                 \
-                    _Pragma("GCC unroll 4") for (int s = 0; s < S; s++) {                                  \
-                        fn_name##_visit(u[s], (head_bytes) + (size_t)k * (pass_bytes), (pass_bytes));      \
-                        pass_fn(u[s], x, 0, b, k, &st[s], 1);                                              \
-                    }                                                                                      \
-                _Pragma("GCC unroll 4") for (int s = 0; s < S; s++)                                        \
-                    end_fn(u[s], x, 0, b, &st[s], &acc[s], 1);                                             \
-            }                                                                                              \
-            for (int s = 0; s < S; s++)                                                                    \
-                MST_X16_STORE(y + (size_t)(g + s * q) * 16, acc[s]);                                       \
+        const uint8_t *u[4];                                                                               \
+        state_t st[4];                                                                                     \
+        _Pragma("GCC unroll 4") for (int s = 0; s < 4; s++) {                                              \
+            u[s] = p[s] + (size_t)b * (unit_bytes);                                                        \
+            fn_name##_visit(u[s], 0, (head_bytes));                                                        \
+            head_fn(u[s], x, 0, b, &st[s], &acc[s], 1);                                                    \
         }                                                                                                  \
-        for (g = g0 + S * q; g < g1; g++) { /* the last (g1 - g0) % 4 groups: one stream */                \
-            const uint8_t *p = w + (size_t)g * gbytes;                                                     \
-            MST_X16_ACC acc = MST_X16_ZERO();                                                              \
-            for (uint32_t b = 0; b < nb; b++) {                                                            \
-                fn_name##_visit(p + (size_t)b * (unit_bytes), 0, (unit_bytes));                            \
-                fn_name##_unit(p + (size_t)b * (unit_bytes), x, 0, b, &acc, 1);                            \
+        _Pragma("GCC unroll 16") for (int k = 0; k < (npass); k++)                                         \
+            _Pragma("GCC unroll 4") for (int s = 0; s < 4; s++) {                                          \
+                fn_name##_visit(u[s], (head_bytes) + (size_t)k * (pass_bytes), (pass_bytes));              \
+                pass_fn(u[s], x, 0, b, k, &st[s], 1);                                                      \
             }                                                                                              \
-            MST_X16_STORE(y + (size_t)g * 16, acc);                                                        \
-        }                                                                                                  \
+        _Pragma("GCC unroll 4") for (int s = 0; s < 4; s++) end_fn(u[s], x, 0, b, &st[s], &acc[s], 1);    \
     }                                                                                                      \
+    MST_AI void fn_name##_unit1(const uint8_t *p, const mst_qact *x, uint32_t b, MST_X16_ACC *acc)         \
+    {                                                                                                      \
+        fn_name##_unit(p, x, 0, b, acc, 1);                                                                \
+    }                                                                                                      \
+    MST_X16_DECODE_WALK(fn_name##_decode, fn_name##_step, fn_name##_unit1, unit_bytes,                     \
+                        (ahead_units) * (unit_bytes))                                                      \
     MST_DEFINE_MATMUL_X16_QA(fn_name, fn_name##_group, fn_name##_decode, block_cols)
 
 #endif
