@@ -67,14 +67,10 @@ void mst_matmul_qa_q4_0x16_vnni(const uint8_t *w, size_t row_bytes, uint32_t row
                                 uint32_t r0, uint32_t r1);
 void mst_matmul_qa_q8_0x16_vnni(const uint8_t *w, size_t row_bytes, uint32_t rows, const mst_qact *x, float *y,
                                 uint32_t r0, uint32_t r1);
-void mst_matmul_qa_q4_0x16_avx2(const uint8_t *w, size_t row_bytes, uint32_t rows, const mst_qact *x, float *y,
-                                uint32_t r0, uint32_t r1);
-void mst_matmul_qa_q8_0x16_avx2(const uint8_t *w, size_t row_bytes, uint32_t rows, const mst_qact *x, float *y,
-                                uint32_t r0, uint32_t r1);
-void mst_matmul_qa_q4_0x16_avxvnni(const uint8_t *w, size_t row_bytes, uint32_t rows, const mst_qact *x, float *y,
-                                   uint32_t r0, uint32_t r1);
-void mst_matmul_qa_q8_0x16_avxvnni(const uint8_t *w, size_t row_bytes, uint32_t rows, const mst_qact *x, float *y,
-                                   uint32_t r0, uint32_t r1);
+void mst_matmul_qa_q4_0x16_avx2(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);
+void mst_matmul_qa_q8_0x16_avx2(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);
+void mst_matmul_qa_q4_0x16_avxvnni(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);
+void mst_matmul_qa_q8_0x16_avxvnni(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);
 
 /* SIMD variants (x86-64 only; the caller checks the CPU). */
 void mst_matmul_qa_q8_0_avx2(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);
