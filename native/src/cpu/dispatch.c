@@ -18,6 +18,7 @@ static const mst_cpu_kernels k_scalar = {
     .matmul_qa_q8_0 = mst_matmul_qa_ref_q8_0,
     .matmul_qa_q4_0 = mst_matmul_qa_ref_q4_0,
     .dot = mst_dot_scalar,
+    .attn = &mst_attn_scalar,
 };
 
 /* K-quant matmuls on float activations, Q2_K..Q6_K: the references on every ISA. mst_decode and the BEST
@@ -34,8 +35,6 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 /* The per-ISA tables plus their quantized-activation kernels, which depend on more features
  * (VNNI) than the table's own ISA, so they are filled in here. */
 static mst_cpu_kernels g_avx2_k, g_avxvnni_k, g_avx512_k;
-/* The K-quant integer kernels of the AVX-512 table: VNNI where present, else the AVX2 ones. */
-static const mst_kquant_qa_kernels *g_kquant_qa_avx512 = &mst_kquant_qa_scalar;
 
 static void choose(void)
 {
@@ -53,6 +52,7 @@ static void choose(void)
         g_avx2_k.matmul_qa_q6_kx16 = mst_matmul_qa_q6_kx16_avx2;
         g_avx2_k.matmul_f16x16 = mst_matmul_f16x16_avx2;
         g_avx2_k.matmul_bf16x16 = mst_matmul_bf16x16_avx2;
+        g_avx2_k.kquant_qa = &mst_kquant_qa_avx2;
         g_avx2 = &g_avx2_k;
         if (f & MST_CPU_INTERNAL_AVXVNNI) { /* the same table, the x16 kernels built for AVX-VNNI */
             g_avxvnni_k = g_avx2_k;
@@ -82,7 +82,8 @@ static void choose(void)
         const char *dot = getenv("MISTRAL_BF16_DOT");
         int dp = (f & MST_CPU_AVX512BF16) && dot && strcmp(dot, "vdpbf16ps") == 0;
         g_avx512_k.matmul_qa_bf16x16p = dp ? mst_matmul_qa_bf16x16p_avx512bf16 : mst_matmul_qa_bf16x16p_avx512;
-        g_kquant_qa_avx512 = vnni ? &mst_kquant_qa_vnni : &mst_kquant_qa_avx2;
+        /* the K-quant integer kernels: VNNI where present, else the AVX2 ones */
+        g_avx512_k.kquant_qa = vnni ? &mst_kquant_qa_vnni : &mst_kquant_qa_avx2;
         g_avx512 = &g_avx512_k;
     }
 #endif
@@ -146,24 +147,10 @@ mst_matmul_fn mst_kernels_matmul(const mst_cpu_kernels *k, int32_t type)
     }
 }
 
-/* The K-quant integer-kernel table of the same ISA as k. */
-static const mst_kquant_qa_kernels *kquant_qa_of(const mst_cpu_kernels *k)
-{
-#if defined(__x86_64__)
-    pthread_once(&g_once, choose);
-    if (k == &g_avx512_k)
-        return g_kquant_qa_avx512;
-    if (k == &g_avx2_k || k == &g_avxvnni_k)
-        return &mst_kquant_qa_avx2;
-#endif
-    (void)k;
-    return &mst_kquant_qa_scalar;
-}
-
 mst_matmul_qa_fn mst_kernels_matmul_qa(const mst_cpu_kernels *k, int32_t type)
 {
     if (type >= MST_TYPE_Q2_K && type <= MST_TYPE_Q6_K)
-        return kquant_qa_of(k)->matmul_qa[type - MST_TYPE_Q2_K];
+        return (k->kquant_qa ? k->kquant_qa : &mst_kquant_qa_scalar)->matmul_qa[type - MST_TYPE_Q2_K];
     switch (type) {
     case MST_TYPE_Q8_0: return k->matmul_qa_q8_0;
     case MST_TYPE_Q4_0: return k->matmul_qa_q4_0;
@@ -171,16 +158,9 @@ mst_matmul_qa_fn mst_kernels_matmul_qa(const mst_cpu_kernels *k, int32_t type)
     }
 }
 
-/* The attention micro-kernels of the same ISA as k (attention.h): k is a per-ISA table or the copy of one
- * that choose() completes. */
+/* The attention micro-kernels of the same ISA as k (attention.h): the table names them, and a table copied
+ * from another (choose()) keeps them. */
 const mst_attn_kernels *mst_kernels_attn(const mst_cpu_kernels *k)
 {
-#if defined(__x86_64__)
-    if (k == &mst_kernels_avx512 || k == &g_avx512_k)
-        return &mst_attn_avx512;
-    if (k == &mst_kernels_avx2 || k == &g_avx2_k || k == &g_avxvnni_k)
-        return &mst_attn_avx2;
-#endif
-    (void)k;
-    return &mst_attn_scalar;
+    return k->attn;
 }

@@ -8,6 +8,7 @@
 #pragma GCC target("avx2,fma,f16c")
 #include <immintrin.h>
 
+#include "attention.h"
 #include "matmul_tile.h"
 #include "quant.h"
 
@@ -131,5 +132,6 @@ const mst_cpu_kernels mst_kernels_avx2 = {
     .matmul_q8_0 = matmul_q8_0,
     .matmul_q4_0 = matmul_q4_0,
     .dot = mst_dot_avx2,
+    .attn = &mst_attn_avx2,
 };
 #endif

@@ -10,6 +10,7 @@
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")
 #include <immintrin.h>
 
+#include "attention.h"
 #include "matmul_tile.h"
 #include "quant.h"
 
@@ -121,5 +122,6 @@ const mst_cpu_kernels mst_kernels_avx512 = {
     .matmul_q8_0 = matmul_q8_0,
     .matmul_q4_0 = matmul_q4_0,
     .dot = mst_dot_avx512,
+    .attn = &mst_attn_avx512,
 };
 #endif

@@ -17,8 +17,6 @@
 #include "ops.h"
 
 #if defined(__x86_64__)
-#include <string.h>
-
 #include "matmul_tile_avx2.h" /* first: the target, AVX2 or AVX-VNNI */
 #include "quant_act_k.h"
 #include "quant_k.h"
@@ -30,13 +28,6 @@ enum { UNIT = MST_Q4_KX16_UNIT };
 MST_AI __m256i chunk(const uint8_t *p, int k, int h)
 {
     return _mm256_loadu_si256((const __m256i *)(p + 64 * k + 32 * h));
-}
-
-MST_AI __m256i bcast32(const void *p)
-{
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
 }
 
 /* vpshufb controls (per 128-bit lane, hence the +4i per dword): per lane, bytes b, b+1 zero-extended into an
@@ -138,12 +129,12 @@ MST_AI void pass_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, 
 #if defined(MST_X16_AVXVNNI) /* the VNNI kernel's int32 chain (|.| <= 30480: the low int16 of the lane) */
                 __m256i s32 = _mm256_setzero_si256();
                 for (int i = 0; i < 4; i++)
-                    s32 = _mm256_dpbusd_avx_epi32(s32, v[i], bcast32(xq + 4 * i));
+                    s32 = _mm256_dpbusd_avx_epi32(s32, v[i], mst_bcast32(xq + 4 * i));
                 *is = _mm256_dpwssd_avx_epi32(*is, s32, sc);
 #else
-                __m256i s16 = _mm256_maddubs_epi16(v[0], bcast32(xq));
+                __m256i s16 = _mm256_maddubs_epi16(v[0], mst_bcast32(xq));
                 for (int i = 1; i < 4; i++)
-                    s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(v[i], bcast32(xq + 4 * i)));
+                    s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(v[i], mst_bcast32(xq + 4 * i)));
                 *is = _mm256_add_epi32(*is, _mm256_madd_epi16(s16, sc));
 #endif
             }

@@ -27,7 +27,7 @@ enum { UNIT = MST_Q4X16_ROWS * sizeof(mst_block_q4_0) }; /* 288 bytes: one block
 MST_AI void unit_q4_0(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, mst_acc16 *acc, const int NT)
 {
     const uint32_t cols = x->cols;
-    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
     for (int h = 0; h < 2; h++) {
         __m256i lo[4], hi[4];
         for (int c = 0; c < 4; c++) {
@@ -45,7 +45,6 @@ MST_AI void unit_q4_0(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b,
                 s1 = _mm256_dpbusd_avx_epi32(s1, hi[c], _mm256_set1_epi32(xd[4 + c]));
             }
             const __m256i s = _mm256_add_epi32(s0, s1);
-            (void)ones;
 #else
             /* two int16 chains of 4 for the adds' latency: both exact, so is their sum */
             __m256i s0 = _mm256_maddubs_epi16(lo[0], _mm256_set1_epi32(xd[0]));
@@ -54,7 +53,7 @@ MST_AI void unit_q4_0(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b,
                 s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(lo[c], _mm256_set1_epi32(xd[c])));
                 s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(hi[c], _mm256_set1_epi32(xd[4 + c])));
             }
-            const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(_mm256_add_epi16(s0, s1), ones),
+            const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(_mm256_add_epi16(s0, s1), _mm256_set1_epi16(1)),
                                                _mm256_set1_epi32(x->nbsum8[tb]));
 #endif
             acc[j].h[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), mst_x16_half_scale(p, h, x->d[tb]), acc[j].h[h]);

@@ -17,21 +17,12 @@
 #include "ops.h"
 
 #if defined(__x86_64__)
-#include <string.h>
-
 #include "matmul_tile_avx2.h" /* first: the target, AVX2 or AVX-VNNI */
 #include "quant_act_k.h"
 #include "quant_k.h"
 #include "repack_k.h"
 
 enum { UNIT = MST_Q6_KX16_UNIT };
-
-MST_AI __m256i bcast32(const void *p)
-{
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-}
 
 /* the int8 scales of sub-block j for half h (rows 8h..8h+7) at p + 32 + 16j + 8h */
 MST_AI __m128i half_scales(const uint8_t *p, int j, int h)
@@ -56,7 +47,7 @@ MST_AI void head_q6k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, 
             const int16_t *bs = x->bsum16 + (t + u) * (cols / 16) + (size_t)b * 16;
             __m256i m = _mm256_setzero_si256();
             for (int k = 0; k < 8; k++) /* (bsum_2k, bsum_2k+1) broadcast as one int32 */
-                m = _mm256_add_epi32(m, _mm256_madd_epi16(scp[k], bcast32(bs + 2 * k)));
+                m = _mm256_add_epi32(m, _mm256_madd_epi16(scp[k], mst_bcast32(bs + 2 * k)));
             st->is[u][h] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(m, 5));
         }
     }
@@ -85,7 +76,7 @@ MST_AI void pass_q6k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, 
             const int8_t *xq = x->qs + (t + u) * cols + (size_t)b * MST_QK_K + 16 * j;
             __m256i c = _mm256_setzero_si256();
             for (int i = 0; i < 4; i++)
-                c = _mm256_dpbusd_avx_epi32(c, w[i], bcast32(xq + 4 * i));
+                c = _mm256_dpbusd_avx_epi32(c, w[i], mst_bcast32(xq + 4 * i));
             st->is[u][h] = _mm256_add_epi32(st->is[u][h], _mm256_mullo_epi32(c, sc32));
         }
 #else
@@ -93,10 +84,10 @@ MST_AI void pass_q6k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, 
         const __m256i scp = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(sc8, sc8));
         for (int u = 0; u < NT; u++) {
             const int8_t *xq = x->qs + (t + u) * cols + (size_t)b * MST_QK_K + 16 * j;
-            const __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(w[0], bcast32(xq)),
-                                                 _mm256_maddubs_epi16(w[1], bcast32(xq + 4)));
-            const __m256i p23 = _mm256_add_epi16(_mm256_maddubs_epi16(w[2], bcast32(xq + 8)),
-                                                 _mm256_maddubs_epi16(w[3], bcast32(xq + 12)));
+            const __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(w[0], mst_bcast32(xq)),
+                                                 _mm256_maddubs_epi16(w[1], mst_bcast32(xq + 4)));
+            const __m256i p23 = _mm256_add_epi16(_mm256_maddubs_epi16(w[2], mst_bcast32(xq + 8)),
+                                                 _mm256_maddubs_epi16(w[3], mst_bcast32(xq + 12)));
             st->is[u][h] = _mm256_add_epi32(st->is[u][h], _mm256_add_epi32(_mm256_madd_epi16(p01, scp),
                                                                            _mm256_madd_epi16(p23, scp)));
         }

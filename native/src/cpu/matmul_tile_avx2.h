@@ -19,6 +19,7 @@
 #endif
 #include <immintrin.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct {
     __m256 h[2]; /* rows 0-7, rows 8-15 of the group */
@@ -41,6 +42,14 @@ static inline __attribute__((always_inline)) void mst_acc16_store(float *y, mst_
 static inline __attribute__((always_inline)) __m256 mst_x16_half_scale(const uint8_t *unit, int h, float dx)
 {
     return _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(unit + 16 * h))), _mm256_set1_ps(dx));
+}
+
+/* 4 bytes at p (4 activations) broadcast to every lane */
+static inline __attribute__((always_inline)) __m256i mst_bcast32(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
 }
 
 #define MST_X16_ACC mst_acc16

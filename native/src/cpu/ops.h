@@ -13,6 +13,9 @@ typedef void (*mst_matmul_fn)(const uint8_t *w, size_t row_bytes, uint32_t rows,
                               const float *x, uint32_t n_tokens, float *y, uint32_t r0, uint32_t r1);
 typedef float (*mst_dot_fn)(const float *a, const float *b, uint32_t n);
 
+struct mst_attn_kernels;      /* attention.h */
+struct mst_kquant_qa_kernels; /* quant_act_k.h */
+
 /* One instruction set's kernels. */
 typedef struct mst_cpu_kernels {
     const char *name;
@@ -38,6 +41,11 @@ typedef struct mst_cpu_kernels {
      * activations; NULL: BF16X16 above runs on the rounded activations as floats (AVX2) */
     mst_matmul_qa_fn matmul_qa_bf16x16p;
     mst_dot_fn dot;
+    /* this ISA's attention micro-kernels (attention.h); a table copied from another keeps them */
+    const struct mst_attn_kernels *attn;
+    /* this ISA's K-quant kernels on Q8_K activations (quant_act_k.h), set by dispatch.c where they depend on
+     * more features than the table's ISA (VNNI); NULL: the scalar ones */
+    const struct mst_kquant_qa_kernels *kquant_qa;
 } mst_cpu_kernels;
 
 /* cpu_features.c: mst_cpu_feature bits plus internal ones above bit 15. */
@@ -56,8 +64,8 @@ const mst_cpu_kernels *mst_cpu_avx512(void); /* NULL when this CPU/OS cannot run
 mst_matmul_fn mst_kernels_matmul(const mst_cpu_kernels *k, int32_t type);
 /* The quantized-activation kernel for `type`, or NULL when the type has none (then the float kernel runs).
  * Q8_0/Q4_0 take Q8_0 activations, the K-quants Q8_K ones: mst_qact_format_of (quant_act_k.h) says which.
- * Only the tables mst_cpu_* return are recognized (the bare mst_kernels_avx2/avx512 get the scalar K-quant
- * ones). */
+ * The K-quant ones come from k->kquant_qa: set in the tables mst_cpu_* return (the bare
+ * mst_kernels_avx2/avx512 get the scalar K-quant ones). */
 mst_matmul_qa_fn mst_kernels_matmul_qa(const mst_cpu_kernels *k, int32_t type);
 
 /* Per-ISA tables (defined only on x86-64). */
