@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 /* Bumped on any change to a signature, struct layout or enum value below. */
-#define MST_ABI_VERSION 3
+#define MST_ABI_VERSION 4
 
 typedef enum mst_status {
     MST_OK = 0,
@@ -42,7 +42,9 @@ typedef enum mst_status {
     MST_ERR_CONTEXT_FULL = 4,     /* the tokens do not fit in the context's KV cache */
     MST_ERR_ABI_MISMATCH = 5,     /* a struct_size the library does not know */
     MST_ERR_BUSY = 6,             /* the context is already in use by another call */
-    MST_ERR_INTERNAL = 7          /* a bug: please report it with mst_last_error() */
+    MST_ERR_INTERNAL = 7,         /* a bug: please report it with mst_last_error() */
+    MST_ERR_DEVICE = 8            /* the GPU driver or device failed or is missing; mst_last_error() names
+                                   * the call, the driver's error and what to do */
 } mst_status;
 
 /* Tensor element types: the values are GGML's type ids, as stored in GGUF files. */
@@ -102,8 +104,17 @@ typedef enum mst_cpu_feature {
 typedef enum mst_struct_id {
     MST_STRUCT_MODEL_CONFIG = 0,
     MST_STRUCT_TENSOR_DESC = 1,
-    MST_STRUCT_CONTEXT_PARAMS = 2
+    MST_STRUCT_CONTEXT_PARAMS = 2,
+    MST_STRUCT_MODEL_PARAMS = 3,
+    MST_STRUCT_BACKEND_INFO = 4
 } mst_struct_id;
+
+/* Where a model runs. */
+typedef enum mst_backend_kind {
+    MST_BACKEND_CPU = 0,  /* the C core, SIMD chosen at run time */
+    MST_BACKEND_CUDA = 1  /* NVIDIA GPUs through the driver (libcuda.so.1) and PTX built into this library;
+                           * MISTRAL_CUDA_EMULATE=1 in the environment runs it on the CPU's SIMT emulator */
+} mst_backend_kind;
 
 /* Hyper-parameters of a Mistral-architecture model ("llama" in GGUF). */
 typedef struct mst_model_config {
@@ -161,6 +172,43 @@ typedef struct mst_context_params {
     uint32_t n_batch;        /* most tokens one mst_decode call takes (> 0) */
 } mst_context_params;
 
+/* mst_model_params.flags and mst_backend_query flags. */
+typedef enum mst_backend_flag {
+    /* CUDA: run on the SIMT emulator (the same kernels executed on the CPU, for tests without a GPU), as
+     * the environment variable MISTRAL_CUDA_EMULATE=1 also asks */
+    MST_BACKEND_EMULATE = 1
+} mst_backend_flag;
+
+/* Reports loading progress: fraction in [0, 1], nondecreasing, 1 once at the end. Called on the thread that
+ * called mst_model_create_with. */
+typedef void (*mst_progress_fn)(float fraction, void *user_data);
+
+/* How a model is created (mst_model_create_with). */
+typedef struct mst_model_params {
+    uint32_t struct_size;      /* sizeof(mst_model_params) */
+    int32_t backend;           /* mst_backend_kind */
+    int32_t device;            /* CUDA device ordinal (0 = first); ignored on the CPU */
+    uint32_t flags;            /* mst_backend_flag bits, 0 for none */
+    mst_progress_fn progress;  /* may be NULL */
+    void *progress_user_data;  /* passed to progress */
+} mst_model_params;
+
+/* What a backend can run on (mst_backend_query). Strings are NUL-terminated UTF-8. */
+typedef struct mst_backend_info {
+    uint32_t struct_size;      /* sizeof(mst_backend_info) */
+    int32_t backend;           /* mst_backend_kind asked for */
+    int32_t available;         /* 1: models can be created on it; 0: reason says why not */
+    int32_t emulated;          /* CUDA: 1 when the SIMT emulator stands in for a GPU (MST_BACKEND_EMULATE) */
+    int32_t device_count;      /* CUDA devices the driver reports (1 for the emulator, CPU: 1) */
+    int32_t compute_major;     /* CUDA compute capability of device 0, e.g. 9 and 0 for an H100 */
+    int32_t compute_minor;
+    int32_t driver_version;    /* CUDA driver API version, e.g. 12040 for 12.4; 0 when none */
+    uint64_t total_memory;     /* bytes of device memory (CPU: physical memory) */
+    uint64_t free_memory;      /* bytes free now (CPU: available memory) */
+    char device_name[128];     /* e.g. "NVIDIA H100 80GB HBM3", "SIMT emulator (CPU)", the CPU model */
+    char reason[256];          /* when not available: what was looked for and what to install; else "" */
+} mst_backend_info;
+
 typedef struct mst_model mst_model;
 typedef struct mst_context mst_context;
 
@@ -178,6 +226,10 @@ MST_API mst_status mst_struct_layout(int32_t struct_id, uint32_t field_index, ui
 /* ---- defaults --------------------------------------------------------------------------- */
 MST_API mst_status mst_model_config_default(mst_model_config *out_config);
 MST_API mst_status mst_context_params_default(mst_context_params *out_params);
+MST_API mst_status mst_model_params_default(mst_model_params *out_params);
+/* Whether a backend can run here, and on what. Never fails for a known backend: an unusable one comes
+ * back with available = 0 and the reason. Cheap after the first call (the driver is probed once). */
+MST_API mst_status mst_backend_query(int32_t backend, uint32_t flags, mst_backend_info *out_info);
 
 /* ---- model ------------------------------------------------------------------------------ */
 /* Checks the config and every tensor (role, layer, type, shape, byte size) and builds a model
@@ -185,6 +237,14 @@ MST_API mst_status mst_context_params_default(mst_context_params *out_params);
 MST_API mst_status mst_model_create(const mst_model_config *config, const mst_tensor_desc *tensors,
                                     uint32_t n_tensors, mst_model **out_model);
 MST_API mst_status mst_model_free(mst_model *model);
+/* mst_model_create on a chosen backend. CUDA: checks that the weights, after conversion, fit in the device's
+ * free memory before allocating anything (MST_ERR_OUT_OF_MEMORY with the numbers otherwise), then uploads
+ * them once, reporting progress; a missing driver or device is MST_ERR_DEVICE. params may be NULL: the CPU. */
+MST_API mst_status mst_model_create_with(const mst_model_config *config, const mst_tensor_desc *tensors,
+                                         uint32_t n_tensors, const mst_model_params *params,
+                                         mst_model **out_model);
+/* The backend a model runs on (mst_backend_kind). */
+MST_API mst_status mst_model_backend(mst_model *model, int32_t *out_backend);
 
 /* ---- context ---------------------------------------------------------------------------- */
 /* A context keeps its model alive: free the context before the model. */

@@ -1,9 +1,11 @@
-/* api.c — library-level entry points: version, errors, struct layouts, defaults, CPU features. */
+/* api.c — library-level entry points: version, errors, struct layouts, defaults, CPU features, backends. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "cpu/backend_cpu.h"
 #include "cpu/ops.h"
 #include "internal.h"
 
@@ -53,6 +55,7 @@ MST_API const char *mst_status_to_string(mst_status status)
     case MST_ERR_ABI_MISMATCH: return "ABI mismatch";
     case MST_ERR_BUSY: return "busy";
     case MST_ERR_INTERNAL: return "internal error";
+    case MST_ERR_DEVICE: return "device error";
     }
     return "unknown status";
 }
@@ -85,6 +88,17 @@ static const uint64_t k_params_fields[] = {
     FIELD(mst_context_params, struct_size), FIELD(mst_context_params, n_ctx),
     FIELD(mst_context_params, n_threads), FIELD(mst_context_params, n_batch),
 };
+static const uint64_t k_model_params_fields[] = {
+    FIELD(mst_model_params, struct_size), FIELD(mst_model_params, backend), FIELD(mst_model_params, device),
+    FIELD(mst_model_params, flags), FIELD(mst_model_params, progress), FIELD(mst_model_params, progress_user_data),
+};
+static const uint64_t k_backend_info_fields[] = {
+    FIELD(mst_backend_info, struct_size), FIELD(mst_backend_info, backend), FIELD(mst_backend_info, available),
+    FIELD(mst_backend_info, emulated), FIELD(mst_backend_info, device_count), FIELD(mst_backend_info, compute_major),
+    FIELD(mst_backend_info, compute_minor), FIELD(mst_backend_info, driver_version),
+    FIELD(mst_backend_info, total_memory), FIELD(mst_backend_info, free_memory), FIELD(mst_backend_info, device_name),
+    FIELD(mst_backend_info, reason),
+};
 
 MST_API mst_status mst_struct_layout(int32_t struct_id, uint32_t field_index, uint64_t *out_value)
 {
@@ -103,6 +117,14 @@ MST_API mst_status mst_struct_layout(int32_t struct_id, uint32_t field_index, ui
         break;
     case MST_STRUCT_CONTEXT_PARAMS:
         fields = k_params_fields, count = sizeof k_params_fields / sizeof *fields, size = sizeof(mst_context_params);
+        break;
+    case MST_STRUCT_MODEL_PARAMS:
+        fields = k_model_params_fields, count = sizeof k_model_params_fields / sizeof *fields,
+        size = sizeof(mst_model_params);
+        break;
+    case MST_STRUCT_BACKEND_INFO:
+        fields = k_backend_info_fields, count = sizeof k_backend_info_fields / sizeof *fields,
+        size = sizeof(mst_backend_info);
         break;
     default:
         return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_struct_layout: unknown struct id %d", (int)struct_id);
@@ -153,4 +175,40 @@ MST_API mst_status mst_context_params_default(mst_context_params *out_params)
         .n_batch = 512,
     };
     return MST_OK;
+}
+
+MST_API mst_status mst_model_params_default(mst_model_params *out_params)
+{
+    mst_clear_error();
+    if (!out_params)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_model_params_default: out_params is NULL");
+    *out_params = (mst_model_params){
+        .struct_size = sizeof(mst_model_params),
+        .backend = MST_BACKEND_CPU,
+        .device = 0,
+        .flags = 0,
+        .progress = NULL,
+        .progress_user_data = NULL,
+    };
+    return MST_OK;
+}
+
+/* The caller sets out_info->struct_size (the library writes that many bytes); everything else is filled here. */
+MST_API mst_status mst_backend_query(int32_t backend, uint32_t flags, mst_backend_info *out_info)
+{
+    mst_clear_error();
+    if (!out_info)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_backend_query: out_info is NULL");
+    if (out_info->struct_size != sizeof(mst_backend_info))
+        return mst_fail(MST_ERR_ABI_MISMATCH, "mst_backend_info.struct_size is %u, this library expects %u",
+                        out_info->struct_size, (unsigned)sizeof(mst_backend_info));
+    if (backend != MST_BACKEND_CPU && backend != MST_BACKEND_CUDA)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_backend_query: backend %d is neither CPU (0) nor CUDA (1)",
+                        (int)backend);
+    if (flags & ~(uint32_t)MST_BACKEND_EMULATE)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_backend_query: flags 0x%x has unknown bits", flags);
+    memset(out_info, 0, sizeof *out_info);
+    out_info->struct_size = sizeof(mst_backend_info);
+    out_info->backend = backend;
+    return backend == MST_BACKEND_CPU ? mst_cpu_query(out_info) : mst_cuda_query(flags, out_info);
 }

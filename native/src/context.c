@@ -1,12 +1,10 @@
-/* context.c — a session: KV cache, scratch buffers and thread pool, all allocated up front so
- * that mst_decode never allocates. One call at a time per context (MST_ERR_BUSY otherwise). */
+/* context.c — a session: validation, cache geometry, one-call-at-a-time claims and the MoE routing arrays
+ * here; the KV cache, the scratch buffers and (CPU) the thread pool are the backend's (backend.h:
+ * context_init), all allocated up front so that mst_decode never allocates. One call at a time per context
+ * (MST_ERR_BUSY otherwise). */
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "cpu/attention.h"
-#include "cpu/ops.h"
-#include "cpu/quant_act_bf16.h"
-#include "cpu/quant_act_k.h"
 #include "internal.h"
 
 enum { MAX_THREADS = 1024 };
@@ -17,26 +15,13 @@ static uint32_t default_threads(void)
     return n < 1 ? 1u : n > MAX_THREADS ? MAX_THREADS : (uint32_t)n;
 }
 
-static void free_buffers(mst_context *c)
+/* The host arrays of the MoE routing (the backend's buffers are context_free's). */
+static void free_host_arrays(mst_context *c)
 {
-    free(c->k_cache);
-    free(c->v_cache);
-    free(c->x);
-    free(c->xb);
-    free(c->xb2);
-    free(c->q);
-    free(c->att);
-    free(c->hb);
-    free(c->hb2);
-    free(c->pos);
-    free(c->scores);
-    free(c->qa_buf);
-    free(c->router);
     free(c->chosen);
     free(c->chosen_w);
     free(c->group);
     free(c->group_w);
-    free(c->xg);
 }
 
 /* Chooses the cache geometry (see "Rolling cache" in mistral.h). A context rolls only when every
@@ -114,56 +99,23 @@ MST_API mst_status mst_context_create(mst_model *model, const mst_context_params
     atomic_init(&c->busy, 0);
     plan_cache(c, model);
 
-    uint64_t kv_elems; /* per cache: n_layer * kv_slots * kv_dim */
-    int ok = mst_mul_u64((uint64_t)cfg->n_layer * c->kv_slots, model->kv_dim, &kv_elems);
-    uint64_t nb = c->n_batch;
-    c->k_cache = ok ? mst_alloc_array(kv_elems, sizeof(float)) : NULL;
-    c->v_cache = ok ? mst_alloc_array(kv_elems, sizeof(float)) : NULL;
-    c->x = mst_alloc_array(nb * cfg->n_embd, sizeof(float));
-    c->xb = mst_alloc_array(nb * cfg->n_embd, sizeof(float));
-    c->xb2 = mst_alloc_array(nb * cfg->n_embd, sizeof(float));
-    c->q = mst_alloc_array(nb * model->q_dim, sizeof(float));
-    c->att = mst_alloc_array(nb * model->q_dim, sizeof(float));
-    c->hb = mst_alloc_array(nb * cfg->n_ff, sizeof(float));
-    c->hb2 = mst_alloc_array(nb * cfg->n_ff, sizeof(float));
-    c->pos = mst_alloc_array(nb, sizeof(int32_t));
-    c->scores = mst_alloc_array(mst_attention_scratch_floats(n_threads, cfg->head_dim), sizeof(float));
-    {
-        /* the widest matmul input: n_embd (Wq/Wk/Wv, Wgate/Wup, output), q_dim (Wo), n_ff (Wdown) */
-        uint32_t w = cfg->n_embd > model->q_dim ? cfg->n_embd : model->q_dim;
-        w = cfg->n_ff > w ? cfg->n_ff : w;
-        c->qa_capacity = (uint64_t)w * nb;
-        /* room for any format (Q8_0 for Q4_0/Q8_0 weights, Q8_K for K-quants, bf16 for BF16: the largest,
-         * 6 bytes a value, floats and pairs) */
-        size_t q8_0 = nb <= UINT32_MAX ? mst_qact_bytes(w, (uint32_t)nb) : 0;
-        size_t q8_k = nb <= UINT32_MAX ? mst_qact_k_bytes(w, (uint32_t)nb) : 0;
-        size_t bf16 = nb <= UINT32_MAX ? mst_qact_bf16_bytes(w, (uint32_t)nb) : 0;
-        size_t most = q8_0 > q8_k ? q8_0 : q8_k;
-        c->qa_buf = nb <= UINT32_MAX ? malloc(bf16 > most ? bf16 : most) : NULL;
-    }
-    int moe_ok = 1;
+    c->backend = model->backend;
     if (cfg->n_expert > 0) {
-        c->router = mst_alloc_array(nb * cfg->n_expert, sizeof(float));
+        const uint64_t nb = c->n_batch;
         c->chosen = mst_alloc_array(nb * cfg->n_expert_used, sizeof(int32_t));
         c->chosen_w = mst_alloc_array(nb * cfg->n_expert_used, sizeof(float));
         c->group = mst_alloc_array(nb, sizeof(int32_t));
         c->group_w = mst_alloc_array(nb, sizeof(float));
-        c->xg = mst_alloc_array(nb * cfg->n_embd, sizeof(float));
-        moe_ok = c->router && c->chosen && c->chosen_w && c->group && c->group_w && c->xg;
+        if (!c->chosen || !c->chosen_w || !c->group || !c->group_w) {
+            free_host_arrays(c);
+            free(c);
+            return mst_fail(MST_ERR_OUT_OF_MEMORY, "mst_context_create: out of memory for the routing of %u tokens",
+                            (unsigned)nb);
+        }
     }
-    if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->xb2 || !c->q || !c->att || !c->hb || !c->hb2 ||
-        !c->pos || !c->scores || !c->qa_buf || !moe_ok) {
-        uint32_t slots = c->kv_slots;
-        free_buffers(c);
-        free(c);
-        return mst_fail(MST_ERR_OUT_OF_MEMORY,
-                        "mst_context_create: out of memory (KV cache of %u layers x %u tokens x %u floats, twice, "
-                        "plus scratch for %u tokens)",
-                        cfg->n_layer, slots, model->kv_dim, (unsigned)nb);
-    }
-    mst_status st = mst_pool_create(n_threads, &c->pool);
+    mst_status st = c->backend->context_init(c, n_threads);
     if (st != MST_OK) {
-        free_buffers(c);
+        free_host_arrays(c);
         free(c);
         return st;
     }
@@ -180,8 +132,8 @@ MST_API mst_status mst_context_free(mst_context *context)
     mst_status st = claim(context, "mst_context_free");
     if (st != MST_OK)
         return st;
-    mst_pool_free(context->pool);
-    free_buffers(context);
+    context->backend->context_free(context);
+    free_host_arrays(context);
     mst_model_release(context->model);
     free(context);
     return MST_OK;
@@ -200,26 +152,9 @@ MST_API mst_status mst_context_set_threads(mst_context *context, uint32_t n_thre
         return st;
     if (n_threads == 0)
         n_threads = default_threads();
-    /* Build the new pool and score rows first, so a failure leaves the context as it was. */
-    float *scores = mst_alloc_array(mst_attention_scratch_floats(n_threads, context->model->cfg.head_dim),
-                                    sizeof(float));
-    mst_pool *pool = NULL;
-    if (!scores) {
-        st = mst_fail(MST_ERR_OUT_OF_MEMORY, "mst_context_set_threads: out of memory");
-    } else {
-        st = mst_pool_create(n_threads, &pool);
-    }
-    if (st != MST_OK) {
-        free(scores);
-        release(context);
-        return st;
-    }
-    mst_pool_free(context->pool);
-    free(context->scores);
-    context->pool = pool;
-    context->scores = scores;
+    st = context->backend->set_threads(context, n_threads); /* a failure leaves the context as it was */
     release(context);
-    return MST_OK;
+    return st;
 }
 
 MST_API mst_status mst_context_position(mst_context *context, uint32_t *out_n_past)
@@ -318,10 +253,21 @@ MST_API mst_status mst_decode(mst_context *context, const int32_t *tokens, uint3
     for (uint32_t done = 0; st == MST_OK && done < n_tokens;) {
         uint32_t n = n_tokens - done < context->max_chunk ? n_tokens - done : context->max_chunk;
         float *out = all_logits ? logits_out + (size_t)done * n_vocab : logits_out;
-        mst_forward(context, tokens + done, n, all_logits, out);
+        const uint32_t p0 = context->n_past;
+        st = mst_forward(context, tokens + done, n, all_logits, out);
+        /* A failed step may have written some of its cache rows: kv_high counts them as written (so truncate
+         * never promises keys they overwrote), but n_past stays before the step. */
+        if ((uint64_t)p0 + n > context->kv_high)
+            context->kv_high = p0 + n;
+        if (st != MST_OK) {
+            mst_fail(st,
+                     "mst_decode: the %s backend failed on tokens %u..%u of %u (positions %u..%u; the context stays "
+                     "at position %u): %s",
+                     context->backend->name, done, done + n - 1, n_tokens, p0, p0 + n - 1, p0,
+                     context->pass_error[0] ? context->pass_error : "no message");
+            break;
+        }
         context->n_past += n;
-        if (context->n_past > context->kv_high)
-            context->kv_high = context->n_past;
         done += n;
     }
     release(context);

@@ -7,8 +7,7 @@
 #include <stdint.h>
 
 #include "mistral.h"
-#include "threadpool.h"
-#include "cpu/quant_act.h"
+#include "backend.h"
 
 /* Thread-local message for mst_last_error(); every ABI entry clears it first. */
 void mst_clear_error(void);
@@ -80,6 +79,8 @@ struct mst_model {
     float *norms;            /* owned float32 copies of every norm weight, whatever their file type */
     void *repacked;          /* owned copies of the weights repacked at load (weights_repack.c), or NULL */
     uint32_t *windows;       /* [n_layer] sliding window per layer, 0 = full attention */
+    const mst_backend *backend; /* where the weights live and the forward pass runs (backend.h) */
+    void *backend_state;        /* the backend's own (CUDA: the device and its allocations) */
     /* One reference for the caller, one per context: mst_model_free while contexts live only
      * drops the caller's, and the last context to go frees the model. */
     atomic_uint refs;
@@ -95,6 +96,8 @@ void mst_model_release(mst_model *model);
 
 struct mst_context {
     mst_model *model;
+    const mst_backend *backend; /* = model->backend */
+    void *backend_state;        /* the backend's own (CPU: thread pool, quantized-activation cache, ...) */
     uint32_t n_ctx;
     uint32_t n_batch;
     uint32_t n_past;
@@ -106,40 +109,35 @@ struct mst_context {
     int rolling;
     uint32_t kv_high;   /* one past the highest position ever written (truncate does not lower it) */
     atomic_int busy; /* one call at a time; a second concurrent one gets MST_ERR_BUSY */
-    mst_pool *pool;
-    /* KV cache, float32 [n_layer][kv_slots][kv_dim] each */
-    float *k_cache;
-    float *v_cache;
-    /* scratch for n_batch tokens, allocated once so a decode never allocates */
+    /* The first failure of the running pass (backend.h: mst_backend_fail); MST_OK while none. */
+    mst_status pass_status;
+    char pass_error[512];
+    /* Scratch for n_batch tokens, allocated by the backend (backend memory: see backend.h), so a decode
+     * never allocates. */
     float *x;      /* [n_batch][n_embd] residual stream */
     float *xb;     /* [n_batch][n_embd] normed input of a block */
     float *xb2;    /* [n_batch][n_embd] output of a block before the residual add */
     float *q;      /* [n_batch][q_dim] */
+    float *k;      /* [n_batch][kv_dim] new keys, before they go into the cache */
+    float *v;      /* [n_batch][kv_dim] new values */
     float *att;    /* [n_batch][q_dim] attention output */
     float *hb;     /* [n_batch][n_ff] gate, then silu(gate)*up */
     float *hb2;    /* [n_batch][n_ff] up */
-    int32_t *pos;  /* [n_batch] */
-    float *scores; /* attention scratch: mst_attention_scratch_floats(n_threads, head_dim) (cpu/attention.h) */
-    /* Q8_0-quantized copy of the last matmul input (forward.c's matmul(); quant_act.h) */
-    void *qa_buf;           /* mst_qact_bytes(largest input width, n_batch) */
-    uint64_t qa_capacity;   /* values it holds: cols * n_tokens */
-    mst_qact qa;
-    const float *qa_src;    /* the float input qa was made from; NULL = none */
     /* mixture of experts only (NULL for dense models) */
-    float *router;      /* [n_batch][n_expert] router logits */
-    int32_t *chosen;    /* [n_batch][n_expert_used] chosen experts per token */
-    float *chosen_w;    /* [n_batch][n_expert_used] their weights */
-    int32_t *group;     /* [n_batch] tokens routed to the expert being run */
-    float *group_w;     /* [n_batch] their weights for that expert */
-    float *xg;          /* [n_batch][n_embd] gathered inputs, then that expert's outputs */
+    float *router;      /* [n_batch][n_expert] router logits (backend memory) */
+    float *xg;          /* [n_batch][n_embd] gathered inputs, then that expert's outputs (backend memory) */
+    int32_t *chosen;    /* [n_batch][n_expert_used] chosen experts per token (host, context.c) */
+    float *chosen_w;    /* [n_batch][n_expert_used] their weights (host) */
+    int32_t *group;     /* [n_batch] tokens routed to the expert being run (host) */
+    float *group_w;     /* [n_batch] their weights for that expert (host) */
 };
 
 /* Allocates count elements of `size` bytes, checking the product; NULL on overflow or OOM. */
 void *mst_alloc_array(uint64_t count, size_t size);
 
-/* Runs the model over n tokens at positions n_past.. and writes logits. Arguments are
- * already validated; it neither allocates nor fails. */
-void mst_forward(mst_context *ctx, const int32_t *tokens, uint32_t n_tokens, int all_logits,
-                 float *logits);
+/* Runs the model over n tokens at positions n_past.. and writes logits (host memory). Arguments are
+ * already validated; it never allocates. Fails only where the backend can (a device error). */
+mst_status mst_forward(mst_context *ctx, const int32_t *tokens, uint32_t n_tokens, int all_logits,
+                       float *logits);
 
 #endif

@@ -1,4 +1,5 @@
-/* model.c — mst_model_create/free: every config value and tensor is checked before use.
+/* model.c — mst_model_create(_with)/free: every config value and tensor is checked before use, the same
+ * checks whatever the backend; then the backend places the weights (backend.h: model_init).
  *
  * Weights are read in place from the caller's memory (typically the GGUF mapping). Only the norm
  * vectors are copied, to float32, so the forward pass needs no per-type norm code. */
@@ -185,35 +186,65 @@ static mst_weight weight_of(const mst_tensor_desc *d)
     };
 }
 
+/* m->backend stays set only once its model_init has succeeded: then model_free undoes it. */
 static void free_model(mst_model *m)
 {
     if (!m)
         return;
+    if (m->backend)
+        m->backend->model_free(m);
     free(m->layers);
     free(m->norms);
     free(m->windows);
-    free(m->repacked);
     free(m);
 }
 
-MST_API mst_status mst_model_create(const mst_model_config *config, const mst_tensor_desc *tensors,
-                                    uint32_t n_tensors, mst_model **out_model)
+/* The backend params ask for (NULL: the CPU). */
+static mst_status choose_backend(const char *fn, const mst_model_params *params, const mst_backend **out)
 {
-    mst_clear_error();
+    *out = &mst_backend_cpu;
+    if (!params)
+        return MST_OK;
+    if (params->struct_size != sizeof(mst_model_params))
+        return mst_fail(MST_ERR_ABI_MISMATCH, "mst_model_params.struct_size is %u, this library expects %u",
+                        params->struct_size, (unsigned)sizeof(mst_model_params));
+    if (params->flags & ~(uint32_t)MST_BACKEND_EMULATE)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "%s: mst_model_params.flags 0x%x has unknown bits", fn,
+                        params->flags);
+    switch (params->backend) {
+    case MST_BACKEND_CPU: return MST_OK;
+    case MST_BACKEND_CUDA:
+        if (params->device < 0)
+            return mst_fail(MST_ERR_INVALID_ARGUMENT, "%s: CUDA device %d is negative", fn, (int)params->device);
+        *out = &mst_backend_cuda; /* built without it: its stub's model_init says so (cuda/off/) */
+        return MST_OK;
+    default:
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "%s: backend %d is neither CPU (0) nor CUDA (1)", fn,
+                        (int)params->backend);
+    }
+}
+
+static mst_status create(const char *fn, const mst_model_config *config, const mst_tensor_desc *tensors,
+                         uint32_t n_tensors, const mst_model_params *params, mst_model **out_model)
+{
     if (!out_model)
-        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_model_create: out_model is NULL");
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "%s: out_model is NULL", fn);
     *out_model = NULL;
     if (!config)
-        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_model_create: config is NULL");
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "%s: config is NULL", fn);
     if (!tensors && n_tensors > 0)
-        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_model_create: tensors is NULL but n_tensors is %u", n_tensors);
-    mst_status st = check_config(config);
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "%s: tensors is NULL but n_tensors is %u", fn, n_tensors);
+    const mst_backend *backend;
+    mst_status st = choose_backend(fn, params, &backend);
+    if (st != MST_OK)
+        return st;
+    st = check_config(config);
     if (st != MST_OK)
         return st;
 
     mst_model *m = calloc(1, sizeof *m);
     if (!m)
-        return mst_fail(MST_ERR_OUT_OF_MEMORY, "mst_model_create: out of memory");
+        return mst_fail(MST_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
     m->cfg = *config;
     m->q_dim = config->n_head * config->head_dim;
     m->kv_dim = config->n_head_kv * config->head_dim;
@@ -230,7 +261,7 @@ MST_API mst_status mst_model_create(const mst_model_config *config, const mst_te
     if (!seen || !m->layers || !m->norms || !m->windows) {
         free(seen);
         free_model(m);
-        return mst_fail(MST_ERR_OUT_OF_MEMORY, "mst_model_create: out of memory for %u layers", n_layer);
+        return mst_fail(MST_ERR_OUT_OF_MEMORY, "%s: out of memory for %u layers", fn, n_layer);
     }
 
     for (uint32_t i = 0; i < n_tensors && st == MST_OK; i++) {
@@ -291,8 +322,37 @@ MST_API mst_status mst_model_create(const mst_model_config *config, const mst_te
         m->windows[l] = config->layer_windows ? config->layer_windows[l] : config->sliding_window;
     }
     free(seen);
-    mst_model_repack(m);
+    m->backend = backend;
+    st = backend->model_init(m, params); /* CPU: repacks; CUDA: uploads. Nothing stays allocated on failure. */
+    if (st != MST_OK) {
+        m->backend = NULL;
+        free_model(m);
+        return st;
+    }
     *out_model = m;
+    return MST_OK;
+}
+
+MST_API mst_status mst_model_create_with(const mst_model_config *config, const mst_tensor_desc *tensors,
+                                         uint32_t n_tensors, const mst_model_params *params, mst_model **out_model)
+{
+    mst_clear_error();
+    return create("mst_model_create_with", config, tensors, n_tensors, params, out_model);
+}
+
+MST_API mst_status mst_model_create(const mst_model_config *config, const mst_tensor_desc *tensors,
+                                    uint32_t n_tensors, mst_model **out_model)
+{
+    mst_clear_error();
+    return create("mst_model_create", config, tensors, n_tensors, NULL, out_model);
+}
+
+MST_API mst_status mst_model_backend(mst_model *model, int32_t *out_backend)
+{
+    mst_clear_error();
+    if (!model || !out_backend)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_model_backend: %s is NULL", model ? "out_backend" : "model");
+    *out_backend = model->backend == &mst_backend_cuda ? MST_BACKEND_CUDA : MST_BACKEND_CPU;
     return MST_OK;
 }
 

@@ -1,6 +1,7 @@
 /* test_abi.c — the ABI's contract, through the shared library's exports only.
- *   layout: mst_struct_layout matches this compiler's sizeof/offsetof, field by field;
- *   errors: bad arguments give the documented status and a message, never a crash. */
+ *   layout:   mst_struct_layout matches this compiler's sizeof/offsetof, field by field;
+ *   errors:   bad arguments give the documented status and a message, never a crash;
+ *   backends: mst_model_create_with's params checks, mst_model_backend, mst_backend_query. */
 #include <stddef.h>
 
 #include "test_util.h"
@@ -47,8 +48,20 @@ static void test_layout(void)
     check_layout(MST_STRUCT_MODEL_CONFIG, cfg, 15, sizeof(mst_model_config));
     check_layout(MST_STRUCT_TENSOR_DESC, td, 9, sizeof(mst_tensor_desc));
     check_layout(MST_STRUCT_CONTEXT_PARAMS, cp, 4, sizeof(mst_context_params));
+    const size_t mp[] = {offsetof(mst_model_params, struct_size), offsetof(mst_model_params, backend),
+                         offsetof(mst_model_params, device), offsetof(mst_model_params, flags),
+                         offsetof(mst_model_params, progress), offsetof(mst_model_params, progress_user_data)};
+    const size_t bi[] = {
+        offsetof(mst_backend_info, struct_size), offsetof(mst_backend_info, backend),
+        offsetof(mst_backend_info, available), offsetof(mst_backend_info, emulated),
+        offsetof(mst_backend_info, device_count), offsetof(mst_backend_info, compute_major),
+        offsetof(mst_backend_info, compute_minor), offsetof(mst_backend_info, driver_version),
+        offsetof(mst_backend_info, total_memory), offsetof(mst_backend_info, free_memory),
+        offsetof(mst_backend_info, device_name), offsetof(mst_backend_info, reason)};
+    check_layout(MST_STRUCT_MODEL_PARAMS, mp, 6, sizeof(mst_model_params));
+    check_layout(MST_STRUCT_BACKEND_INFO, bi, 12, sizeof(mst_backend_info));
     uint64_t v;
-    EXPECT(mst_struct_layout(3, 0, &v), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_struct_layout(5, 0, &v), MST_ERR_INVALID_ARGUMENT);
     EXPECT(mst_struct_layout(-1, UINT32_MAX, &v), MST_ERR_INVALID_ARGUMENT);
     EXPECT(mst_struct_layout(0, 0, NULL), MST_ERR_INVALID_ARGUMENT);
 }
@@ -110,6 +123,102 @@ static void quant_misfit(test_model *tm)
 {
     /* Q8_0 output with n_bytes for F32 */
     tm->desc[2].type = MST_TYPE_Q8_0;
+}
+
+static void count_progress(float fraction, void *user_data)
+{
+    float *last = user_data;
+    CHECK(fraction >= *last && fraction <= 1.0f, "progress went from %g to %g", *last, fraction);
+    *last = fraction;
+}
+
+/* mst_model_create_with, mst_model_backend, mst_model_params_default and mst_backend_query. */
+static void test_backends(void)
+{
+    CHECK(strcmp(mst_status_to_string(MST_ERR_DEVICE), "device error") == 0, "MST_ERR_DEVICE string");
+    EXPECT(mst_model_params_default(NULL), MST_ERR_INVALID_ARGUMENT);
+    mst_model_params mp;
+    EXPECT(mst_model_params_default(&mp), MST_OK);
+    CHECK(mp.struct_size == sizeof mp && mp.backend == MST_BACKEND_CPU && mp.device == 0 && mp.flags == 0 &&
+              mp.progress == NULL,
+          "default model params");
+
+    mst_model_config cfg = tiny_config();
+    static const int32_t types[9] = {MST_TYPE_Q8_0, MST_TYPE_Q4_0, MST_TYPE_F32, MST_TYPE_F32, MST_TYPE_F32,
+                                     MST_TYPE_F32,  MST_TYPE_F32,  MST_TYPE_F32, MST_TYPE_F32};
+    test_model tm;
+    tm_build(&tm, 3, &cfg, types, 0);
+    mst_model *m = (mst_model *)&tm; /* not NULL: a failed create must reset it */
+    mst_model_params bad = mp;
+    bad.struct_size = sizeof mp - 8;
+    EXPECT(mst_model_create_with(&tm.cfg, tm.desc, tm.n_desc, &bad, &m), MST_ERR_ABI_MISMATCH);
+    CHECK(m == NULL, "failed create_with left a model behind");
+    bad = mp, bad.backend = 7;
+    EXPECT(mst_model_create_with(&tm.cfg, tm.desc, tm.n_desc, &bad, &m), MST_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(mst_last_error(), "7") != NULL, "message names the backend: %s", mst_last_error());
+    bad = mp, bad.flags = 0x80;
+    EXPECT(mst_model_create_with(&tm.cfg, tm.desc, tm.n_desc, &bad, &m), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_model_create_with(&tm.cfg, tm.desc, tm.n_desc, &mp, NULL), MST_ERR_INVALID_ARGUMENT);
+
+    /* NULL params is the CPU; so are the defaults, with progress reported once, 1 at the end */
+    EXPECT(mst_model_create_with(&tm.cfg, tm.desc, tm.n_desc, NULL, &m), MST_OK);
+    int32_t kind = -1;
+    EXPECT(mst_model_backend(m, &kind), MST_OK);
+    CHECK(kind == MST_BACKEND_CPU, "mst_model_backend says %d for a CPU model", (int)kind);
+    EXPECT(mst_model_backend(m, NULL), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_model_backend(NULL, &kind), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_model_free(m), MST_OK);
+    float last = 0.0f;
+    mp.progress = count_progress, mp.progress_user_data = &last;
+    EXPECT(mst_model_create_with(&tm.cfg, tm.desc, tm.n_desc, &mp, &m), MST_OK);
+    CHECK(last == 1.0f, "progress ended at %g, not 1", last);
+    kind = -1;
+    EXPECT(mst_model_backend(m, &kind), MST_OK);
+    CHECK(kind == MST_BACKEND_CPU, "mst_model_backend says %d for a CPU model", (int)kind);
+    EXPECT(mst_model_free(m), MST_OK);
+    /* CUDA: a model where a GPU (or the emulator, by MISTRAL_CUDA_EMULATE) is there, else MST_ERR_DEVICE with why */
+    mp = (mst_model_params){.struct_size = sizeof mp, .backend = MST_BACKEND_CUDA};
+    mst_status st = mst_model_create_with(&tm.cfg, tm.desc, tm.n_desc, &mp, &m);
+    CHECK(st == MST_OK || (st == MST_ERR_DEVICE && m == NULL && mst_last_error()[0] != '\0'),
+          "CUDA create_with gave %s: %s", mst_status_to_string(st), mst_last_error());
+    if (st == MST_OK) {
+        EXPECT(mst_model_backend(m, &kind), MST_OK);
+        CHECK(kind == MST_BACKEND_CUDA, "mst_model_backend says %d for a CUDA model", (int)kind);
+        EXPECT(mst_model_free(m), MST_OK);
+    } else {
+        printf("CUDA backend: %s\n", mst_last_error());
+    }
+    mp.device = -1;
+    EXPECT(mst_model_create_with(&tm.cfg, tm.desc, tm.n_desc, &mp, &m), MST_ERR_INVALID_ARGUMENT);
+    tm_free(&tm);
+
+    mst_backend_info info;
+    memset(&info, 0x5a, sizeof info);
+    info.struct_size = sizeof info;
+    EXPECT(mst_backend_query(MST_BACKEND_CPU, 0, &info), MST_OK);
+    CHECK(info.struct_size == sizeof info && info.backend == MST_BACKEND_CPU && info.available == 1 &&
+              info.device_count == 1 && info.emulated == 0,
+          "CPU query: struct_size %u backend %d available %d devices %d emulated %d", info.struct_size,
+          (int)info.backend, (int)info.available, (int)info.device_count, (int)info.emulated);
+    CHECK(info.device_name[0] != '\0' && memchr(info.device_name, 0, sizeof info.device_name) != NULL,
+          "CPU query: no device name");
+    CHECK(info.reason[0] == '\0', "CPU query: a reason although available: %s", info.reason);
+    CHECK(info.total_memory > 0 && info.free_memory <= info.total_memory, "CPU query: memory %llu of %llu free",
+          (unsigned long long)info.free_memory, (unsigned long long)info.total_memory);
+    printf("CPU backend: %s, %.1f of %.1f GiB available\n", info.device_name, info.free_memory / 1073741824.0,
+           info.total_memory / 1073741824.0);
+    /* CUDA answers whether or not it can run here: available 0 comes with a reason */
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    EXPECT(mst_backend_query(MST_BACKEND_CUDA, 0, &info), MST_OK);
+    CHECK(info.backend == MST_BACKEND_CUDA && (info.available == 1 || info.reason[0] != '\0'),
+          "CUDA query: unavailable without a reason");
+    info.struct_size = 8;
+    EXPECT(mst_backend_query(MST_BACKEND_CPU, 0, &info), MST_ERR_ABI_MISMATCH);
+    info.struct_size = sizeof info;
+    EXPECT(mst_backend_query(7, 0, &info), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_backend_query(MST_BACKEND_CPU, 0x80, &info), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_backend_query(MST_BACKEND_CPU, 0, NULL), MST_ERR_INVALID_ARGUMENT);
 }
 
 static void test_errors(void)
@@ -240,5 +349,7 @@ int main(int argc, char **argv)
         test_layout();
     if (strcmp(which, "all") == 0 || strcmp(which, "errors") == 0)
         test_errors();
+    if (strcmp(which, "all") == 0 || strcmp(which, "backends") == 0)
+        test_backends();
     return finish(which);
 }

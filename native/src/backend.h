@@ -1,0 +1,103 @@
+/* backend.h — the operations one forward pass needs, implemented once per backend:
+ * cpu/backend_cpu.c (the thread pool and the SIMD kernels) and cuda/backend_cuda_*.c (device kernels).
+ * forward.c writes the model's math against this table and nothing else.
+ *
+ * Buffers. The activation buffers of a context (mst_context.x, .xb, ...) and the weights of a model
+ * (mst_weight.data, the norm vectors) belong to the backend: host memory on the CPU, device addresses on
+ * CUDA. forward.c computes offsets into them (row t of x is x + t * n_embd) but never reads or writes
+ * through them. Arrays the ops take as "host" are ordinary host memory on every backend.
+ *
+ * Failure. Ops return nothing. A backend that can fail in the middle of a pass (a CUDA error) records its
+ * first failure with mst_backend_fail() and skips every later op; mst_forward then returns that status.
+ * The CPU backend never fails once its context exists.
+ *
+ * Positions. A pass runs n tokens at positions ctx->n_past .. ctx->n_past + n - 1; token t of the batch is
+ * at position n_past + t. A layer's KV cache has ctx->kv_slots rows; position p lives in row p % kv_slots. */
+#ifndef MST_BACKEND_H
+#define MST_BACKEND_H
+
+#include <stdint.h>
+
+#include "mistral.h"
+
+typedef struct mst_model mst_model;
+typedef struct mst_context mst_context;
+typedef struct mst_weight mst_weight;
+
+typedef struct mst_backend {
+    const char *name; /* "cpu", "cuda" */
+
+    /* ---- lifecycle ---- */
+    /* After model.c has checked every tensor (host pointers into the caller's memory): place the weights
+     * where this backend's kernels read them (CPU: repack; CUDA: check device memory, then upload, reporting
+     * progress), rewriting the model's mst_weight.data and norm pointers. On failure nothing stays allocated. */
+    mst_status (*model_init)(mst_model *m, const mst_model_params *params);
+    void (*model_free)(mst_model *m);
+    /* Allocates the KV cache and the scratch buffers of mst_context (sizes from ctx->n_batch and
+     * ctx->kv_slots, already set) and the backend's own state (ctx->backend_state). On failure nothing
+     * stays allocated and the message names the sizes. */
+    mst_status (*context_init)(mst_context *ctx, uint32_t n_threads);
+    void (*context_free)(mst_context *ctx);
+    /* CPU: a new thread pool; other backends accept and ignore it. */
+    mst_status (*set_threads)(mst_context *ctx, uint32_t n_threads);
+
+    /* ---- one forward pass: begin, ops, end ---- */
+    /* tokens[n] (host, already validated): the ids embed() reads. */
+    void (*begin)(mst_context *ctx, const int32_t *tokens, uint32_t n);
+    /* x[t] = the embedding row of tokens[t], as float32 [n_embd], for t < n. */
+    void (*embed)(mst_context *ctx, uint32_t n, float *x);
+    /* y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight, for rows r < rows of n_embd. */
+    void (*rmsnorm)(mst_context *ctx, const float *x, const float *weight, uint32_t rows, float *y);
+    /* y[i][t] = W[i] x[t] for n_w (1..3) matrices that read the same input x (n_tokens rows of W[i]->cols),
+     * y[i] n_tokens rows of W[i]->rows. The activations are rounded for each weight type as llama.cpp does
+     * (quantized to 8-bit blocks for quantized weights). No y may alias x. */
+    void (*matmul)(mst_context *ctx, const mst_weight *const *w, float *const *y, uint32_t n_w, const float *x,
+                   uint32_t n_tokens);
+    /* RoPE on x (n_tokens rows of n_heads * head_dim): row t is at position ctx->n_past + t0 + t. */
+    void (*rope)(mst_context *ctx, float *x, uint32_t n_tokens, uint32_t n_heads, uint32_t t0);
+    /* Stores the batch's K and V rows (n rows of kv_dim each, RoPE applied to K) into layer `layer`'s cache at
+     * the rows of their positions (p % kv_slots: a rolling cache wraps). The cache's element type is the
+     * backend's (F32 on the CPU, F16 on CUDA). */
+    void (*kv_store)(mst_context *ctx, uint32_t layer, const float *k, const float *v, uint32_t n);
+    /* Causal GQA attention of the batch's n queries (q: n rows of n_head * head_dim, RoPE applied) over
+     * layer `layer`'s cache, keys 0 .. n_past + n - 1, with the layer's sliding window; out like q. */
+    void (*attention)(mst_context *ctx, uint32_t layer, const float *q, uint32_t n, float *out);
+    /* gate[i] = silu(gate[i]) * up[i] for i < n. */
+    void (*swiglu)(mst_context *ctx, float *gate, const float *up, uint64_t n);
+    /* x[i] += y[i] for i < n. */
+    void (*add)(mst_context *ctx, float *x, const float *y, uint64_t n);
+
+    /* ---- mixture of experts ---- */
+    /* From router logits (n rows of n_expert): per token the n_expert_used chosen experts, largest logit
+     * first (ties: lower index), and their softmax weights, into host arrays chosen/weights (n rows of
+     * n_expert_used). The one op whose result comes back to the host: it decides which experts run. */
+    void (*moe_gate)(mst_context *ctx, const float *router_logits, uint32_t n, int32_t *chosen, float *weights);
+    /* dst[j] = src[rows[j]] for j < g, rows of `width` floats; rows is host memory. */
+    void (*gather)(mst_context *ctx, float *dst, const float *src, const int32_t *rows, uint32_t g, uint32_t width);
+    /* dst[rows[j]] += weights[j] * src[j] for j < g; rows and weights are host memory; rows distinct. */
+    void (*scatter_add)(mst_context *ctx, float *dst, const float *src, const int32_t *rows, const float *weights,
+                        uint32_t g, uint32_t width);
+    /* x[i] = 0 for i < n. */
+    void (*zero)(mst_context *ctx, float *x, uint64_t n);
+
+    /* ---- logits ---- */
+    /* Where the output matmul may write rows * n_vocab logits that end up in host memory `host`: host itself
+     * (CPU) or a backend buffer (CUDA). */
+    float *(*logits_buffer)(mst_context *ctx, float *host, uint32_t rows);
+    /* Ends the pass: copies rows * n_vocab logits from buf to host when they differ, and waits for the
+     * device. Returns the pass's status (the first failure recorded, or MST_OK). */
+    mst_status (*end)(mst_context *ctx, float *host, const float *buf, uint32_t rows);
+} mst_backend;
+
+extern const mst_backend mst_backend_cpu;  /* cpu/backend_cpu.c */
+extern const mst_backend mst_backend_cuda; /* cuda/backend_cuda_ops.c (cuda/off/: a stub that says why, when not built) */
+/* mst_backend_query for CUDA (cuda/backend_cuda_query.c): the driver and device 0, or the emulator, or why neither. */
+mst_status mst_cuda_query(uint32_t flags, mst_backend_info *out);
+
+/* Records the first failure of a pass (later ones are dropped: the first one is the cause) and returns it;
+ * mst_backend_failed() tells ops to skip their work. The message goes to mst_last_error() when the pass
+ * ends. */
+mst_status mst_backend_fail(mst_context *ctx, mst_status status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int mst_backend_failed(const mst_context *ctx);
+
+#endif

@@ -1,0 +1,584 @@
+/* backend_cpu.c — backend.h on the CPU: the SIMD kernels chosen at run time (dispatch.c), a thread pool per
+ * context, a float32 KV cache, and a quantized copy of the last matmul input reused by the matmuls that
+ * share it.
+ *
+ * Matmuls, attention, rmsnorm (prefill) and swiglu are split across the context's thread pool; the residual
+ * adds, RoPE, the embedding lookup and the MoE gathers run on the calling thread. Nothing here fails once the
+ * context exists: the ops never call mst_backend_fail. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "attention.h"
+#include "backend_cpu.h"
+#include "internal.h"
+#include "moe_gate.h"
+#include "ops.h"
+#include "quant.h"
+#include "quant_act_bf16.h"
+#include "quant_act_k.h"
+#include "repack.h"
+
+static mst_cpu_context *state(mst_context *ctx)
+{
+    return ctx->backend_state;
+}
+
+/* ---- the quantized-activation cache ----
+ * A matmul on Q8_0/Q4_0 weights runs on its input quantized to Q8_0 blocks (quant_act.h), on K-quants
+ * (Q2_K..Q6_K) to Q8_K blocks (quant_act_k.h), on BF16 to bf16-rounded values (quant_act_bf16.h), as llama.cpp
+ * does; F32/F16 on float activations. The input is quantized once and reused by the matmuls that follow with the
+ * same input (Wq/Wk/Wv, Wgate/Wup): the copy is valid while consecutive calls pass the same x, n_tokens and cols
+ * and need the same block format (a Q8_0 set is no use to a Q4_K matrix). Any op that writes floats overlapping
+ * the input it was made from drops it (wrote()), and so does begin(): a later call never reads a stale copy,
+ * whatever order forward.c runs the ops in. */
+static void wrote(mst_cpu_context *s, const float *p, uint64_t n)
+{
+    if (!s->qa_src)
+        return;
+    const uintptr_t a = (uintptr_t)p, b = a + n * sizeof(float);
+    const uintptr_t qa = (uintptr_t)s->qa_src, qb = qa + (uint64_t)s->qa.cols * s->qa.n_tokens * sizeof(float);
+    if (a < qb && qa < b)
+        s->qa_src = NULL;
+}
+
+/* ---- matmul ---- */
+enum { MAX_FUSED = 3 };
+
+/* One matrix of a pool run. */
+typedef struct matmul_job {
+    const mst_weight *w;
+    mst_matmul_fn fn;       /* float activations (x), or */
+    mst_matmul_qa_fn qa_fn; /* quantized activations (state->qa) when set */
+    const float *x;
+    float *y;
+} matmul_job;
+
+/* Up to MAX_FUSED matrices that read the same input, in one pool run (Wq/Wk/Wv, Wgate/Wup): one barrier
+ * instead of one per matrix (4 per layer instead of 7 in decode). On 2 threads the gain was within the
+ * noise of one run; barriers cost more with more threads. */
+typedef struct matmul_task {
+    matmul_job job[MAX_FUSED];
+    uint32_t n_jobs;
+    const mst_qact *qa;
+    uint32_t n_tokens;
+} matmul_task;
+
+static void matmul_worker(void *arg, uint32_t ith, uint32_t nth)
+{
+    const matmul_task *t = arg;
+    for (uint32_t j = 0; j < t->n_jobs; j++) {
+        const matmul_job *b = &t->job[j];
+        const uint32_t rows = b->w->rows;
+        /* contiguous row ranges: each thread streams its own slice of the matrix */
+        uint32_t per = (uint32_t)(((uint64_t)rows + nth - 1) / nth);
+        if (b->w->layout != MST_LAYOUT_GGUF) /* repacked: whole groups of 16 rows per thread */
+            per = (per + MST_X16_ROWS - 1) / MST_X16_ROWS * MST_X16_ROWS;
+        uint64_t r0 = (uint64_t)ith * per, r1 = r0 + per;
+        if (r1 > rows)
+            r1 = rows;
+        if (r0 >= r1)
+            continue;
+        if (b->qa_fn)
+            b->qa_fn(b->w->data, b->w->row_bytes, rows, t->qa, b->y, (uint32_t)r0, (uint32_t)r1);
+        else
+            b->fn(b->w->data, b->w->row_bytes, rows, b->w->cols, b->x, t->n_tokens, b->y, (uint32_t)r0, (uint32_t)r1);
+    }
+}
+
+typedef struct quantize_task {
+    const float *x;
+    mst_qact *qa;
+} quantize_task;
+
+static void quantize_worker(void *arg, uint32_t ith, uint32_t nth)
+{
+    const quantize_task *t = arg;
+    const uint32_t n = t->qa->n_tokens, per = (n + nth - 1) / nth;
+    uint32_t t0 = ith * per, t1 = t0 + per < n ? t0 + per : n;
+    if (t0 < t1)
+        (t->qa->format == MST_QACT_Q8_K   ? mst_quantize_act_k
+         : t->qa->format == MST_QACT_BF16 ? mst_round_act_bf16
+                                          : mst_quantize_act)(t->x, t->qa, t0, t1);
+}
+
+/* The float-activation kernel for w: F16/BF16 repacked at load (weights_repack.c) have their own. */
+static mst_matmul_fn float_kernel(const mst_weight *w)
+{
+    const mst_cpu_kernels *k = mst_cpu_best();
+    switch (w->layout) {
+    case MST_LAYOUT_F16X16: return k->matmul_f16x16;
+    case MST_LAYOUT_BF16X16: return k->matmul_bf16x16;
+    default: return mst_kernels_matmul(k, w->type);
+    }
+}
+
+/* The quantized-activation kernel for w (repacked layouts have their own), or NULL: float activations. */
+static mst_matmul_qa_fn qa_kernel(const mst_weight *w)
+{
+    const mst_cpu_kernels *k = mst_cpu_best();
+    switch (w->layout) {
+    case MST_LAYOUT_Q4_0X16: return k->matmul_qa_q4_0x16;
+    case MST_LAYOUT_Q8_0X16: return k->matmul_qa_q8_0x16;
+    case MST_LAYOUT_Q4_KX16: return k->matmul_qa_q4_kx16;
+    case MST_LAYOUT_Q6_KX16: return k->matmul_qa_q6_kx16;
+    case MST_LAYOUT_BF16X16P: return k->matmul_qa_bf16x16p;
+    default: return mst_kernels_matmul_qa(k, w->type);
+    }
+}
+
+/* The job y[t][rows] = W x[t][cols] for every token, with its input made ready (quantized, or the cached copy:
+ * see wrote() above). BF16 is rounded even with no pair kernel: the float kernel then reads the rounded copy. */
+static matmul_job prepare(mst_context *ctx, const mst_weight *w, const float *x, uint32_t n_tokens, float *y)
+{
+    mst_cpu_context *s = state(ctx);
+    matmul_job b = {w, float_kernel(w), NULL, x, y};
+    const mst_matmul_qa_fn qa_fn = qa_kernel(w);
+    const int32_t format = mst_qact_format_of(w->type);
+    if ((qa_fn || format == MST_QACT_BF16) && format >= 0 && (uint64_t)w->cols * n_tokens <= s->qa_capacity) {
+        if (s->qa_src != x || s->qa.n_tokens != n_tokens || s->qa.cols != w->cols || s->qa.format != format) {
+            (format == MST_QACT_Q8_K   ? mst_qact_bind_k
+             : format == MST_QACT_BF16 ? mst_qact_bind_bf16
+                                       : mst_qact_bind)(&s->qa, s->qa_buf, w->cols, n_tokens);
+            quantize_task qt = {x, &s->qa};
+            if (n_tokens > 1)
+                mst_pool_run(s->pool, quantize_worker, &qt);
+            else
+                quantize_worker(&qt, 0, 1);
+            s->qa_src = x;
+        }
+        b.qa_fn = qa_fn;
+        if (!qa_fn)
+            b.x = s->qa.xr;
+    } else {
+        /* Float activations: F32/F16 matrices (repacked or not). A matrix that needs quantized or rounded
+         * inputs never lands here in a forward pass: its inputs (n_embd, q_dim or n_ff wide, at most
+         * n_batch tokens) always fit the scratch sized in context_init. */
+        s->qa_src = NULL;
+    }
+    return b;
+}
+
+static void run_jobs(mst_context *ctx, matmul_task *t)
+{
+    mst_cpu_context *s = state(ctx);
+    mst_pool_run(s->pool, matmul_worker, t);
+    for (uint32_t j = 0; j < t->n_jobs; j++)
+        wrote(s, t->job[j].y, (uint64_t)t->job[j].w->rows * t->n_tokens); /* an output over the cached input */
+    t->n_jobs = 0;
+}
+
+/* y[i] = W[i] x for n_w (<= MAX_FUSED) matrices with the same input: one pool run for those whose inputs
+ * take the same form (a model may mix, say, Q8_0 and Q4_K on one input: the set for one would be
+ * overwritten preparing the other, so such a matrix starts a new run). */
+static void cpu_matmul(mst_context *ctx, const mst_weight *const *w, float *const *y, uint32_t n_w, const float *x,
+                       uint32_t n_tokens)
+{
+    matmul_task t = {.n_jobs = 0, .qa = &state(ctx)->qa, .n_tokens = n_tokens};
+    int32_t format = 0;
+    for (uint32_t i = 0; i < n_w; i++) {
+        const int32_t f = mst_qact_format_of(w[i]->type);
+        if (t.n_jobs > 0 && (f != format || t.n_jobs == MAX_FUSED))
+            run_jobs(ctx, &t);
+        format = f;
+        t.job[t.n_jobs++] = prepare(ctx, w[i], x, n_tokens, y[i]);
+    }
+    run_jobs(ctx, &t);
+}
+
+/* ---- attention ----
+ * Each thread runs its cost-balanced share of the plan's units (attention.h); when the plan splits keys
+ * (decode over a long context) a second pass merges the chunk partials. */
+typedef struct attention_task {
+    mst_attn_args args;
+    mst_attn_plan plan;
+    const mst_attn_kernels *kern;
+    float *scratch; /* mst_attention_scratch_floats(pool size, head_dim) */
+} attention_task;
+
+static void attention_worker(void *arg, uint32_t ith, uint32_t nth)
+{
+    const attention_task *t = arg;
+    mst_attention_run(&t->args, &t->plan, t->kern, t->scratch, ith, nth);
+}
+
+static void attention_merge_worker(void *arg, uint32_t ith, uint32_t nth)
+{
+    const attention_task *t = arg;
+    mst_attention_merge(&t->args, &t->plan, t->scratch, ith, nth);
+}
+
+static void cpu_attention(mst_context *ctx, uint32_t layer, const float *q, uint32_t n, float *out)
+{
+    mst_cpu_context *s = state(ctx);
+    const mst_model *m = ctx->model;
+    const mst_model_config *cfg = &m->cfg;
+    const size_t layer_floats = (size_t)ctx->kv_slots * m->kv_dim;
+    const uint32_t nth = mst_pool_size(s->pool);
+    attention_task t = {
+        .args = {
+            .q = q, .k = s->k_cache + layer * layer_floats, .v = s->v_cache + layer * layer_floats, .out = out,
+            .n_tokens = n, .q_pos0 = ctx->n_past, .n_kv = ctx->n_past + n,
+            .n_head = cfg->n_head, .n_head_kv = cfg->n_head_kv, .head_dim = cfg->head_dim,
+            .window = m->windows[layer], .kv_slots = ctx->rolling ? ctx->kv_slots : 0,
+        },
+        .kern = mst_kernels_attn(mst_cpu_best()),
+        .scratch = s->scores,
+    };
+    mst_attention_plan(&t.args, nth, mst_attention_scratch_floats(nth, cfg->head_dim), &t.plan);
+    mst_pool_run(s->pool, attention_worker, &t);
+    if (t.plan.chunks > 1)
+        mst_pool_run(s->pool, attention_merge_worker, &t);
+    wrote(s, out, (uint64_t)n * m->q_dim);
+}
+
+/* ---- elementwise steps ----
+ * Over the pool too: while one thread ran them the others waited (a 512-token prefill spent ~3% of its
+ * samples in swiglu's expf alone, doubled in wall time by the idle thread). Threads take contiguous slices
+ * and every element is computed the same way whatever the split, so results do not depend on the thread
+ * count. */
+typedef struct swiglu_task {
+    float *gate; /* in: gate, out: silu(gate) * up */
+    const float *up;
+    uint64_t n;
+} swiglu_task;
+
+static void swiglu_worker(void *arg, uint32_t ith, uint32_t nth)
+{
+    const swiglu_task *t = arg;
+    const uint64_t per = (t->n + nth - 1) / nth, a = ith * per, b = a + per < t->n ? a + per : t->n;
+    if (a < b)
+        mst_swiglu_best(t->gate + a, t->up + a, b - a, t->gate + a);
+}
+
+static void cpu_swiglu(mst_context *ctx, float *gate, const float *up, uint64_t n)
+{
+    swiglu_task t = {gate, up, n};
+    mst_pool_run(state(ctx)->pool, swiglu_worker, &t);
+    wrote(state(ctx), gate, n);
+}
+
+typedef struct rmsnorm_task {
+    const float *x;
+    const float *weight;
+    uint32_t n;
+    uint32_t rows;
+    float eps;
+    float *y;
+} rmsnorm_task;
+
+static void rmsnorm_worker(void *arg, uint32_t ith, uint32_t nth)
+{
+    const rmsnorm_task *t = arg;
+    const uint32_t per = (t->rows + nth - 1) / nth, a = ith * per, b = a + per < t->rows ? a + per : t->rows;
+    if (a < b)
+        mst_rmsnorm_best(t->x + (size_t)a * t->n, t->weight, t->n, b - a, t->eps, t->y + (size_t)a * t->n);
+}
+
+/* One row (decode) is not worth a pool run. */
+static void cpu_rmsnorm(mst_context *ctx, const float *x, const float *weight, uint32_t rows, float *y)
+{
+    const mst_model_config *cfg = &ctx->model->cfg;
+    rmsnorm_task t = {x, weight, cfg->n_embd, rows, cfg->rms_norm_eps, y};
+    if (rows > 1)
+        mst_pool_run(state(ctx)->pool, rmsnorm_worker, &t);
+    else
+        rmsnorm_worker(&t, 0, 1);
+    wrote(state(ctx), y, (uint64_t)rows * cfg->n_embd);
+}
+
+static void cpu_add(mst_context *ctx, float *x, const float *y, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++)
+        x[i] += y[i];
+    wrote(state(ctx), x, n);
+}
+
+static void cpu_zero(mst_context *ctx, float *x, uint64_t n)
+{
+    memset(x, 0, n * sizeof(float));
+    wrote(state(ctx), x, n);
+}
+
+/* ---- the pass ---- */
+static void cpu_begin(mst_context *ctx, const int32_t *tokens, uint32_t n)
+{
+    mst_cpu_context *s = state(ctx);
+    s->qa_src = NULL; /* the activations cached by the last matmul belong to the previous pass */
+    s->tokens = tokens;
+    for (uint32_t t = 0; t < n; t++)
+        s->pos[t] = (int32_t)(ctx->n_past + t);
+}
+
+static void cpu_embed(mst_context *ctx, uint32_t n, float *x)
+{
+    mst_cpu_context *s = state(ctx);
+    const mst_weight *emb = &ctx->model->tok_embd;
+    const uint32_t n_embd = ctx->model->cfg.n_embd;
+    for (uint32_t t = 0; t < n; t++)
+        mst_dequantize_ref(emb->type, emb->data + (size_t)s->tokens[t] * emb->row_bytes, n_embd,
+                           x + (size_t)t * n_embd);
+    wrote(s, x, (uint64_t)n * n_embd);
+}
+
+static void cpu_rope(mst_context *ctx, float *x, uint32_t n_tokens, uint32_t n_heads, uint32_t t0)
+{
+    const mst_model_config *cfg = &ctx->model->cfg;
+    mst_rope_best(x, n_tokens, n_heads, cfg->head_dim, state(ctx)->pos + t0, cfg->rope_freq_base);
+    wrote(state(ctx), x, (uint64_t)n_tokens * n_heads * cfg->head_dim);
+}
+
+/* The new rows go to p % kv_slots: up to the end of the cache, then (rolling only) on from row 0. */
+static void cpu_kv_store(mst_context *ctx, uint32_t layer, const float *k, const float *v, uint32_t n)
+{
+    mst_cpu_context *s = state(ctx);
+    const uint32_t kv_dim = ctx->model->kv_dim, slots = ctx->kv_slots;
+    const size_t layer_floats = (size_t)slots * kv_dim;
+    float *kc = s->k_cache + layer * layer_floats, *vc = s->v_cache + layer * layer_floats;
+    uint32_t slot = ctx->n_past % slots;
+    for (uint32_t done = 0; done < n;) {
+        const uint32_t cnt = n - done < slots - slot ? n - done : slots - slot;
+        memcpy(kc + (size_t)slot * kv_dim, k + (size_t)done * kv_dim, (size_t)cnt * kv_dim * sizeof(float));
+        memcpy(vc + (size_t)slot * kv_dim, v + (size_t)done * kv_dim, (size_t)cnt * kv_dim * sizeof(float));
+        done += cnt;
+        slot = 0;
+    }
+}
+
+static void cpu_moe_gate(mst_context *ctx, const float *router_logits, uint32_t n, int32_t *chosen, float *weights)
+{
+    const mst_model_config *cfg = &ctx->model->cfg;
+    mst_moe_gate_best(router_logits, n, cfg->n_expert, cfg->n_expert_used, chosen, weights);
+}
+
+static void cpu_gather(mst_context *ctx, float *dst, const float *src, const int32_t *rows, uint32_t g, uint32_t width)
+{
+    for (uint32_t j = 0; j < g; j++)
+        memcpy(dst + (size_t)j * width, src + (size_t)rows[j] * width, width * sizeof(float));
+    wrote(state(ctx), dst, (uint64_t)g * width);
+}
+
+static void cpu_scatter_add(mst_context *ctx, float *dst, const float *src, const int32_t *rows, const float *weights,
+                            uint32_t g, uint32_t width)
+{
+    for (uint32_t j = 0; j < g; j++) {
+        float *y = dst + (size_t)rows[j] * width;
+        const float *o = src + (size_t)j * width, w = weights[j];
+        for (uint32_t i = 0; i < width; i++)
+            y[i] += w * o[i];
+        wrote(state(ctx), y, width);
+    }
+}
+
+static float *cpu_logits_buffer(mst_context *ctx, float *host, uint32_t rows)
+{
+    (void)ctx, (void)rows;
+    return host; /* the output matmul writes the caller's array directly */
+}
+
+static mst_status cpu_end(mst_context *ctx, float *host, const float *buf, uint32_t rows)
+{
+    (void)host, (void)buf, (void)rows;
+    state(ctx)->tokens = NULL; /* the caller's array: not ours past this call */
+    return ctx->pass_status;
+}
+
+/* ---- lifecycle ---- */
+static mst_status cpu_model_init(mst_model *m, const mst_model_params *params)
+{
+    mst_model_repack(m); /* never fails: without memory the file's layout is kept */
+    if (params && params->progress)
+        params->progress(1.0f, params->progress_user_data);
+    return MST_OK;
+}
+
+static void cpu_model_free(mst_model *m)
+{
+    free(m->repacked);
+    m->repacked = NULL;
+}
+
+/* Frees whatever context_init allocated (any of it may be NULL) and clears the pointers. */
+static void free_context(mst_context *c)
+{
+    mst_cpu_context *s = c->backend_state;
+    if (s) {
+        if (s->pool)
+            mst_pool_free(s->pool);
+        free(s->k_cache);
+        free(s->v_cache);
+        free(s->pos);
+        free(s->scores);
+        free(s->qa_buf);
+        free(s);
+    }
+    float **scratch[] = {&c->x, &c->xb, &c->xb2, &c->q, &c->k, &c->v, &c->att, &c->hb, &c->hb2, &c->router, &c->xg};
+    for (size_t i = 0; i < sizeof scratch / sizeof *scratch; i++) {
+        free(*scratch[i]);
+        *scratch[i] = NULL;
+    }
+    c->backend_state = NULL;
+}
+
+static mst_status cpu_context_init(mst_context *c, uint32_t n_threads)
+{
+    const mst_model *model = c->model;
+    const mst_model_config *cfg = &model->cfg;
+    mst_cpu_context *s = calloc(1, sizeof *s);
+    c->backend_state = s;
+    uint64_t kv_elems; /* per cache: n_layer * kv_slots * kv_dim */
+    int ok = s && mst_mul_u64((uint64_t)cfg->n_layer * c->kv_slots, model->kv_dim, &kv_elems);
+    const uint64_t nb = c->n_batch;
+    if (ok) {
+        s->k_cache = mst_alloc_array(kv_elems, sizeof(float));
+        s->v_cache = mst_alloc_array(kv_elems, sizeof(float));
+        s->pos = mst_alloc_array(nb, sizeof(int32_t));
+        s->scores = mst_alloc_array(mst_attention_scratch_floats(n_threads, cfg->head_dim), sizeof(float));
+        /* the widest matmul input: n_embd (Wq/Wk/Wv, Wgate/Wup, output), q_dim (Wo), n_ff (Wdown) */
+        uint32_t w = cfg->n_embd > model->q_dim ? cfg->n_embd : model->q_dim;
+        w = cfg->n_ff > w ? cfg->n_ff : w;
+        s->qa_capacity = (uint64_t)w * nb;
+        /* room for any format (Q8_0 for Q4_0/Q8_0 weights, Q8_K for K-quants, bf16 for BF16: the largest,
+         * 6 bytes a value, floats and pairs) */
+        size_t q8_0 = nb <= UINT32_MAX ? mst_qact_bytes(w, (uint32_t)nb) : 0;
+        size_t q8_k = nb <= UINT32_MAX ? mst_qact_k_bytes(w, (uint32_t)nb) : 0;
+        size_t bf16 = nb <= UINT32_MAX ? mst_qact_bf16_bytes(w, (uint32_t)nb) : 0;
+        size_t most = q8_0 > q8_k ? q8_0 : q8_k;
+        s->qa_buf = nb <= UINT32_MAX ? malloc(bf16 > most ? bf16 : most) : NULL;
+        c->x = mst_alloc_array(nb * cfg->n_embd, sizeof(float));
+        c->xb = mst_alloc_array(nb * cfg->n_embd, sizeof(float));
+        c->xb2 = mst_alloc_array(nb * cfg->n_embd, sizeof(float));
+        c->q = mst_alloc_array(nb * model->q_dim, sizeof(float));
+        c->k = mst_alloc_array(nb * model->kv_dim, sizeof(float));
+        c->v = mst_alloc_array(nb * model->kv_dim, sizeof(float));
+        c->att = mst_alloc_array(nb * model->q_dim, sizeof(float));
+        c->hb = mst_alloc_array(nb * cfg->n_ff, sizeof(float));
+        c->hb2 = mst_alloc_array(nb * cfg->n_ff, sizeof(float));
+        ok = s->k_cache && s->v_cache && s->pos && s->scores && s->qa_buf && c->x && c->xb && c->xb2 && c->q &&
+             c->k && c->v && c->att && c->hb && c->hb2;
+        if (ok && cfg->n_expert > 0) {
+            c->router = mst_alloc_array(nb * cfg->n_expert, sizeof(float));
+            c->xg = mst_alloc_array(nb * cfg->n_embd, sizeof(float));
+            ok = c->router && c->xg;
+        }
+    }
+    if (!ok) {
+        free_context(c);
+        return mst_fail(MST_ERR_OUT_OF_MEMORY,
+                        "mst_context_create: out of memory (KV cache of %u layers x %u tokens x %u floats, twice, "
+                        "plus scratch for %u tokens)",
+                        cfg->n_layer, c->kv_slots, model->kv_dim, (unsigned)nb);
+    }
+    mst_status st = mst_pool_create(n_threads, &s->pool);
+    if (st != MST_OK) {
+        s->pool = NULL;
+        free_context(c);
+    }
+    return st;
+}
+
+static void cpu_context_free(mst_context *c)
+{
+    free_context(c);
+}
+
+static mst_status cpu_set_threads(mst_context *c, uint32_t n_threads)
+{
+    mst_cpu_context *s = state(c);
+    /* Build the new pool and score rows first, so a failure leaves the context as it was. */
+    float *scores = mst_alloc_array(mst_attention_scratch_floats(n_threads, c->model->cfg.head_dim), sizeof(float));
+    mst_pool *pool = NULL;
+    mst_status st = scores ? mst_pool_create(n_threads, &pool)
+                           : mst_fail(MST_ERR_OUT_OF_MEMORY, "mst_context_set_threads: out of memory");
+    if (st != MST_OK) {
+        free(scores);
+        return st;
+    }
+    mst_pool_free(s->pool);
+    free(s->scores);
+    s->pool = pool;
+    s->scores = scores;
+    return MST_OK;
+}
+
+/* ---- mst_backend_query ---- */
+
+/* The value of "key : value" lines in a /proc file, or 0 when the file or key is missing. */
+static int proc_value(const char *path, const char *key, char *out, size_t out_size)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char line[512];
+    int found = 0;
+    const size_t klen = strlen(key);
+    while (!found && fgets(line, sizeof line, f)) {
+        if (strncmp(line, key, klen) != 0)
+            continue;
+        const char *p = line + klen;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p != ':')
+            continue;
+        p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t n = strcspn(p, "\n");
+        if (n >= out_size)
+            n = out_size - 1;
+        memcpy(out, p, n);
+        out[n] = '\0';
+        found = 1;
+    }
+    fclose(f);
+    return found;
+}
+
+mst_status mst_cpu_query(mst_backend_info *out)
+{
+    out->available = 1;
+    out->device_count = 1;
+    if (!proc_value("/proc/cpuinfo", "model name", out->device_name, sizeof out->device_name) ||
+        !out->device_name[0])
+        snprintf(out->device_name, sizeof out->device_name, "CPU");
+    const long page = sysconf(_SC_PAGESIZE), pages = sysconf(_SC_PHYS_PAGES);
+    if (page > 0 && pages > 0)
+        out->total_memory = (uint64_t)pages * (uint64_t)page;
+    char avail[64];
+    if (proc_value("/proc/meminfo", "MemAvailable", avail, sizeof avail)) {
+        out->free_memory = strtoull(avail, NULL, 10) * 1024u; /* "12345 kB" */
+    } else {
+#ifdef _SC_AVPHYS_PAGES
+        const long av = sysconf(_SC_AVPHYS_PAGES);
+        if (page > 0 && av > 0)
+            out->free_memory = (uint64_t)av * (uint64_t)page;
+#endif
+    }
+    out->reason[0] = '\0';
+    return MST_OK;
+}
+
+const mst_backend mst_backend_cpu = {
+    .name = "cpu",
+    .model_init = cpu_model_init,
+    .model_free = cpu_model_free,
+    .context_init = cpu_context_init,
+    .context_free = cpu_context_free,
+    .set_threads = cpu_set_threads,
+    .begin = cpu_begin,
+    .embed = cpu_embed,
+    .rmsnorm = cpu_rmsnorm,
+    .matmul = cpu_matmul,
+    .rope = cpu_rope,
+    .kv_store = cpu_kv_store,
+    .attention = cpu_attention,
+    .swiglu = cpu_swiglu,
+    .add = cpu_add,
+    .moe_gate = cpu_moe_gate,
+    .gather = cpu_gather,
+    .scatter_add = cpu_scatter_add,
+    .zero = cpu_zero,
+    .logits_buffer = cpu_logits_buffer,
+    .end = cpu_end,
+};

@@ -1,0 +1,29 @@
+/* backend_cpu.h — the CPU backend's own state (backend.h: mst_context.backend_state) and its query.
+ * The ops themselves are reached through mst_backend_cpu (backend.h). */
+#ifndef MST_BACKEND_CPU_H
+#define MST_BACKEND_CPU_H
+
+#include <stdint.h>
+
+#include "mistral.h"
+#include "quant_act.h"
+#include "threadpool.h"
+
+typedef struct mst_cpu_context {
+    mst_pool *pool;          /* matmuls, attention, rmsnorm and swiglu split across it */
+    float *k_cache;          /* float32 [n_layer][kv_slots][kv_dim]: position p of layer l in row p % kv_slots */
+    float *v_cache;
+    int32_t *pos;            /* [n_batch] positions of the running pass (begin), for RoPE */
+    const int32_t *tokens;   /* the running pass's tokens (begin), read by embed */
+    float *scores;           /* attention scratch: mst_attention_scratch_floats(pool size, head_dim) (attention.h) */
+    /* Q8_0/Q8_K/bf16 copy of the last matmul input (backend_cpu.c: prepare), reused while valid */
+    void *qa_buf;            /* room for any format of the widest input over n_batch tokens */
+    uint64_t qa_capacity;    /* values it holds: widest cols * n_batch */
+    mst_qact qa;
+    const float *qa_src;     /* the float input qa was made from; NULL = none */
+} mst_cpu_context;
+
+/* mst_backend_query for the CPU: always available; the CPU's model name, physical and available memory. */
+mst_status mst_cpu_query(mst_backend_info *out);
+
+#endif

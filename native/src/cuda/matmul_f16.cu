@@ -1,0 +1,28 @@
+/* matmul_f16.cu — F16 weights (and F32 weights, the same kernels with a wider element) times float activations,
+ * as the CPU backend multiplies them (no activation rounding). Also runs the types converted to F16 at upload
+ * (Q2_K, Q3_K, Q5_K: mst_cuda_convert_for_upload). Bodies and numerics: matmul_float.cuh. */
+#include "cuda_compat.h"
+
+#include "quant_blocks.cuh"
+#include "matmul_float.cuh"
+
+struct kmm_elem_f16 {
+    MST_DEVICE float load(const uint8_t *row, uint32_t c) { return mst_h2f(((const uint16_t *)row)[c]); }
+};
+struct kmm_elem_f32 {
+    MST_DEVICE float load(const uint8_t *row, uint32_t c) { return ((const float *)row)[c]; }
+};
+
+KMM_FLOAT_KERNELS(f16, kmm_elem_f16)
+KMM_FLOAT_KERNELS(f32, kmm_elem_f32)
+
+#if MST_HOST_CODE
+#include "matmul_launch.h"
+
+extern "C" mst_status mst_cuda_mm_f16(mst_dev *d, const mst_cuda_weight *w, mst_dptr x, uint32_t n_tokens, mst_dptr y)
+{
+    if (w->type == MST_TYPE_F32)
+        return kmm_launch_mm(d, &mst_kernel_mst_k_gemv_f32, &mst_kernel_mst_k_gemm_f32, w, x, 0, 0, n_tokens, y);
+    return kmm_launch_mm(d, &mst_kernel_mst_k_gemv_f16, &mst_kernel_mst_k_gemm_f16, w, x, 0, 0, n_tokens, y);
+}
+#endif

@@ -1,0 +1,77 @@
+/* moe_gate.cu — per token, the n_used largest router logits (largest first, ties to the lower index) and the
+ * softmax over them.
+ *
+ * One thread per token (blocks of 64): routing is O(n_expert * n_used) per token against the experts' matmuls,
+ * so a thread running the CPU reference's own selection (n_used strict-greater scans that skip the experts
+ * already taken, the first free index taken unconditionally) is cheap and picks bit for bit the same ids, NaN
+ * logits included. The taken set is a 256-bit mask (n_expert <= 256).
+ *
+ * Weights: exp(l_i - max) with mst_expf, summed in float, one IEEE division each. The exponent's rounding costs
+ * |l_i - max| * 2^-24 relative, ex2.approx 2^-22.5, the sum n_used roundings, the division one:
+ * |w - exact| <= (|l_i - max| + max_j |l_j - max| + n_used + 8) * 2^-24 * exact (test_cuda_moe_gate.c). */
+#include "cuda_compat.h"
+
+#define MST_MOE_MAX_EXPERTS 256
+
+MST_KERNEL void mst_k_moe_gate(const float *logits, int32_t *chosen, float *weights, uint32_t n_tokens,
+                               uint32_t n_expert, uint32_t n_used)
+{
+    const uint32_t t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= n_tokens)
+        return;
+    const float *l = logits + (uint64_t)t * n_expert;
+    int32_t *ex = chosen + (uint64_t)t * n_used;
+    float *w = weights + (uint64_t)t * n_used;
+
+    uint32_t taken[MST_MOE_MAX_EXPERTS / 32];
+    for (int i = 0; i < MST_MOE_MAX_EXPERTS / 32; i++)
+        taken[i] = 0;
+    for (uint32_t i = 0; i < n_used; i++) {
+        int32_t best = -1;
+        float best_v = 0.0f;
+        for (uint32_t e = 0; e < n_expert; e++) {
+            if ((taken[e / 32] >> (e % 32)) & 1u)
+                continue;
+            const float v = l[e];
+            if (best < 0 || v > best_v) {
+                best = (int32_t)e;
+                best_v = v;
+            }
+        }
+        taken[(uint32_t)best / 32] |= 1u << ((uint32_t)best % 32);
+        ex[i] = best;
+    }
+
+    const float mx = l[ex[0]]; /* the first chosen holds the largest logit */
+    float sum = 0.0f;
+    for (uint32_t i = 0; i < n_used; i++) {
+        const float e = mst_expf(l[ex[i]] - mx);
+        w[i] = e;
+        sum += e;
+    }
+    for (uint32_t i = 0; i < n_used; i++)
+        w[i] = mst_divf(w[i], sum);
+}
+MST_REGISTER_KERNEL(mst_k_moe_gate);
+
+#if MST_HOST_CODE
+#include "kernels.h"
+
+extern "C" mst_status mst_fail(mst_status status, const char *fmt, ...);
+
+enum { MST_MOE_THREADS = 64 };
+
+extern "C" mst_status mst_cuda_moe_gate(mst_dev *d, mst_dptr logits, uint32_t n_tokens, uint32_t n_expert,
+                                        uint32_t n_used, mst_dptr chosen, mst_dptr weights)
+{
+    if (n_tokens == 0)
+        return MST_OK;
+    if (n_used == 0 || n_used > n_expert || n_expert > MST_MOE_MAX_EXPERTS)
+        return mst_fail(MST_ERR_UNSUPPORTED, "mst_cuda_moe_gate: %u of %u experts (need 0 < used <= experts <= %d)",
+                        n_used, n_expert, MST_MOE_MAX_EXPERTS);
+    const uint32_t blocks = (n_tokens + MST_MOE_THREADS - 1) / MST_MOE_THREADS;
+    void *args[] = {&logits, &chosen, &weights, &n_tokens, &n_expert, &n_used};
+    return mst_dev_launch(d, &mst_kernel_mst_k_moe_gate, mst_dim3{blocks, 1, 1}, mst_dim3{MST_MOE_THREADS, 1, 1}, 0,
+                          args);
+}
+#endif

@@ -1,0 +1,39 @@
+/* swiglu.cu — gate = silu(gate) * up, silu(g) = g / (1 + exp(-g)).
+ *
+ * Grid-stride loop like add.cu. exp(-g) overflows to +inf for g below about -88; then g / (1 + inf) is -0,
+ * the right limit, so large |g| needs no special case (g = +100: exp(-100) flushes to 0 and silu = g).
+ *
+ * Error (device): mst_expf(-g) is ex2.approx(-g * log2e): the product's rounding moves the exponent by
+ * |g| * 2^-24 (relative error |g| * 2^-24 in the exponential after the ln 2 * log2 e cancellation) and ex2.approx
+ * adds 2^-22.5. d silu / silu along e = exp(-g) is e / (1 + e) <= 1, so silu inherits at most that relative error,
+ * plus the rounding of 1 + e, the division (div.rn) and the product with up: relative error
+ * <= (|g| + 6) * 2^-24 against the exact value. test_cuda_swiglu.c checks that bound. */
+#include "cuda_compat.h"
+
+MST_KERNEL void mst_k_swiglu(float *gate, const float *up, uint64_t n)
+{
+    const uint64_t stride = (uint64_t)gridDim.x * blockDim.x;
+    for (uint64_t i = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+        const float g = gate[i];
+        gate[i] = mst_divf(g, 1.0f + mst_expf(-g)) * up[i];
+    }
+}
+MST_REGISTER_KERNEL(mst_k_swiglu);
+
+#if MST_HOST_CODE
+#include "kernels.h"
+
+enum { MST_SWIGLU_THREADS = 256, MST_SWIGLU_MAX_BLOCKS = 4096 };
+
+extern "C" mst_status mst_cuda_swiglu(mst_dev *d, mst_dptr gate, mst_dptr up, uint64_t n)
+{
+    if (n == 0)
+        return MST_OK;
+    uint64_t blocks = (n + MST_SWIGLU_THREADS - 1) / MST_SWIGLU_THREADS;
+    if (blocks > MST_SWIGLU_MAX_BLOCKS)
+        blocks = MST_SWIGLU_MAX_BLOCKS;
+    void *args[] = {&gate, &up, &n};
+    return mst_dev_launch(d, &mst_kernel_mst_k_swiglu, mst_dim3{(uint32_t)blocks, 1, 1},
+                          mst_dim3{MST_SWIGLU_THREADS, 1, 1}, 0, args);
+}
+#endif

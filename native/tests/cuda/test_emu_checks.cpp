@@ -1,0 +1,225 @@
+/* test_emu_checks.cpp — each of the emulator's checks fires on a deliberately broken kernel
+ * (emu_bad_kernels.cu) with MST_ERR_INTERNAL and a message that names kernel, block, thread and the fault.
+ * One case per run: test_emu_checks <case>.
+ *
+ * global_oob runs the kernel in a child process: an overrun of a device buffer is caught by ASan (ASan
+ * builds: the emulator's death callback adds the kernel/block/thread to ASan's report) or by the guard page
+ * behind the buffer (plain builds: this harness's SIGSEGV handler asks mst_emu_where() who was running; the
+ * library itself installs no signal handler). Either way the child must die and its stderr name the thread. */
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "device.h"
+#include "emu/emu.h"
+#include "mistral.h"
+
+extern "C" {
+extern const mst_kernel_ref mst_kernel_emu_bad_missing_sync, mst_kernel_emu_bad_divergent, mst_kernel_emu_bad_warp_race,
+    mst_kernel_emu_bad_deadlock, mst_kernel_emu_bad_exited_lane, mst_kernel_emu_bad_shared_oob,
+    mst_kernel_emu_bad_oob_read;
+}
+
+static int g_failures;
+#define CHECK(cond, ...)                                                                                        \
+    do {                                                                                                        \
+        if (!(cond)) {                                                                                          \
+            g_failures++;                                                                                       \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                         \
+            printf(__VA_ARGS__);                                                                                \
+            printf("\n");                                                                                       \
+        }                                                                                                       \
+    } while (0)
+
+static mst_dev *g_dev;
+
+/* Launches k with one output buffer of 64 floats; it must fail with MST_ERR_INTERNAL and a message holding
+ * every one of the expected pieces. */
+static void expect_failure(const mst_kernel_ref *k, mst_dim3 block, const char *const *expect, int n_expect)
+{
+    mst_dptr out = 0;
+    mst_dev_alloc(g_dev, 64 * 4, &out);
+    void *args[] = {&out};
+    mst_status st = mst_dev_launch(g_dev, k, mst_dim3{1, 1, 1}, block, 0, args);
+    const char *msg = mst_last_error();
+    printf("%s -> %d: %s\n", k->name, (int)st, msg);
+    CHECK(st == MST_ERR_INTERNAL, "%s: status %d, want MST_ERR_INTERNAL", k->name, (int)st);
+    for (int i = 0; i < n_expect; i++)
+        CHECK(strstr(msg, expect[i]) != NULL, "message lacks '%s'", expect[i]);
+    mst_dev_free(g_dev, out);
+}
+
+static void test_missing_syncthreads(void)
+{
+    /* threads run in order until they block: thread 31 (warp 0) reads s[32] before thread 32 (warp 1) writes
+     * it, a write after a read that no barrier orders */
+    const char *e[] = {"kernel emu_bad_missing_sync block (0,0,0) thread (32,0,0)", "shared-memory race on s[32]",
+                       "writes what thread (31,0,0) read", "emu_bad_kernels.cu"};
+    expect_failure(&mst_kernel_emu_bad_missing_sync, mst_dim3{64, 1, 1}, e, 4);
+}
+
+static void test_divergent_barrier(void)
+{
+    const char *e[] = {"kernel emu_bad_divergent block (0,0,0) thread (32,0,0)", "divergent barrier",
+                       "thread (0,0,0) waits at mst_syncthreads"};
+    expect_failure(&mst_kernel_emu_bad_divergent, mst_dim3{64, 1, 1}, e, 3);
+}
+
+static void test_warp_race(void)
+{
+    /* lane 0 reads s[1] before lane 1 writes it: within a warp too, only mst_syncwarp orders them */
+    const char *e[] = {"kernel emu_bad_warp_race block (0,0,0) thread (1,0,0)", "shared-memory race on s[1]",
+                       "writes what thread (0,0,0) read", "mst_syncwarp"};
+    expect_failure(&mst_kernel_emu_bad_warp_race, mst_dim3{32, 1, 1}, e, 4);
+}
+
+static void test_deadlock(void)
+{
+    const char *e[] = {"kernel emu_bad_deadlock block (0,0,0) thread (0,0,0)", "deadlock", "waits at mst_shfl_xor",
+                       "thread (16,0,0) waits at mst_syncthreads"};
+    expect_failure(&mst_kernel_emu_bad_deadlock, mst_dim3{64, 1, 1}, e, 4);
+}
+
+static void test_exited_lane(void)
+{
+    /* lane 0 waits at the shuffle when lane 5 exits */
+    const char *e[] = {"kernel emu_bad_exited_lane block (0,0,0) thread (5,0,0)",
+                       "exited while thread (0,0,0) of its warp waits at mst_shfl_down", "a warp collective needs every lane"};
+    expect_failure(&mst_kernel_emu_bad_exited_lane, mst_dim3{32, 1, 1}, e, 3);
+}
+
+static void test_shared_oob(void)
+{
+    const char *e[] = {"kernel emu_bad_shared_oob block (0,0,0) thread (32,0,0)",
+                       "shared memory index out of bounds: small[32]", "with 32 elements"};
+    expect_failure(&mst_kernel_emu_bad_shared_oob, mst_dim3{64, 1, 1}, e, 3);
+}
+
+/* After a failed launch (threads abandoned mid-kernel) the emulator runs the next launch normally. */
+static void test_recovers(void)
+{
+    test_warp_race();
+    test_deadlock();
+    mst_dptr x = 0, out = 0;
+    mst_dev_alloc(g_dev, 65 * 4, &x);
+    mst_dev_alloc(g_dev, 64 * 4, &out);
+    float h[65];
+    for (int i = 0; i < 65; i++)
+        h[i] = (float)i;
+    mst_dev_upload(g_dev, x, h, sizeof h);
+    void *args[] = {&x, &out};
+    mst_status st = mst_dev_launch(g_dev, &mst_kernel_emu_bad_oob_read, mst_dim3{2, 1, 1}, mst_dim3{32, 1, 1}, 0, args);
+    CHECK(st == MST_OK, "launch after failures: %s", mst_last_error());
+    mst_dev_download(g_dev, h, out, 64 * 4);
+    for (int i = 0; i < 64; i++)
+        CHECK(h[i] == (float)(i + 1), "out[%d] = %g", i, h[i]);
+    mst_dev_free(g_dev, x);
+    mst_dev_free(g_dev, out);
+}
+
+static void on_segv(int sig)
+{
+    char where[256], line[400];
+    mst_emu_where(where, sizeof where);
+    int n = snprintf(line, sizeof line, "SIGSEGV (%d) in %s\n", sig, where[0] ? where : "(no kernel running)");
+    if (write(2, line, (size_t)n) < 0)
+        _exit(98);
+    _exit(97);
+}
+
+static void oob_child(void)
+{
+    static char alt[1 << 16];
+    stack_t ss = {};
+    ss.ss_sp = alt;
+    ss.ss_size = sizeof alt;
+    sigaltstack(&ss, NULL);
+    struct sigaction sa = {};
+    sa.sa_handler = on_segv;
+    sa.sa_flags = SA_ONSTACK;
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+    /* 64 floats, 64 threads reading x[i + 1]: thread 31 of block 1 reads x[64], one past the end */
+    mst_dptr x = 0, out = 0;
+    mst_dev_alloc(g_dev, 64 * 4, &x);
+    mst_dev_alloc(g_dev, 64 * 4, &out);
+    mst_dev_memset32(g_dev, x, 0, 64);
+    void *args[] = {&x, &out};
+    mst_status st = mst_dev_launch(g_dev, &mst_kernel_emu_bad_oob_read, mst_dim3{2, 1, 1}, mst_dim3{32, 1, 1}, 0, args);
+    fprintf(stderr, "the overrun went unnoticed: launch returned %d\n", (int)st);
+    _exit(0);
+}
+
+static void test_global_oob(void)
+{
+    int fds[2];
+    if (pipe(fds) != 0) {
+        CHECK(0, "pipe");
+        return;
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], 2);
+        oob_child();
+    }
+    close(fds[1]);
+    static char text[1 << 16];
+    size_t len = 0;
+    ssize_t r;
+    while ((r = read(fds[0], text + len, sizeof text - 1 - len)) > 0)
+        len += (size_t)r;
+    text[len] = 0;
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    printf("child's stderr:\n%s\n", text);
+    CHECK(!(WIFEXITED(status) && WEXITSTATUS(status) == 0), "the child survived the overrun");
+    CHECK(strstr(text, "kernel emu_bad_oob_read block (1,0,0) thread (31,0,0)") != NULL,
+          "the report does not name the kernel, block and thread");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s <case>\n", argv[0]);
+        return 2;
+    }
+    if (mst_dev_open(0, 1, &g_dev) != MST_OK) {
+        printf("FAIL open: %s\n", mst_last_error());
+        return 1;
+    }
+    struct {
+        const char *name;
+        void (*fn)(void);
+    } cases[] = {{"missing_syncthreads", test_missing_syncthreads},
+                 {"divergent_barrier", test_divergent_barrier},
+                 {"warp_race", test_warp_race},
+                 {"deadlock", test_deadlock},
+                 {"exited_lane", test_exited_lane},
+                 {"shared_oob", test_shared_oob},
+                 {"global_oob", test_global_oob},
+                 {"recovers", test_recovers}};
+    int found = 0;
+    for (auto &k : cases)
+        if (strcmp(argv[1], k.name) == 0) {
+            k.fn();
+            found = 1;
+        }
+    mst_dev_close(g_dev);
+    if (!found) {
+        fprintf(stderr, "unknown case %s\n", argv[1]);
+        return 2;
+    }
+    if (g_failures) {
+        printf("%d check(s) failed\n", g_failures);
+        return 1;
+    }
+    printf("ok\n");
+    return 0;
+}
