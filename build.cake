@@ -6,8 +6,6 @@ var target = Argument("target", "Test");
 var configuration = Argument("configuration", "Release");
 var nativeDir = $"artifacts/native/{configuration.ToLowerInvariant()}";
 var solution = "Mistral.Native.sln";
-var cudaDir = "artifacts/native/cuda-release";
-var cudaLibrary = $"{cudaDir}/libmistral_cuda.so";
 
 Task("Native")
     .Description("Configure and build the native core with CMake, then run its ctest suite.")
@@ -32,7 +30,7 @@ Task("Test")
     .Does(() => DotNetTest(solution, new DotNetTestSettings { Configuration = configuration, NoBuild = true }));
 
 Task("Pack")
-    .Description("Mistral.Native (CPU core inside) and, where GpuCheck built the CUDA core, Mistral.Native.Runtime.Cuda.linux-x64.")
+    .Description("Mistral.Native: the managed assembly and the one native library (CPU and CUDA backends inside).")
     .IsDependentOn("Build")
     .Does(() =>
 {
@@ -42,28 +40,28 @@ Task("Pack")
         NoBuild = true,
         OutputDirectory = "artifacts/packages",
     });
-    if (FileExists(cudaLibrary))
-        DotNetPack("src/Mistral.Runtime.Cuda/Mistral.Runtime.Cuda.csproj", new DotNetPackSettings { Configuration = configuration, OutputDirectory = "artifacts/packages" });
-    else
-        Information($"Skipping Mistral.Native.Runtime.Cuda.linux-x64: {cudaLibrary} was not built (run --target=GpuCheck on a machine with nvcc).");
     foreach (var package in GetFiles("artifacts/packages/*.nupkg"))
         Information($"{package.GetFilename()}  {new System.IO.FileInfo(package.FullPath).Length / 1024} KiB");
 });
 
 Task("GpuCheck")
-    .Description("On a machine with nvcc: build the native core with CUDA (-DMISTRAL_CUDA=ON), run its ctest suite, keep the library for Pack.")
+    .Description("On a machine with an NVIDIA GPU and its driver (no CUDA toolkit needed): the CUDA backend on the real device, native and managed.")
     .Does(() =>
 {
-    Run("cmake", $"-S . -B {cudaDir} -DCMAKE_BUILD_TYPE=Release -DMISTRAL_CUDA=ON");
-    Run("cmake", $"--build {cudaDir} --parallel");
-    Run("ctest", $"--test-dir {cudaDir} --output-on-failure");
-    // The runtime package ships it under its own name, never the CPU package's runtimes/<rid>/native/libmistral.so.
-    CopyFile($"{cudaDir}/libmistral.so", cudaLibrary);
-    // The whole managed suite again, every P/Invoke served by the CUDA build (the loader's override variable).
+    // MISTRAL_CUDA=ON: the PTX must be built in (a PTX compiler, clang++ >= 18, is required), or the GPU path is untested.
+    var gpuDir = $"artifacts/native/gpu-{configuration.ToLowerInvariant()}";
+    Run("cmake", $"-S . -B {gpuDir} -DCMAKE_BUILD_TYPE=Release -DMISTRAL_CUDA=ON");
+    Run("cmake", $"--build {gpuDir} --parallel");
+    Run("ctest", $"--test-dir {gpuDir} --output-on-failure");
+    // The managed suite with its CUDA fixtures on the device instead of the SIMT emulator.
     DotNetTest(solution, new DotNetTestSettings
     {
         Configuration = configuration,
-        EnvironmentVariables = { ["MISTRAL_NATIVE_LIBRARY"] = MakeAbsolute(File(cudaLibrary)).FullPath },
+        EnvironmentVariables =
+        {
+            ["MISTRAL_NATIVE_LIBRARY"] = MakeAbsolute(File($"{gpuDir}/libmistral.so")).FullPath,
+            ["MISTRAL_TEST_CUDA_DEVICE"] = "1",
+        },
     });
 });
 

@@ -130,10 +130,13 @@ internal sealed class CSharpEmitter
             {
                 // C# fixed buffers hold primitives only; an array of structs or pointers would need
                 // InlineArray types, which no header has needed yet — refuse rather than improvise.
-                if (array.Element is not PrimitiveType { CSharpName: var elementName } || !FixedBufferTypes.Contains(elementName))
+                // char name[N] is text (NUL-terminated UTF-8): its bytes, as for a char* elsewhere.
+                var elementName = array.Element switch
                 {
-                    throw new NotSupportedException($"{where}: only arrays of fixed-width integers or floats can be mirrored (as fixed buffers).");
-                }
+                    PrimitiveType { CSharpName: var primitive } when FixedBufferTypes.Contains(primitive) => primitive,
+                    CharType => "byte",
+                    _ => throw new NotSupportedException($"{where}: only arrays of fixed-width integers, floats or char can be mirrored (as fixed buffers)."),
+                };
 
                 Line($"    public fixed {elementName} {Identifier(field.Name)}[{array.Length.ToString(CultureInfo.InvariantCulture)}];");
             }
@@ -262,6 +265,8 @@ internal sealed class CSharpEmitter
         StructType { IsOpaque: true, Name: var name } => throw new NotSupportedException(
             $"{where}: opaque struct '{name}' can only be used through a pointer."),
         PointerType pointer => RawPointer(pointer, where),
+        FunctionPointerType function => FunctionPointer(function.Signature, where),
+        FunctionSignature => throw new NotSupportedException($"{where}: a function type is only supported behind a pointer."),
         VoidType => throw new NotSupportedException($"{where}: 'void' is not a value type."),
         ArrayType => throw new NotSupportedException($"{where}: an array is only supported as a struct field."),
         _ => throw new NotSupportedException($"{where}: unsupported type {type}."),
@@ -277,6 +282,20 @@ internal sealed class CSharpEmitter
         ArrayType => throw new NotSupportedException($"{where}: pointers to arrays are not supported."),
         var pointee => ValueType(pointee, where) + "*",
     };
+
+    /// <summary>
+    /// A C function pointer as a C# unmanaged function pointer of the exact signature, e.g.
+    /// <c>void (*)(float, void*)</c> → <c>delegate* unmanaged[Cdecl]&lt;float, void*, void&gt;</c>. The library calls
+    /// it with plain bits, so every parameter and the return must be a plain value: no string or SafeHandle
+    /// marshalling happens on a callback (an opaque pointer is refused, as in a struct field).
+    /// </summary>
+    private string FunctionPointer(FunctionSignature signature, string where)
+    {
+        var types = signature.Parameters
+            .Select((parameter, index) => ValueType(parameter, $"{where}, parameter {index.ToString(CultureInfo.InvariantCulture)} of its function pointer"))
+            .Append(signature.ReturnType is VoidType ? "void" : ValueType(signature.ReturnType, $"{where}, return type of its function pointer"));
+        return $"delegate* unmanaged[Cdecl]<{string.Join(", ", types)}>";
+    }
 
     private string CheckedHandle(string opaque, string where) =>
         _opaque.Contains(opaque)

@@ -22,6 +22,16 @@ internal sealed record ArrayType(CType Element, int Length) : CType;
 
 internal sealed record EnumType(string Name) : CType;
 
+/// <summary>
+/// A C function type (castxml's FunctionType): only ever meaningful behind a pointer, where it becomes a
+/// <see cref="FunctionPointerType"/>. Prototyped, not variadic, default calling convention: anything else is
+/// refused while reading.
+/// </summary>
+internal sealed record FunctionSignature(CType ReturnType, IReadOnlyList<CType> Parameters) : CType;
+
+/// <summary>A pointer to a function (a callback): mirrored as an unmanaged cdecl C# function pointer.</summary>
+internal sealed record FunctionPointerType(FunctionSignature Signature) : CType;
+
 /// <summary>A struct; opaque ones (declared, never defined) only ever travel behind pointers.</summary>
 internal sealed record StructType(string Name, bool IsOpaque) : CType;
 

@@ -299,7 +299,9 @@ internal sealed class CastXmlReader
                 };
             case "PointerType":
                 var pointee = Resolve(Attr(element, "type"));
-                return (new PointerType(pointee.Type, pointee.IsConst), false);
+                return pointee.Type is FunctionSignature signature
+                    ? (new FunctionPointerType(signature), false)
+                    : (new PointerType(pointee.Type, pointee.IsConst), false);
             case "ArrayType":
                 var max = element.Attribute("max")?.Value;
                 if (string.IsNullOrEmpty(max))
@@ -317,10 +319,55 @@ internal sealed class CastXmlReader
             case "Union":
                 throw new NotSupportedException($"union '{NameOf(element)}' is not supported: a union has no single blittable C# layout to generate.");
             case "FunctionType":
-                throw new NotSupportedException("function pointers are not supported by the bindings generator.");
+                return (ReadSignature(element), false);
             default:
                 throw new NotSupportedException($"castxml type kind '{element.Name.LocalName}' is not supported by the bindings generator.");
         }
+    }
+
+    /// <summary>
+    /// A function type, as seen behind a function pointer (a callback the library calls). Only what a C# unmanaged
+    /// function pointer mirrors exactly is taken: a prototype whose parameter and return types map on their own,
+    /// no ellipsis, and the platform's default (cdecl) calling convention.
+    /// </summary>
+    private FunctionSignature ReadSignature(XElement element)
+    {
+        if (element.Elements("Ellipsis").Any())
+        {
+            throw new NotSupportedException("a variadic function pointer has no C# mirror.");
+        }
+
+        // castxml names a non-default calling convention (__stdcall__, __fastcall__, ...) in this attribute; the
+        // C# side is always emitted as Cdecl, so any other convention would be called wrongly.
+        if (element.Attribute("attributes")?.Value is { Length: > 0 } attributes)
+        {
+            throw new NotSupportedException($"a function pointer with attributes '{attributes}' (a non-default calling convention?) has no C# mirror.");
+        }
+
+        CType returnType;
+        try
+        {
+            returnType = Resolve(Attr(element, "returns")).Type;
+        }
+        catch (NotSupportedException e)
+        {
+            throw new NotSupportedException($"the return type of a function pointer: {e.Message}", e);
+        }
+
+        var parameters = new List<CType>();
+        foreach (var (argument, index) in element.Elements("Argument").Select((a, i) => (a, i)))
+        {
+            try
+            {
+                parameters.Add(Resolve(Attr(argument, "type")).Type);
+            }
+            catch (NotSupportedException e)
+            {
+                throw new NotSupportedException($"parameter {index.ToString(CultureInfo.InvariantCulture)} of a function pointer: {e.Message}", e);
+            }
+        }
+
+        return new FunctionSignature(returnType, parameters);
     }
 
     /// <summary>Size and alignment in bits, as C lays the type out.</summary>

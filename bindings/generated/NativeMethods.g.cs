@@ -23,7 +23,7 @@ namespace Mistral.Interop;
 /// <summary>The version of the C ABI these bindings were generated from (MST_ABI_VERSION).</summary>
 internal static class MistralAbi
 {
-    internal const uint Version = 3;
+    internal const uint Version = 4;
 }
 
 internal enum mst_status : int
@@ -36,6 +36,7 @@ internal enum mst_status : int
     MST_ERR_ABI_MISMATCH = 5,
     MST_ERR_BUSY = 6,
     MST_ERR_INTERNAL = 7,
+    MST_ERR_DEVICE = 8,
 }
 
 internal enum mst_type : int
@@ -94,11 +95,24 @@ internal enum mst_struct_id : int
     MST_STRUCT_MODEL_CONFIG = 0,
     MST_STRUCT_TENSOR_DESC = 1,
     MST_STRUCT_CONTEXT_PARAMS = 2,
+    MST_STRUCT_MODEL_PARAMS = 3,
+    MST_STRUCT_BACKEND_INFO = 4,
+}
+
+internal enum mst_backend_kind : int
+{
+    MST_BACKEND_CPU = 0,
+    MST_BACKEND_CUDA = 1,
 }
 
 internal enum mst_tensor_flag : int
 {
     MST_TENSOR_FILE_MAPPED = 1,
+}
+
+internal enum mst_backend_flag : int
+{
+    MST_BACKEND_EMULATE = 1,
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -142,6 +156,34 @@ internal unsafe struct mst_context_params
     public uint n_ctx;
     public uint n_threads;
     public uint n_batch;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct mst_model_params
+{
+    public uint struct_size;
+    public int backend;
+    public int device;
+    public uint flags;
+    public delegate* unmanaged[Cdecl]<float, void*, void> progress;
+    public void* progress_user_data;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct mst_backend_info
+{
+    public uint struct_size;
+    public int backend;
+    public int available;
+    public int emulated;
+    public int device_count;
+    public int compute_major;
+    public int compute_minor;
+    public int driver_version;
+    public ulong total_memory;
+    public ulong free_memory;
+    public fixed byte device_name[128];
+    public fixed byte reason[256];
 }
 
 /// <summary>Owns one <c>mst_model*</c>; released with <c>mst_model_free</c>.</summary>
@@ -220,6 +262,14 @@ internal static unsafe partial class NativeMethods
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial mst_status mst_context_params_default(mst_context_params* out_params);
 
+    [LibraryImport(LibraryName, EntryPoint = "mst_model_params_default")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial mst_status mst_model_params_default(mst_model_params* out_params);
+
+    [LibraryImport(LibraryName, EntryPoint = "mst_backend_query")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial mst_status mst_backend_query(int backend, uint flags, mst_backend_info* out_info);
+
     [LibraryImport(LibraryName, EntryPoint = "mst_model_create")]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial mst_status mst_model_create(mst_model_config* config, mst_tensor_desc* tensors, uint n_tensors, out MstModelHandle out_model);
@@ -227,6 +277,14 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(LibraryName, EntryPoint = "mst_model_free")]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial mst_status mst_model_free(nint model);
+
+    [LibraryImport(LibraryName, EntryPoint = "mst_model_create_with")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial mst_status mst_model_create_with(mst_model_config* config, mst_tensor_desc* tensors, uint n_tensors, mst_model_params* @params, out MstModelHandle out_model);
+
+    [LibraryImport(LibraryName, EntryPoint = "mst_model_backend")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial mst_status mst_model_backend(MstModelHandle model, int* out_backend);
 
     [LibraryImport(LibraryName, EntryPoint = "mst_context_create")]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]

@@ -9,9 +9,13 @@ const string usage = """
       demo      [--threads N] [--max-tokens N]          write a synthetic model, generate, print tokens/s (default)
       generate  --model F (--prompt P | --prompt-ids 1,2,3) [--max-tokens N] [--temperature T] [--top-k K]
                 [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx N] [--stop S]... [--ids]
+                [--backend auto|cpu|cuda] [--device N]
       tokenize  --model F --text T [--bos] [--special]
-      info      --model F
+      info      [--model F] [--backend auto|cpu|cuda] [--device N]
       bench     --model F [--prompt-tokens 128] [--gen-tokens 64] [--threads N] [--runs 3] [--json]
+                [--backend auto|cpu|cuda] [--device N]
+    --backend: where the model runs (default auto: CUDA when an NVIDIA driver and device are present, else
+    the CPU); --device: the CUDA device ordinal. generate prints the backend and device on stderr.
     """;
 
 var command = args.Length == 0 ? "demo" : args[0];
@@ -36,9 +40,11 @@ catch (UsageException ex)
     return 2;
 }
 catch (Exception ex) when (ex is MistralException or GgufFormatException or NotSupportedException or ArgumentException
-                               or IOException or UnauthorizedAccessException or InvalidOperationException)
+                               or IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException
+                               or InsufficientMemoryException)
 {
-    // Errors a user can act on: say what and where, without a stack trace.
+    // Errors a user can act on: say what and where, without a stack trace (a model too large for the GPU's
+    // memory is one: the message gives the bytes needed and free).
     Console.Error.WriteLine($"mistral {command}: {ex.Message}");
     return 1;
 }

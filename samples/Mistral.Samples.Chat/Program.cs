@@ -7,7 +7,7 @@ using Mistral.Samples;
 
 using var model = MistralModel.Load(SampleModel.PathFrom(args));
 using var session = model.CreateSession();
-Console.WriteLine($"{Path.GetFileName(model.Path)}: {model.Backend} backend, {model.ChatTemplate.Kind} chat template. Empty line to quit.");
+Console.WriteLine($"{Path.GetFileName(model.Path)}: {model.BackendInfo}, {model.ChatTemplate.Kind} chat template. Empty line to quit.");
 
 var history = new List<ChatMessage> { new ChatMessage(ChatRole.System, "You are a concise assistant.") };
 var scripted = Console.IsInputRedirected ? new Queue<string>(["Name three rivers in France.", "And in Germany?"]) : null;

@@ -41,3 +41,20 @@ public sealed class MistralNativeLibraryException : MistralException
     /// <summary>Creates an exception with a message and the exception that caused it.</summary>
     public MistralNativeLibraryException(string message, Exception innerException) : base(message, innerException) { }
 }
+
+/// <summary>
+/// A backend's device cannot be used: the CUDA backend was asked for where it cannot run (no NVIDIA driver, no
+/// device, no such device ordinal), or the GPU driver or device failed during a call. The message says what was
+/// looked for or which driver call failed, and what to do.
+/// </summary>
+public sealed class MistralDeviceException : MistralException
+{
+    /// <summary>Creates an exception with no message.</summary>
+    public MistralDeviceException() { }
+
+    /// <summary>Creates an exception with a message.</summary>
+    public MistralDeviceException(string message) : base(message) { }
+
+    /// <summary>Creates an exception with a message and the exception that caused it.</summary>
+    public MistralDeviceException(string message, Exception innerException) : base(message, innerException) { }
+}

@@ -41,8 +41,14 @@ public sealed class MistralModel : IDisposable
     /// <summary>The prompt format <see cref="MistralSession.Chat"/> uses (from <see cref="ModelOptions.ChatTemplate"/> or the file).</summary>
     public ChatTemplate ChatTemplate { get; private init; } = ChatTemplate.V1;
 
-    /// <summary>The native backend running this model (Cpu or Cuda; never Auto).</summary>
+    /// <summary>The native backend running this model, as the native model reports it (Cpu or Cuda; never Auto).</summary>
     public MistralBackend Backend { get; private init; }
+
+    /// <summary>
+    /// What the model runs on: the GPU's name, compute capability, driver version and memory (or "SIMT emulator (CPU)"),
+    /// or the CPU's model name. <c>BackendInfo.ToString()</c> is one line for logs.
+    /// </summary>
+    public BackendInfo BackendInfo { get; private init; } = null!;
 
     /// <summary>The native library file running this model (which package or build it came from).</summary>
     public string NativeLibraryPath => NativeLibraryLoader.LoadedFrom ?? string.Empty;
@@ -51,9 +57,16 @@ public sealed class MistralModel : IDisposable
 
     /// <summary>Loads a model from a GGUF file.</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    /// <exception cref="GgufFormatException">The file is not a valid GGUF file, or lacks what a model needs.</exception>
+    /// <exception cref="GgufFormatException">The file is not a valid GGUF file, or lacks what a model needs (a
+    /// vocabulary-only file, with no tensors, says so and names the file; read its tokenizer with
+    /// <see cref="MistralTokenizer.FromGguf(GgufFile, ILogger?)"/>).</exception>
     /// <exception cref="NotSupportedException">The file uses an architecture, tokenizer or tensor type this version cannot run.</exception>
     /// <exception cref="MistralNativeLibraryException">The native core could not be loaded.</exception>
+    /// <exception cref="MistralDeviceException">
+    /// <see cref="ModelOptions.Backend"/> is Cuda and no usable NVIDIA driver or device is present (the message says what was
+    /// looked for), or the GPU driver failed while the weights were uploaded.
+    /// </exception>
+    /// <exception cref="InsufficientMemoryException">The weights do not fit in memory; for a GPU the message gives the bytes needed and free.</exception>
     public static unsafe MistralModel Load(string path, ModelOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -63,16 +76,18 @@ public sealed class MistralModel : IDisposable
         var started = Stopwatch.GetTimestamp();
         var progress = options.Progress;
         progress?.Report(0);
-        var backend = NativeLibraryLoader.EnsureLoaded(options.Backend, options.Logger);
+        NativeLibraryLoader.EnsureLoaded();
+        var device = BackendSelection.Choose(options.Backend, options.Device, options.Logger, throwIfUnavailable: true);
 
         var file = GgufFile.Open(path);
         try
         {
+            ThrowIfNoWeights(file, path);
             var config = ModelConfig.FromGguf(file);
             MistralTokenizer tokenizer;
             try
             {
-                tokenizer = MistralTokenizer.FromGguf(file);
+                tokenizer = MistralTokenizer.FromGguf(file, options.Logger);
             }
             catch (InvalidDataException ex)
             {
@@ -84,29 +99,78 @@ public sealed class MistralModel : IDisposable
                 throw new GgufFormatException(
                     $"{path}: the tokenizer has {tokenizer.VocabSize} tokens but the model's vocabulary is {config.VocabSize}.");
             }
-            progress?.Report(0.2);
+            progress?.Report(0.05);
             var tensors = ModelTensorTable.Build(file, config);
-            progress?.Report(0.5);
-            var nativeConfig = ToNative(config);
-            MstModelHandle handle;
-            fixed (mst_tensor_desc* table = tensors)
-            {
-                NativeStatus.Check(NativeMethods.mst_model_create(&nativeConfig, table, (uint)tensors.Length, out handle), $"Loading '{path}'");
-            }
+            progress?.Report(0.1);
+            var (handle, backend) = Create(path, config, tensors, device, options);
             handle.WeightsOwner = file; // the mapping now lives exactly as long as the native model
             var template = options.ChatTemplate == ChatTemplateKind.Auto
-                ? ChatTemplate.Detect(file.GetString("tokenizer.chat_template"), tokenizer)
+                ? ChatTemplate.Detect(ReadChatTemplate(file, options.Logger), tokenizer)
                 : ChatTemplate.FromKind(options.ChatTemplate);
             progress?.Report(1);
-            options.Logger?.LogInformation("Loaded {Path}: {Layers} layers, {Embedding} wide, vocabulary {Vocab}, {Tensors} tensors, backend {Backend}, chat template {Template}, in {Milliseconds:F0} ms",
-                path, config.LayerCount, config.EmbeddingLength, config.VocabSize, tensors.Length, backend, template.Kind, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            return new MistralModel(path, handle, config, tokenizer, options) { ChatTemplate = template, Backend = backend };
+            options.Logger?.LogInformation("Loaded {Path}: {Layers} layers, {Embedding} wide, vocabulary {Vocab}, {Tensors} tensors, backend {Backend} ({Device}), chat template {Template}, in {Milliseconds:F0} ms",
+                path, config.LayerCount, config.EmbeddingLength, config.VocabSize, tensors.Length, backend, device.DeviceName, template.Kind, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            return new MistralModel(path, handle, config, tokenizer, options) { ChatTemplate = template, Backend = backend, BackendInfo = device };
         }
         catch
         {
             file.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The native model on the chosen backend. Loading progress from the native side (for CUDA, mostly the weights'
+    /// upload) fills 0.1 to 0.95 of <see cref="ModelOptions.Progress"/>; the rest is the managed work around it.
+    /// </summary>
+    private static unsafe (MstModelHandle Handle, MistralBackend Backend) Create(string path, ModelConfig config, mst_tensor_desc[] tensors, BackendInfo device, ModelOptions options)
+    {
+        var nativeConfig = ToNative(config);
+        var cuda = device.Backend == MistralBackend.Cuda;
+        var modelParams = new mst_model_params
+        {
+            struct_size = (uint)sizeof(mst_model_params),
+            backend = (int)(cuda ? mst_backend_kind.MST_BACKEND_CUDA : mst_backend_kind.MST_BACKEND_CPU),
+            device = cuda ? device.Device : 0,
+            flags = cuda ? BackendSelection.FlagsFor(options.Backend) : 0,
+        };
+        using var progress = NativeProgress.For(options.Progress, 0.1, 0.95);
+        progress?.Attach(ref modelParams);
+        MstModelHandle handle;
+        mst_status status;
+        fixed (mst_tensor_desc* table = tensors)
+        {
+            status = NativeMethods.mst_model_create_with(&nativeConfig, table, (uint)tensors.Length, &modelParams, out handle);
+        }
+        if (status != mst_status.MST_OK)
+        {
+            // Read the native message before anything else can call into the library on this thread.
+            var error = NativeStatus.ToException(status, $"Loading '{path}' on {DescribeTarget(device)}");
+            handle.Dispose();
+            throw error;
+        }
+        try
+        {
+            progress?.ThrowIfFailed();
+            return (handle, NativeBackend(handle));
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    private static string DescribeTarget(BackendInfo device) =>
+        device.Backend != MistralBackend.Cuda ? "the CPU"
+        : device.IsEmulated ? "the CUDA backend (SIMT emulator)"
+        : $"CUDA device {device.Device} ({device.DeviceName})";
+
+    private static unsafe MistralBackend NativeBackend(MstModelHandle handle)
+    {
+        int backend;
+        NativeStatus.Check(NativeMethods.mst_model_backend(handle, &backend), "Reading the model's backend");
+        return backend == (int)mst_backend_kind.MST_BACKEND_CUDA ? MistralBackend.Cuda : MistralBackend.Cpu;
     }
 
     /// <summary>Creates a session: a conversation with its own KV cache and threads.</summary>
@@ -142,6 +206,29 @@ public sealed class MistralModel : IDisposable
     /// Releases the model. Sessions still open keep the weights alive until they are disposed too.
     /// </summary>
     public void Dispose() => _handle.Dispose();
+
+    // llama.cpp ships vocabulary-only files (e.g. ggml-vocab-llama-spm.gguf) that carry the tokenizer and often the
+    // hyper-parameters but no tensors. Checked before anything else, so that such a file is named for what it is
+    // rather than reported as missing its first tensor (or a hyper-parameter it never meant to have).
+    private static void ThrowIfNoWeights(GgufFile file, string path)
+    {
+        if (file.Tensors.Count > 0) return;
+        var what = file.TryGetValue("tokenizer.ggml.tokens", out _)
+            ? "holds a vocabulary but no weights (no tensors): it can be used to tokenize (MistralTokenizer.FromGguf, `mistral tokenize`), not to run the model"
+            : "holds no weights (no tensors)";
+        throw new GgufFormatException($"{path} {what}.");
+    }
+
+    // llama.cpp hands the template over as its string form whatever the key's type, so a non-string value is not a
+    // reason to refuse the model; no Mistral format can be recognised in it, so it is treated as absent.
+    private static string? ReadChatTemplate(GgufFile file, ILogger? logger)
+    {
+        const string key = "tokenizer.chat_template";
+        if (!file.TryGetValue(key, out var value)) return null;
+        if (value.Type == GgufValueType.String) return value.AsString();
+        logger?.LogDebug("{Key} is a {Type}, not a string; the chat format is chosen from the tokenizer instead", key, value.Type);
+        return null;
+    }
 
     private static unsafe mst_model_config ToNative(ModelConfig c) => new()
     {

@@ -46,6 +46,13 @@ public sealed record ModelConfig(
     /// Reads the configuration from a GGUF file's metadata, checking that every value is present,
     /// positive and consistent with the others.
     /// </summary>
+    /// <remarks>
+    /// Read as tolerantly as llama.cpp loads files: an integer key may be stored as any GGUF integer type whose
+    /// value fits (a value that does not fit is refused naming the key), a float key as float32 or float64,
+    /// the head counts and feed-forward width as one value per layer (all equal), and optional keys take
+    /// llama.cpp's defaults (no <c>head_count_kv</c>: as many as the query heads; no <c>rope.freq_base</c>: 10000;
+    /// no <c>vocab_size</c>: the embedding matrix's rows, or else the token list's length).
+    /// </remarks>
     /// <exception cref="NotSupportedException">The architecture or a feature of it is not supported yet.</exception>
     /// <exception cref="GgufFormatException">A required key is missing or a value is inconsistent.</exception>
     public static ModelConfig FromGguf(GgufFile file)
@@ -76,9 +83,12 @@ public sealed record ModelConfig(
 
         var embd = Positive("embedding_length", Required("embedding_length"));
         var layers = Positive("block_count", Required("block_count"));
-        var heads = Positive("attention.head_count", Required("attention.head_count"));
-        var kvHeads = Positive("attention.head_count_kv", file.GetUInt32($"{arch}.attention.head_count_kv") ?? (uint)heads);
-        var ff = Positive("feed_forward_length", Required("feed_forward_length"));
+        uint? PerLayer(string key) => ReadPerLayer(file, $"{arch}.{key}", layers);
+        var heads = Positive("attention.head_count", PerLayer("attention.head_count")
+            ?? throw Invalid(file, $"the required key {arch}.attention.head_count is missing"));
+        var kvHeads = Positive("attention.head_count_kv", PerLayer("attention.head_count_kv") ?? (uint)heads);
+        var ff = Positive("feed_forward_length", PerLayer("feed_forward_length")
+            ?? throw Invalid(file, $"the required key {arch}.feed_forward_length is missing"));
         var ctx = Positive("context_length", Required("context_length"));
         if (heads % kvHeads != 0)
             throw Invalid(file, $"attention.head_count ({heads}) is not a multiple of attention.head_count_kv ({kvHeads})");
@@ -92,11 +102,15 @@ public sealed record ModelConfig(
             throw new NotSupportedException($"{file.Path}: partial RoPE (rope.dimension_count {ropeDims} != head dim {headDim}) is not supported.");
         if (headDim % 2 != 0) throw Invalid(file, $"head dimension {headDim} is odd; RoPE rotates pairs");
 
+        // Without llama.vocab_size the embedding matrix tells the size, and without tensors (a vocabulary-only file)
+        // the token list does, which is llama.cpp's own fallback.
         var vocab = file.GetUInt32($"{arch}.vocab_size") is { } v
             ? Positive("vocab_size", v)
             : file.FindTensor("token_embd.weight") is { Dimensions.Length: 2 } embdTensor && embdTensor.Dimensions[1] <= int.MaxValue
                 ? (int)embdTensor.Dimensions[1]
-                : throw Invalid(file, "neither llama.vocab_size nor a 2-D token_embd.weight tells the vocabulary size");
+                : file.TryGetValue("tokenizer.ggml.tokens", out var tokenList) && tokenList.ElementType == GgufValueType.String && tokenList.ArrayLength > 0
+                    ? tokenList.ArrayLength
+                    : throw Invalid(file, "neither llama.vocab_size, a 2-D token_embd.weight nor tokenizer.ggml.tokens tells the vocabulary size");
 
         var window = (int)Math.Min(file.GetUInt32($"{arch}.attention.sliding_window") ?? 0, int.MaxValue);
         var ropeBase = file.GetSingle($"{arch}.rope.freq_base") ?? DefaultRopeBase;
@@ -104,11 +118,29 @@ public sealed record ModelConfig(
         if (!(ropeBase > 1f) || float.IsInfinity(ropeBase)) throw Invalid(file, $"rope.freq_base {ropeBase.ToString(CultureInfo.InvariantCulture)} is not a usable base");
         if (!(eps > 0f) || eps > 1f) throw Invalid(file, $"layer_norm_rms_epsilon {eps.ToString(CultureInfo.InvariantCulture)} is out of range");
 
-        return new ModelConfig(arch, file.GetString("general.name"), vocab, embd, layers, heads, kvHeads, headDim, ff, ctx, window, ropeBase, eps)
+        // general.name is only shown to people, so a file that stores something other than a string there loses
+        // the name, not the model.
+        var name = file.TryGetValue("general.name", out var nameValue) && nameValue.Type == GgufValueType.String ? nameValue.AsString() : null;
+        return new ModelConfig(arch, name, vocab, embd, layers, heads, kvHeads, headDim, ff, ctx, window, ropeBase, eps)
         {
             ExpertCount = (int)experts,
             ExpertUsedCount = (int)expertsUsed,
         };
+    }
+
+    // llama.cpp reads the head counts and the feed-forward width with get_key_or_arr: one integer, or an array with
+    // a value per layer (block_count of them). The core runs one shape for every layer, so an array is accepted
+    // when all its values agree, and refused as unsupported otherwise.
+    private static uint? ReadPerLayer(GgufFile file, string key, int layers)
+    {
+        if (!file.TryGetValue(key, out var value)) return null;
+        if (value.Type != GgufValueType.Array) return file.GetUInt32(key);
+        var values = file.GetArray<uint>(key)!;
+        if (values.Length != layers)
+            throw Invalid(file, $"{key} has {values.Length} per-layer values but there are {layers} layers");
+        if (values.Any(x => x != values[0]))
+            throw new NotSupportedException($"{file.Path}: {key} differs between layers ({string.Join(", ", values.Distinct())}); one value for every layer is supported.");
+        return values[0];
     }
 
     private static GgufFormatException Invalid(GgufFile file, string what) =>

@@ -16,16 +16,25 @@ public sealed record ModelOptions
     public int BatchSize { get; init; } = 512;
 
     /// <summary>
-    /// Which native backend runs the model. <see cref="MistralBackend.Auto"/> (the default) takes CUDA when
-    /// the Mistral.Native.Runtime.Cuda package's library and an NVIDIA device are present, else the CPU.
-    /// The first model loaded in a process fixes the backend for the process.
+    /// Which native backend runs the model; both are in the one native library, and each model chooses its own.
+    /// <see cref="MistralBackend.Auto"/> (the default) takes CUDA when an NVIDIA driver and device are present
+    /// (only the driver, libcuda.so.1, is needed), else the CPU, and logs the reason at Information level.
+    /// <see cref="MistralBackend.Cuda"/> where it cannot run is a <see cref="MistralDeviceException"/> saying why.
+    /// With the environment variable MISTRAL_CUDA_EMULATE=1, Cuda runs on the native SIMT emulator (for tests;
+    /// Auto never chooses the emulator). <see cref="MistralModel.BackendInfo"/> tells what the model runs on.
     /// </summary>
     public MistralBackend Backend { get; init; } = MistralBackend.Auto;
+
+    /// <summary>The CUDA device ordinal (0 = the first GPU the driver lists); ignored on the CPU.</summary>
+    public int Device { get; init; }
 
     /// <summary>Receives what happens while loading and running: the backend chosen and why, load time, generation timings.</summary>
     public ILogger? Logger { get; init; }
 
-    /// <summary>Told how far loading has come, from 0 to 1 (1 when the model is ready).</summary>
+    /// <summary>
+    /// Told how far loading has come, from 0 to 1 (1 when the model is ready), never going back. Most of the range is
+    /// the native model creation (for CUDA: the weights' upload), reported by the native core as it goes.
+    /// </summary>
     public IProgress<double>? Progress { get; init; }
 
     /// <summary>The prompt format of <see cref="MistralSession.Chat"/>; Auto chooses from the model file.</summary>
@@ -35,6 +44,7 @@ public sealed record ModelOptions
     {
         if (!Enum.IsDefined(Backend)) throw new ArgumentOutOfRangeException(nameof(Backend), Backend, "Backend must be Auto, Cpu or Cuda.");
         if (!Enum.IsDefined(ChatTemplate)) throw new ArgumentOutOfRangeException(nameof(ChatTemplate), ChatTemplate, "ChatTemplate must be a ChatTemplateKind value.");
+        if (Device < 0) throw new ArgumentOutOfRangeException(nameof(Device), Device, "Device must be a CUDA device ordinal, 0 or more.");
         if (Threads < 0) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "Threads must be 0 (one per processor) or positive.");
         if (ContextLength < 0) throw new ArgumentOutOfRangeException(nameof(ContextLength), ContextLength, "ContextLength must be 0 (the model's default) or positive.");
         if (BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be positive.");

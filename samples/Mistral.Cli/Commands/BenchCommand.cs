@@ -21,6 +21,7 @@ internal static class BenchCommand
         var threads = cl.Int("threads") ?? 0;
         var runs = cl.Int("runs") ?? 3;
         var json = cl.Flag("json");
+        var backend = BackendChoice.Parse(cl);
         cl.RejectUnknown();
         if (promptTokens < 1 || genTokens < 1 || runs < 1)
             throw new UsageException("--prompt-tokens, --gen-tokens and --runs must be at least 1");
@@ -30,7 +31,10 @@ internal static class BenchCommand
             Threads = threads,
             ContextLength = promptTokens + genTokens,
             BatchSize = promptTokens,
+            Backend = backend.Backend,
+            Device = backend.Device,
         });
+        var device = model.BackendInfo;
         using var session = model.CreateSession();
         var vocab = model.Config.VocabSize;
         // Ids spread over the vocabulary, deterministic; BOS-free, so any vocabulary works.
@@ -75,13 +79,20 @@ internal static class BenchCommand
                 ["prefill_tps_all"] = results.Select(r => Math.Round(r.Prefill, 2)).ToArray(),
                 ["decode_tps_all"] = results.Select(r => Math.Round(r.Decode, 2)).ToArray(),
                 ["file_bytes"] = weightBytes,
+                ["backend"] = model.Backend.ToString().ToLowerInvariant(),
+                ["device"] = device.Device,
+                ["device_name"] = device.DeviceName,
+                ["emulated"] = device.IsEmulated,
             };
+            if (device.ComputeCapability is { } cc) o["compute_capability"] = cc.ToString(2);
+            if (device.DriverVersion is { } driver) o["driver_version"] = driver.ToString(2);
             Console.WriteLine(JsonSerializer.Serialize(o));
         }
         else
         {
             var ci = CultureInfo.InvariantCulture;
             Console.WriteLine($"model   {modelPath} ({weightBytes / 1e6:F0} MB), threads {(threads == 0 ? "all" : threads.ToString(ci))}, median of {runs} after a warm-up");
+            Console.WriteLine($"backend {backend.Describe(model)}");
             Console.WriteLine($"| phase   | tokens | tokens/s |");
             Console.WriteLine($"| ------- | -----: | -------: |");
             Console.WriteLine(string.Create(ci, $"| prefill | {promptTokens,6} | {prefillTps,8:F1} |"));

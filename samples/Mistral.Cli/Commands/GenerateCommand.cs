@@ -28,9 +28,18 @@ internal static class GenerateCommand
         var threads = cl.Int("threads") ?? 0;
         var context = cl.Int("ctx") ?? 0;
         var printIds = cl.Flag("ids");
+        var backend = BackendChoice.Parse(cl);
         cl.RejectUnknown();
 
-        using var model = MistralModel.Load(modelPath, new ModelOptions { Threads = threads, ContextLength = context });
+        using var model = MistralModel.Load(modelPath, new ModelOptions
+        {
+            Threads = threads,
+            ContextLength = context,
+            Backend = backend.Backend,
+            Device = backend.Device,
+        });
+        // stderr: stdout carries only the generated text (or ids), for scripts.
+        Console.Error.WriteLine($"backend: {backend.Describe(model)}");
         using var session = model.CreateSession();
         var result = promptIds is not null
             ? session.Complete(ParseIds(promptIds), options)

@@ -4,15 +4,49 @@ using Mistral.Gguf;
 
 namespace Mistral.Cli.Commands;
 
-/// <summary><c>info</c>: the model's configuration, its metadata and its tensor directory.</summary>
+/// <summary>
+/// <c>info</c>: the backends (which one <c>--backend</c> picks here, on what device, and why CUDA cannot run if it
+/// cannot), then, with <c>--model</c>, the model's configuration, its metadata and its tensor directory.
+/// Exits 1 when <c>--backend cuda</c> was asked for and cannot run.
+/// </summary>
 internal static class InfoCommand
 {
     private const int MaxArrayItemsShown = 8;
 
     public static int Run(CommandLine cl)
     {
-        var modelPath = cl.Required("model");
+        var modelPath = cl.String("model");
+        var choice = BackendChoice.Parse(cl);
         cl.RejectUnknown();
+        var usable = PrintBackends(choice);
+        if (modelPath is not null)
+        {
+            Console.WriteLine();
+            PrintModel(modelPath);
+        }
+        if (!usable)
+        {
+            Console.Error.WriteLine($"mistral info: the CUDA backend cannot run here: {BackendInfo.Query(MistralBackend.Cuda, choice.Device).UnavailableReason}");
+            return 1;
+        }
+        return 0;
+    }
+
+    /// <summary>Where a model would run with this choice, and each backend's answer; false when the choice cannot run.</summary>
+    private static bool PrintBackends(BackendChoice choice)
+    {
+        var chosen = BackendInfo.Query(choice.Backend, choice.Device);
+        var line = chosen.ToString();
+        if (choice.Backend == MistralBackend.Auto && chosen.Backend == MistralBackend.Cpu) line += $"; CUDA not used: {choice.WhyNotCuda()}";
+        Console.WriteLine($"backend:      {choice.Backend.ToString().ToLowerInvariant()} → {line}");
+        Console.WriteLine("backends:");
+        Console.WriteLine($"  cpu         {BackendInfo.Query(MistralBackend.Cpu)}");
+        Console.WriteLine($"  cuda        {BackendInfo.Query(MistralBackend.Cuda, choice.Device)}");
+        return chosen.IsAvailable;
+    }
+
+    private static void PrintModel(string modelPath)
+    {
         using var file = GgufFile.Open(modelPath);
         Console.WriteLine($"file:         {file.Path}");
         Console.WriteLine($"gguf version: {file.Version}, alignment {file.Alignment}, {file.Tensors.Count} tensors, {file.Metadata.Count} metadata keys");
@@ -39,7 +73,6 @@ internal static class InfoCommand
         Console.WriteLine("tensors:");
         foreach (var t in file.Tensors)
             Console.WriteLine($"  {t.Name,-32} {t.Type,-5} [{string.Join(", ", t.Dimensions)}] {t.ByteSize} bytes");
-        return 0;
     }
 
     private static string Describe(GgufValue value)

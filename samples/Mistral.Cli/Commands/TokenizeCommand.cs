@@ -1,5 +1,6 @@
 using System.Text.Json;
-using Mistral;
+using Mistral.Gguf;
+using Mistral.Tokenization;
 
 namespace Mistral.Cli.Commands;
 
@@ -13,8 +14,11 @@ internal static class TokenizeCommand
         var bos = cl.Flag("bos");
         var special = cl.Flag("special");
         cl.RejectUnknown();
-        using var model = MistralModel.Load(modelPath);
-        Console.WriteLine(JsonSerializer.Serialize(model.Tokenizer.Encode(text, bos, special)));
+        // Only the tokenizer is read, not the weights: faster, and it works on vocabulary-only files (llama.cpp ships
+        // such files for its tokenizer tests) as well as on models.
+        using var file = GgufFile.Open(modelPath);
+        var tokenizer = MistralTokenizer.FromGguf(file);
+        Console.WriteLine(JsonSerializer.Serialize(tokenizer.Encode(text, bos, special)));
         return 0;
     }
 }

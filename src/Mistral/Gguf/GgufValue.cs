@@ -321,6 +321,12 @@ public sealed class GgufValue
         _ => _value.ToString() ?? string.Empty,
     };
 
+    /// <summary>
+    /// The value of an integer scalar of any width or signedness, widened so that no value is lost (for readers
+    /// that give out-of-range values a meaning of their own, such as "absent", instead of refusing them).
+    /// </summary>
+    internal bool TryGetInteger(out Int128 result) => TryGetInteger(_value, out result);
+
     private static GgufValue Arr<T>(GgufValueType elementType, T[] values)
     {
         ArgumentNullException.ThrowIfNull(values);

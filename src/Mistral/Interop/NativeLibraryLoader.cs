@@ -1,7 +1,5 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
-using Microsoft.Extensions.Logging;
-using Mistral.Backends;
 
 namespace Mistral.Interop;
 
@@ -9,9 +7,9 @@ namespace Mistral.Interop;
 /// Finds, loads and version-checks the native core. Order: the MISTRAL_NATIVE_LIBRARY environment
 /// variable (a file path), then runtimes/&lt;rid&gt;/native/ next to this assembly and next to the app,
 /// then the assembly's own folder, then the operating system's default search. Every path tried is
-/// kept so a failure can say exactly where we looked. The CUDA build is a different file
-/// (runtimes/&lt;rid&gt;/native/cuda12/libmistral_cuda.so, from the Mistral.Native.Runtime.Cuda package) with
-/// the same ABI: whichever is loaded first serves every P/Invoke of the process.
+/// kept so a failure can say exactly where we looked. There is one library for every backend: the CUDA
+/// backend is inside it (host code, PTX kernels, the SIMT emulator) and opens the NVIDIA driver itself
+/// when a model asks for it, so loading the library never needs a GPU (see BackendSelection).
 /// </summary>
 internal static class NativeLibraryLoader
 {
@@ -21,16 +19,9 @@ internal static class NativeLibraryLoader
     private static nint _handle;
     private static string? _loadedFrom;
     private static MistralNativeLibraryException? _failure;
-    private static MistralBackend _loadedBackend;
-
-    /// <summary>The subfolder of runtimes/&lt;rid&gt;/native/ that the CUDA runtime package ships its library in.</summary>
-    internal const string CudaSubfolder = "cuda12";
 
     /// <summary>Where the library was loaded from, once it is.</summary>
     internal static string? LoadedFrom => _loadedFrom;
-
-    /// <summary>The backend of the loaded library (Cpu or Cuda), once it is loaded.</summary>
-    internal static MistralBackend LoadedBackend => _loadedBackend;
 
     /// <summary>Called once, from NativeMethods' static constructor, before the first P/Invoke binds.</summary>
     internal static void RegisterResolver() =>
@@ -46,127 +37,32 @@ internal static class NativeLibraryLoader
     }
 
     /// <summary>Loads and checks the library once; throws the same explanation on every later call if it failed.</summary>
-    internal static void EnsureLoaded() => EnsureLoaded(MistralBackend.Auto, null);
-
-    /// <summary>
-    /// Chooses the backend (first call only: the process keeps it), loads and checks its library, and returns
-    /// the backend in use. A request the loaded library cannot serve is an exception, not a silent fallback.
-    /// </summary>
-    internal static MistralBackend EnsureLoaded(MistralBackend requested, ILogger? logger)
+    internal static void EnsureLoaded()
     {
-        if (_handle == 0)
+        if (Volatile.Read(ref _handle) != 0) return;
+        lock (Gate)
         {
-            lock (Gate)
+            if (_handle != 0) return;
+            if (_failure is not null) throw _failure;
+            try
             {
-                if (_handle == 0) LoadFirst(requested, logger);
+                LoadAndCheck();
+            }
+            catch (MistralNativeLibraryException ex)
+            {
+                _failure = ex;
+                throw;
             }
         }
-        if (requested != MistralBackend.Auto && requested != _loadedBackend)
-        {
-            throw new MistralNativeLibraryException(
-                $"Backend {requested} was requested, but this process already runs the {_loadedBackend} backend from {_loadedFrom}: " +
-                "the first model loaded chooses the native library for the whole process. Load every model with the same ModelOptions.Backend.");
-        }
-        return _loadedBackend;
     }
 
-    private static void LoadFirst(MistralBackend requested, ILogger? logger)
-    {
-        if (_failure is not null) throw _failure;
-        var overridePath = Environment.GetEnvironmentVariable(OverrideVariable);
-        if (!string.IsNullOrWhiteSpace(overridePath))
-        {
-            logger?.LogInformation("Native library: {Path} from {Variable}; backend selection skipped", overridePath, OverrideVariable);
-            LoadCpu(requested == MistralBackend.Cuda ? MistralBackend.Cuda : MistralBackend.Cpu);
-            return;
-        }
-        if (requested != MistralBackend.Cpu)
-        {
-            var cudaLibrary = FindCudaLibrary(out var lookedFor);
-            var devices = CudaDriver.CountDevices(out var driverDetail);
-            if (cudaLibrary is not null && devices > 0)
-            {
-                if (!NativeLibrary.TryLoad(cudaLibrary, out var cudaHandle))
-                    throw new MistralNativeLibraryException($"{cudaLibrary} was found but could not be loaded: {DescribeLoadFailure(cudaLibrary)}. Check the CUDA runtime libraries it depends on (ldd).");
-                CheckAbi(cudaHandle, cudaLibrary);
-                logger?.LogInformation("Backend: CUDA ({Library}; {Detail})", cudaLibrary, driverDetail);
-                Publish(cudaHandle, cudaLibrary, MistralBackend.Cuda);
-                return;
-            }
-            var why = WhyNoCuda(cudaLibrary, lookedFor, driverDetail);
-            // Not cached in _failure: a later Auto or Cpu load in the same process may still succeed.
-            if (requested == MistralBackend.Cuda) throw new MistralNativeLibraryException(CudaUnavailableMessage(why));
-            logger?.LogInformation("Backend: CPU, because {Reason}", why);
-        }
-        else
-        {
-            logger?.LogInformation("Backend: CPU (requested)");
-        }
-        LoadCpu(MistralBackend.Cpu);
-    }
-
-    private static void LoadCpu(MistralBackend reportAs)
-    {
-        try
-        {
-            LoadAndCheck(reportAs);
-        }
-        catch (MistralNativeLibraryException ex)
-        {
-            _failure = ex;
-            throw;
-        }
-    }
-
-    private static void Publish(nint handle, string from, MistralBackend backend)
+    private static void Publish(nint handle, string from)
     {
         _loadedFrom = from;
-        _loadedBackend = backend;
         Volatile.Write(ref _handle, handle); // last: a reader that sees the handle sees the rest
     }
 
-    /// <summary>Why the CUDA backend cannot run here and what to install, or null when it can.</summary>
-    internal static string? ExplainCudaUnavailable()
-    {
-        var cudaLibrary = FindCudaLibrary(out var lookedFor);
-        var devices = CudaDriver.CountDevices(out var driverDetail);
-        return cudaLibrary is not null && devices > 0 ? null : CudaUnavailableMessage(WhyNoCuda(cudaLibrary, lookedFor, driverDetail));
-    }
-
-    private static string WhyNoCuda(string? cudaLibrary, List<string> lookedFor, string driverDetail) => cudaLibrary is null
-        ? $"no CUDA build of the native library was found (looked for: {string.Join(", ", lookedFor)}); {driverDetail}"
-        : $"{cudaLibrary} is present but {driverDetail}";
-
-    private static string CudaUnavailableMessage(string why) =>
-        $"The CUDA backend was requested but cannot run: {why}.\n" +
-        $"It needs (1) the {CudaPackageId()} package, which ships runtimes/{PortableRid()}/native/{CudaSubfolder}/{CudaFileName()}, " +
-        $"and (2) an NVIDIA GPU with its driver ({CudaDriver.LibraryName}; the CUDA toolkit is not needed). " +
-        "Use ModelOptions.Backend = Auto or Cpu to run on the CPU instead.";
-
-    /// <summary>The first CUDA build found in the places the CPU build is looked for, under cuda12/.</summary>
-    private static string? FindCudaLibrary(out List<string> lookedFor)
-    {
-        lookedFor = [];
-        foreach (var folder in SearchFolders())
-        {
-            foreach (var rid in RuntimeIds())
-            {
-                var path = Path.Combine(folder, "runtimes", rid, "native", CudaSubfolder, CudaFileName());
-                if (File.Exists(path)) return path;
-                lookedFor.Add(path);
-            }
-        }
-        return null;
-    }
-
-    internal static string CudaFileName() =>
-        OperatingSystem.IsWindows() ? "mistral_cuda.dll" : "libmistral_cuda.so";
-
-    internal static string CudaPackageId() => "Mistral.Native.Runtime.Cuda." + PortableRid();
-
-    private static string PortableRid() => RuntimeIds().First();
-
-    private static void LoadAndCheck(MistralBackend reportAs)
+    private static void LoadAndCheck()
     {
         var tried = new List<string>();
         nint handle = 0;
@@ -202,7 +98,7 @@ internal static class NativeLibraryLoader
                 "(`dotnet build` runs CMake), or set " + OverrideVariable + " to the library's full path.");
         }
         CheckAbi(handle, from!);
-        Publish(handle, from!, reportAs);
+        Publish(handle, from!);
     }
 
     private static unsafe void CheckAbi(nint handle, string from)

@@ -21,10 +21,13 @@ internal static class NativeStatus
         {
             mst_status.MST_ERR_INVALID_ARGUMENT => new ArgumentException(message),
             mst_status.MST_ERR_UNSUPPORTED => new NotSupportedException(message),
+            // Host or device memory; for the GPU the native message gives the bytes needed and free.
             mst_status.MST_ERR_OUT_OF_MEMORY => new InsufficientMemoryException(message),
             mst_status.MST_ERR_CONTEXT_FULL => new ContextFullException(message),
             mst_status.MST_ERR_ABI_MISMATCH => new MistralNativeLibraryException(message),
             mst_status.MST_ERR_BUSY => new InvalidOperationException(message),
+            // The native message names the driver call, the driver's error and what to do.
+            mst_status.MST_ERR_DEVICE => new MistralDeviceException(message),
             _ => new MistralException(message),
         };
     }

@@ -111,8 +111,10 @@ public sealed partial class MistralTokenizer
         EosId = CheckId(vocab.EosId, "tokenizer.ggml.eos_token_id", n);
         UnkId = CheckId(vocab.UnkId, "tokenizer.ggml.unknown_token_id", n);
         PadId = CheckId(vocab.PadId, "tokenizer.ggml.padding_token_id", n);
-        AddBos = vocab.AddBos;
-        AddEos = vocab.AddEos;
+        // A flag asking for a token the vocabulary lacks cannot be honoured; the prompt simply goes without it rather
+        // than every Encode(text, AddBos) failing (llama.cpp would stop on an assertion here).
+        AddBos = vocab.AddBos && BosId >= 0;
+        AddEos = vocab.AddEos && EosId >= 0;
         AddSpacePrefix = vocab.AddSpacePrefix;
 
         if (vocab.Model == "gpt2")
@@ -174,12 +176,14 @@ public sealed partial class MistralTokenizer
     /// <summary>Padding token id, or -1 when the vocabulary has none.</summary>
     public int PadId { get; }
 
-    /// <summary>Whether the model expects prompts to start with BOS (pass it as <c>addBos</c> to <see cref="Encode"/>).</summary>
+    /// <summary>Whether the model expects prompts to start with BOS (pass it as <c>addBos</c> to <see cref="Encode"/>);
+    /// always false when the vocabulary has no BOS (<see cref="BosId"/> -1), whatever the vocabulary data says.</summary>
     public bool AddBos { get; }
 
     /// <summary>
     /// Whether the model expects prompts to end with EOS. <see cref="Encode"/> never appends EOS itself;
-    /// callers append <see cref="EosId"/> when this is set (Mistral files leave it false).
+    /// callers append <see cref="EosId"/> when this is set (Mistral files leave it false). Always false when the
+    /// vocabulary has no EOS.
     /// </summary>
     public bool AddEos { get; }
 

@@ -62,10 +62,12 @@ public sealed class TokenizerVocabulary
     /// <summary>Padding id; -1 (the default) for none.</summary>
     public int PadId { get; init; } = -1;
 
-    /// <summary>Whether prompts should start with BOS (<c>tokenizer.ggml.add_bos_token</c>, default true).</summary>
+    /// <summary>Whether prompts should start with BOS (<c>tokenizer.ggml.add_bos_token</c>, default true); ignored when
+    /// <see cref="BosId"/> is -1.</summary>
     public bool AddBos { get; init; } = true;
 
-    /// <summary>Whether prompts should end with EOS (<c>tokenizer.ggml.add_eos_token</c>, default false).</summary>
+    /// <summary>Whether prompts should end with EOS (<c>tokenizer.ggml.add_eos_token</c>, default false); ignored when
+    /// <see cref="EosId"/> is -1.</summary>
     public bool AddEos { get; init; }
 
     /// <summary>

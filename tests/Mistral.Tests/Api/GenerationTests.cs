@@ -2,8 +2,10 @@ using Mistral.Tests.Support;
 
 namespace Mistral.Tests.Api;
 
-[TestFixture]
-public class GenerationTests : SmallModelFixture
+/// <summary>Generation, streaming, sessions and cancellation on a small model. On the CPU and on CUDA (the SIMT emulator here; see <see cref="TestBackend"/>).</summary>
+[TestFixture(MistralBackend.Cpu)]
+[TestFixture(MistralBackend.Cuda)]
+public class GenerationTests(MistralBackend backend) : SmallModelFixture(backend)
 {
 
     private static GenerationOptions Sampled(ulong seed, int max = 24) =>

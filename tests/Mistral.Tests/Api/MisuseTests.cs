@@ -2,21 +2,27 @@ using Mistral.Tests.Support;
 
 namespace Mistral.Tests.Api;
 
-[TestFixture]
-public class MisuseTests
+/// <summary>Wrong use of the API, and concurrent sessions, on the CPU and on CUDA (the SIMT emulator here; see <see cref="TestBackend"/>).</summary>
+[TestFixture(MistralBackend.Cpu)]
+[TestFixture(MistralBackend.Cuda)]
+public class MisuseTests(MistralBackend backend)
 {
     private SmallModel _files = null!;
 
     [OneTimeSetUp]
-    public void Write() => _files = new SmallModel(contextLength: 64);
+    public void Write()
+    {
+        TestBackend.Require(backend);
+        _files = new SmallModel(contextLength: 64);
+    }
 
     [OneTimeTearDown]
-    public void Delete() => _files.Dispose();
+    public void Delete() => _files?.Dispose();
 
     [Test]
     public void Use_after_dispose_throws_object_disposed_and_double_dispose_is_harmless()
     {
-        var model = _files.Load();
+        var model = _files.Load(backend: backend);
         var session = model.CreateSession();
         session.Dispose();
         session.Dispose();
@@ -31,7 +37,7 @@ public class MisuseTests
     [Test]
     public void A_session_outlives_a_disposed_model_and_still_gives_the_same_answer()
     {
-        var model = _files.Load();
+        var model = _files.Load(backend: backend);
         var expected = model.Generate("keep", GenerationOptions.Greedy(5));
         var session = model.CreateSession();
         model.Dispose();
@@ -42,7 +48,7 @@ public class MisuseTests
     [Test]
     public void A_prompt_longer_than_the_context_is_refused_before_anything_is_evaluated()
     {
-        using var model = _files.Load();
+        using var model = _files.Load(backend: backend);
         using var session = model.CreateSession(new SessionOptions { ContextLength = 16 });
         var longPrompt = string.Join(' ', Enumerable.Repeat("word", 40));
         var ex = Assert.Throws<ContextFullException>(() => session.Generate(longPrompt));
@@ -54,7 +60,7 @@ public class MisuseTests
     [Test]
     public void Generation_that_fills_the_context_stops_with_context_full()
     {
-        using var model = _files.Load();
+        using var model = _files.Load(backend: backend);
         using var session = model.CreateSession(new SessionOptions { ContextLength = 12 });
         var result = session.Complete([1, 300, 301, 302], new GenerationOptions { MaxTokens = 100, Seed = 4, Temperature = 1, TopK = 0, TopP = 1, MinP = 0 });
         if (result.FinishReason != FinishReason.EndOfSequence)
@@ -67,7 +73,7 @@ public class MisuseTests
     [Test]
     public void Token_ids_outside_the_vocabulary_are_refused_with_their_value()
     {
-        using var model = _files.Load();
+        using var model = _files.Load(backend: backend);
         using var session = model.CreateSession();
         var ex = Assert.Throws<ArgumentException>(() => session.Evaluate([1, 100000]));
         Assert.That(ex!.Message, Does.Contain("100000"));
@@ -92,7 +98,7 @@ public class MisuseTests
             nameof(GenerationOptions.TopK) => new GenerationOptions { TopK = -3 },
             _ => new GenerationOptions { RepetitionPenalty = 0 },
         };
-        using var model = _files.Load();
+        using var model = _files.Load(backend: backend);
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => model.Generate("x", options));
         Assert.That(ex!.ParamName, Is.EqualTo(name));
     }
@@ -100,7 +106,7 @@ public class MisuseTests
     [Test]
     public void A_session_used_from_two_threads_at_once_refuses_the_second()
     {
-        using var model = _files.Load();
+        using var model = _files.Load(backend: backend);
         using var session = model.CreateSession();
         using var first = session.GenerateTokens([1, 300], new GenerationOptions { MaxTokens = 50, Seed = 1 }).GetEnumerator();
         Assert.That(first.MoveNext(), Is.True); // the first caller is mid-generation and holds the session
@@ -111,7 +117,7 @@ public class MisuseTests
     [Test]
     public void Many_sessions_on_one_model_in_parallel_each_match_a_lone_run()
     {
-        using var model = _files.Load(threads: 1);
+        using var model = _files.Load(threads: 1, backend: backend);
         var prompts = Enumerable.Range(0, 6).Select(i => $"prompt number {i}").ToArray();
         var alone = prompts.Select((p, i) => model.Generate(p, new GenerationOptions { Seed = (ulong)i, MaxTokens = 12 })).ToArray();
         var together = new string[prompts.Length];

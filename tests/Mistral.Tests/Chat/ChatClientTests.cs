@@ -5,8 +5,10 @@ using Mistral.Tests.Support;
 
 namespace Mistral.Tests.Chat;
 
-[TestFixture]
-public class ChatClientTests : SmallModelFixture
+/// <summary>The IChatClient over a small model. On the CPU and on CUDA (the SIMT emulator here; see <see cref="TestBackend"/>).</summary>
+[TestFixture(MistralBackend.Cpu)]
+[TestFixture(MistralBackend.Cuda)]
+public class ChatClientTests(MistralBackend backend) : SmallModelFixture(backend)
 {
 
     private static readonly ChatOptions Options = new() { Seed = 11, Temperature = 1.1f, TopK = 50, TopP = 0.99f, MaxOutputTokens = 10 };
@@ -90,7 +92,7 @@ public class ChatClientTests : SmallModelFixture
         var services = new ServiceCollection();
         services.AddMistralChatClient(Files.Path, o =>
         {
-            o.Model = new ModelOptions { Threads = 2 };
+            o.Model = TestBackend.Options(Backend);
             o.Generation = GenerationOptions.Greedy(4);
         });
         IChatClient chat;

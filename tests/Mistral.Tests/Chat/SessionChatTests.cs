@@ -4,8 +4,10 @@ using Mistral.Tests.Support;
 
 namespace Mistral.Tests.Chat;
 
-[TestFixture]
-public class SessionChatTests : SmallModelFixture
+/// <summary>Chat on a session: templates and KV cache reuse across turns. On the CPU and on CUDA (the SIMT emulator here; see <see cref="TestBackend"/>).</summary>
+[TestFixture(MistralBackend.Cpu)]
+[TestFixture(MistralBackend.Cuda)]
+public class SessionChatTests(MistralBackend backend) : SmallModelFixture(backend)
 {
 
     [Test]
@@ -79,7 +81,7 @@ public class SessionChatTests : SmallModelFixture
     [Test]
     public void The_template_can_be_forced_and_a_missing_control_token_is_explained()
     {
-        using var model = MistralModel.Load(Files.Path, new ModelOptions { Threads = 2, ChatTemplate = ChatTemplateKind.V3 });
+        using var model = MistralModel.Load(Files.Path, TestBackend.Options(Backend) with { ChatTemplate = ChatTemplateKind.V3 });
         Assert.That(model.ChatTemplate.Kind, Is.EqualTo(ChatTemplateKind.V3));
         using var session = model.CreateSession();
         var ex = Assert.Throws<ArgumentException>(() => session.Chat([new ChatMessage(ChatRole.User, "hello")]));

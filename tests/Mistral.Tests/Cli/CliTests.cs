@@ -15,6 +15,77 @@ public class CliTests : SmallModelFixture
         var result = CliProcess.Run("generate", "--model", Files.Path, "--prompt", "the cat", "--max-tokens", "12", "--temperature", "0", "--threads", "2");
         Assert.That(result.ExitCode, Is.Zero, result.StdErr);
         Assert.That(result.StdOut, Is.EqualTo(expected));
+        // Where it ran goes to stderr, so stdout stays the text alone.
+        Assert.That(result.StdErr, Does.Contain("backend: "));
+    }
+
+    [Test]
+    public void Generate_on_the_cpu_names_the_cpu_on_stderr()
+    {
+        var cpu = BackendInfo.Query(MistralBackend.Cpu);
+        var result = CliProcess.Run("generate", "--model", Files.Path, "--prompt", "x", "--max-tokens", "2", "--temperature", "0", "--backend", "cpu");
+        Assert.That(result.ExitCode, Is.Zero, result.StdErr);
+        Assert.That(result.StdErr, Does.Contain("backend: CPU: " + cpu.DeviceName));
+    }
+
+    [Test]
+    public void Generate_on_emulated_cuda_names_the_emulator_and_gives_the_ids_of_the_cuda_backend_in_process()
+    {
+        TestBackend.Require(MistralBackend.Cuda);
+        var prompt = Model.Tokenizer.Encode("a b c", addBos: true);
+        using var cudaModel = Files.Load(backend: MistralBackend.Cuda);
+        using var session = cudaModel.CreateSession();
+        var expected = session.GenerateTokens(prompt, GenerationOptions.Greedy(6)).ToArray();
+        var environment = new Dictionary<string, string?> { ["MISTRAL_CUDA_EMULATE"] = Environment.GetEnvironmentVariable("MISTRAL_CUDA_EMULATE") };
+        var result = CliProcess.RunWithEnvironment(environment, "generate", "--model", Files.Path, "--prompt-ids", string.Join(',', prompt),
+            "--max-tokens", "6", "--temperature", "0", "--ids", "--backend", "cuda", "--device", "0");
+        Assert.That(result.ExitCode, Is.Zero, result.StdErr);
+        Assert.That(JsonSerializer.Deserialize<int[]>(result.StdOut), Is.EqualTo(expected));
+        Assert.That(result.StdErr, Does.Contain("backend: CUDA: " + cudaModel.BackendInfo.DeviceName));
+    }
+
+    [Test]
+    public void Generate_on_cuda_where_it_cannot_run_exits_1_with_the_reason_not_a_stack_trace()
+    {
+        var withoutEmulator = new Dictionary<string, string?> { ["MISTRAL_CUDA_EMULATE"] = null };
+        Assume.That(CliProcess.RunWithEnvironment(withoutEmulator, "info").StdOut, Does.Contain("  cuda        CUDA: unavailable ("), "a CUDA device is present");
+        var result = CliProcess.RunWithEnvironment(withoutEmulator, "generate", "--model", Files.Path, "--prompt", "x", "--backend", "cuda");
+        Assert.That(result.ExitCode, Is.EqualTo(1));
+        Assert.That(result.StdErr, Does.Contain("mistral generate: The CUDA backend was requested but cannot run: "));
+        Assert.That(result.StdErr, Does.Not.Contain("   at "), "no stack trace for a missing GPU");
+    }
+
+    [Test]
+    public void Info_without_a_model_lists_the_backends()
+    {
+        var result = CliProcess.Run("info");
+        Assert.That(result.ExitCode, Is.Zero, result.StdErr);
+        Assert.That(result.StdOut, Does.Contain("backend:      auto → "));
+        Assert.That(result.StdOut, Does.Contain("  cpu         CPU: "));
+        Assert.That(result.StdOut, Does.Contain("  cuda        CUDA: "));
+    }
+
+    [Test]
+    public void Info_with_cuda_where_it_cannot_run_says_why_and_exits_1()
+    {
+        var withoutEmulator = new Dictionary<string, string?> { ["MISTRAL_CUDA_EMULATE"] = null };
+        var probe = CliProcess.RunWithEnvironment(withoutEmulator, "info");
+        Assume.That(probe.StdOut, Does.Contain("  cuda        CUDA: unavailable ("), "a CUDA device is present");
+        var result = CliProcess.RunWithEnvironment(withoutEmulator, "info", "--backend", "cuda");
+        Assert.That(result.ExitCode, Is.EqualTo(1));
+        Assert.That(result.StdErr, Does.Contain("the CUDA backend cannot run here: "));
+        Assert.That(result.StdOut, Does.Contain("backend:      cuda → CUDA: unavailable ("));
+    }
+
+    [Test]
+    public void Bench_json_names_the_backend_and_device()
+    {
+        var result = CliProcess.Run("bench", "--model", Files.Path, "--prompt-tokens", "4", "--gen-tokens", "2", "--runs", "1", "--json", "--backend", "cpu");
+        Assert.That(result.ExitCode, Is.Zero, result.StdErr);
+        using var json = JsonDocument.Parse(result.StdOut);
+        Assert.That(json.RootElement.GetProperty("backend").GetString(), Is.EqualTo("cpu"));
+        Assert.That(json.RootElement.GetProperty("device_name").GetString(), Is.EqualTo(BackendInfo.Query(MistralBackend.Cpu).DeviceName));
+        Assert.That(json.RootElement.GetProperty("emulated").GetBoolean(), Is.False);
     }
 
     [Test]
@@ -46,6 +117,24 @@ public class CliTests : SmallModelFixture
         var without = CliProcess.Run("tokenize", "--model", Files.Path, "--text", "hello world");
         Assert.That(JsonSerializer.Deserialize<int[]>(with.StdOut), Is.EqualTo(Model.Tokenizer.Encode("hello world", addBos: true)));
         Assert.That(JsonSerializer.Deserialize<int[]>(without.StdOut), Is.EqualTo(Model.Tokenizer.Encode("hello world", addBos: false)));
+    }
+
+    [Test]
+    public void Tokenize_works_on_a_vocabulary_only_file_and_generate_says_it_has_no_weights()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("vocab-only.gguf");
+        GgufRewrite.Copy(Files.Path, path, tensors: (_, _) => null);
+        var tokenize = CliProcess.Run("tokenize", "--model", path, "--text", "hello world", "--bos");
+        var generate = CliProcess.Run("generate", "--model", path, "--prompt", "hello");
+        Assert.Multiple(() =>
+        {
+            Assert.That(tokenize.ExitCode, Is.Zero, tokenize.StdErr);
+            Assert.That(JsonSerializer.Deserialize<int[]>(tokenize.StdOut), Is.EqualTo(Model.Tokenizer.Encode("hello world", addBos: true)));
+            Assert.That(generate.ExitCode, Is.EqualTo(1));
+            Assert.That(generate.StdErr, Does.Contain("no weights").And.Contain("vocab-only.gguf"));
+            Assert.That(generate.StdErr, Does.Not.Contain("   at "), "no stack trace for a user error");
+        });
     }
 
     [Test]
@@ -85,6 +174,8 @@ public class CliTests : SmallModelFixture
     [TestCase(new[] { "generate", "--model", "m.gguf", "--prompt", "x", "--max-tokens", "many" }, "--max-tokens")]
     [TestCase(new[] { "generate", "--model", "m.gguf", "--prompt", "x", "--tempreature", "1" }, "unknown option --tempreature")]
     [TestCase(new[] { "fly" }, "unknown command 'fly'")]
+    [TestCase(new[] { "generate", "--model", "m.gguf", "--prompt", "x", "--backend", "gpu" }, "--backend: 'gpu' is not one of auto, cpu, cuda")]
+    [TestCase(new[] { "info", "--device", "-1" }, "--device must be a CUDA device ordinal")]
     public void Usage_errors_exit_with_2_and_say_what_is_wrong(string[] args, string message)
     {
         var result = CliProcess.Run(args);

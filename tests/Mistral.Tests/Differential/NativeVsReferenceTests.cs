@@ -2,6 +2,7 @@ using System.Globalization;
 using Mistral.Gguf;
 using Mistral.Tests.Models;
 using Mistral.Tests.Reference;
+using Mistral.Tests.Support;
 using NUnit.Framework;
 
 namespace Mistral.Tests.Differential;
@@ -9,7 +10,9 @@ namespace Mistral.Tests.Differential;
 /// <summary>
 /// The native core against the plain C# reference on tiny random-weight models written to GGUF by the test
 /// itself: same file, same tokens, the logits must agree within <see cref="RelativeTolerance"/> and greedy
-/// continuations must be identical.
+/// continuations must be identical. The CUDA backend (run on the SIMT emulator here, see <see cref="TestBackend"/>)
+/// is held to the same reference on every case for the logits and greedy ids, and on a few for the window, batch
+/// and truncation paths, within the bounds of <see cref="CudaKvTolerance"/>.
 /// </summary>
 /// <remarks>
 /// Cases are passed by name (the spec lives in <see cref="Cases"/>) so test names read "Q4_0", "F16", …
@@ -57,7 +60,60 @@ public sealed class NativeVsReferenceTests
     /// </summary>
     private const double ApproximationTolerance = 5e-2;
 
+    /// <summary>
+    /// Bound on the CUDA backend vs the reference for float weights (F32, F16; activations not rounded):
+    /// max |Δlogit| ≤ 5e-3 · max(1, max |logit|). Why: the CUDA backend stores the KV cache in f16, the reference
+    /// (and the CPU backend) in f32/double. Rounding to f16 moves each K and V value by at most u = 2^-11 ≈ 4.9e-4
+    /// relative. Through attention, V's error reaches the output as at most u · max|v| (the softmax weights sum to
+    /// 1); K's error moves each score q·k/√d by at most u · Σ|q_i k_i|/√d, and a score shift δ moves the softmax
+    /// weights by at most 2δ in total, so with this model's scores (|q·k|/√d of a few units) K adds ≲ 4u · max|v|.
+    /// That is ≲ 5u relative per layer at the attention output, carried through W_o into the residual stream
+    /// (the FFN, the RMSNorms and the output matmul have gains of order 1): ≲ 10u ≈ 5e-3 relative after two layers,
+    /// the bound. Any real bug (a wrong head, RoPE pair, position or window) moves logits by O(0.1..1). The float32
+    /// arithmetic differences (other reduction orders on the GPU) are ~1e-6, negligible beside it. Observed on the
+    /// emulator: 1.3e-4..4.1e-4 relative (F32, F16, nemo style, window), i.e. about u, 12× inside the bound.
+    /// For weights whose activations are rounded to 8-bit blocks or bf16 (Q8_0, Q4_0, K-quants, BF16) the f16
+    /// cache's perturbation of the attention output flips some of those roundings by one step, an error of the same
+    /// kind and size as activation rounding itself (measured: position 0 of Q4_0, before any flip, agrees to 4e-8;
+    /// later positions 5e-3..1.6e-2, like the CPU vs the float-activation reference), so those cases are held to
+    /// <see cref="ApproximationTolerance"/>, the float-vs-rounded-activation bound. So are Q2_K, Q3_K and Q5_K, which
+    /// the CUDA backend converts to F16 at upload (f16-rounded weights, float activations): the reference's Q8_K
+    /// activation rounding is then the whole difference, the float-vs-Q8_K gap that bound was measured on.
+    /// Observed on the emulator: 1.2e-2..2.3e-2 relative.
+    /// </summary>
+    private const double CudaKvTolerance = 5e-3;
+
     private const int Threads = 2;
+
+
+    /// <summary>Cases whose matmuls take float activations (no 8-bit rounding on either side).</summary>
+    private static readonly HashSet<string> FloatActivationCases = new(StringComparer.Ordinal) { "F32", "F16", "F16_tied", "F32_nemo_style", "F32_moe" };
+
+    /// <summary>Each case on the CPU, and the CUDA subset on CUDA.</summary>
+    private static IEnumerable<TestCaseData> OnBackends(IEnumerable<string> cpuCases, IEnumerable<string> cudaCases) =>
+        cpuCases.Select(name => new TestCaseData(name, MistralBackend.Cpu))
+            .Concat(cudaCases.Select(name => new TestCaseData(name, MistralBackend.Cuda)));
+
+    /// <summary>Every case on both backends (the SIMT emulator runs the tiny models in about 40 ms a token).</summary>
+    public static IEnumerable<TestCaseData> AllCasesOnBothBackends => OnBackends(CaseNames, CaseNames);
+
+    public static IEnumerable<TestCaseData> WindowCasesOnBothBackends => OnBackends(WindowCaseNames, ["F32"]);
+
+    public static IEnumerable<TestCaseData> FewCasesOnBothBackends => OnBackends(CaseNames, ["F32", "Q4_0"]);
+
+    /// <summary>The logit bound (relative to max(1, max |logit|)) for a case on a backend; see the constants' reasons.</summary>
+    private static double Tolerance(string caseName, MistralBackend backend) =>
+        backend != MistralBackend.Cuda ? RelativeTolerance
+        : FloatActivationCases.Contains(caseName) ? CudaKvTolerance
+        : ApproximationTolerance;
+
+    private static MistralModel Load(TinyModel tiny, MistralBackend backend)
+    {
+        TestBackend.Require(backend);
+        var model = MistralModel.Load(tiny.Path, TestBackend.Options(backend, Threads));
+        Assert.That(model.Backend, Is.EqualTo(backend));
+        return model;
+    }
 
     private static readonly Dictionary<string, TinyModelSpec> Cases = new(StringComparer.Ordinal)
     {
@@ -145,11 +201,11 @@ public sealed class NativeVsReferenceTests
     }
 
     /// <summary>(a) a 7-token prompt in one call, every position; (b) then 5 tokens one call each.</summary>
-    [TestCaseSource(nameof(CaseNames))]
-    public void Prompt_logits_then_single_steps_match_the_reference(string caseName)
+    [TestCaseSource(nameof(AllCasesOnBothBackends))]
+    public void Prompt_logits_then_single_steps_match_the_reference(string caseName, MistralBackend backend)
     {
         using TinyModel tiny = TinyModelFactory.Create(Cases[caseName]);
-        using MistralModel model = MistralModel.Load(tiny.Path, new ModelOptions { Threads = Threads });
+        using MistralModel model = Load(tiny, backend);
         using MistralSession session = model.CreateSession();
         ReferenceModel reference = tiny.CreateReference();
         int vocab = tiny.Spec.VocabSize;
@@ -158,16 +214,16 @@ public sealed class NativeVsReferenceTests
         double[][] expected = reference.Forward(Prompt);
         Assert.That(promptLogits, Has.Length.EqualTo(Prompt.Length * vocab));
         Assert.That(session.Position, Is.EqualTo(Prompt.Length));
-        var error = new ErrorTracker();
+        var error = new ErrorTracker(Tolerance(caseName, backend));
         for (int t = 0; t < Prompt.Length; t++)
         {
             error.Check(promptLogits.AsSpan(t * vocab, vocab), expected[t], $"{caseName} prompt position {t}",
                 t >= reference.FirstNearTiePosition);
         }
 
-        TestContext.Out.WriteLine($"{caseName}: prompt (7 positions, one call) {error}");
+        TestContext.Out.WriteLine($"{caseName} on {backend}: prompt (7 positions, one call) {error}");
 
-        var stepError = new ErrorTracker();
+        var stepError = new ErrorTracker(Tolerance(caseName, backend));
         for (int i = 0; i < FollowUp.Length; i++)
         {
             float[] logits = session.Evaluate([FollowUp[i]]);
@@ -178,7 +234,7 @@ public sealed class NativeVsReferenceTests
         }
 
         Assert.That(session.Position, Is.EqualTo(Prompt.Length + FollowUp.Length));
-        TestContext.Out.WriteLine($"{caseName}: 5 single-token steps {stepError}");
+        TestContext.Out.WriteLine($"{caseName} on {backend}: 5 single-token steps {stepError}");
     }
 
     public static IEnumerable<string> QuantizedCaseNames =>
@@ -217,13 +273,17 @@ public sealed class NativeVsReferenceTests
             "native equals the float reference: are the quantized-activation kernels running at all?");
     }
 
-    /// <summary>(c) 24 greedy tokens after the prompt: the id lists must be identical.</summary>
-    [TestCaseSource(nameof(CaseNames))]
-    public void Greedy_continuation_matches_the_reference(string caseName)
+    /// <summary>
+    /// (c) 24 greedy tokens after the prompt: the id lists must be identical. On CUDA the same, except at a step where
+    /// the reference's best two logits are closer than the CUDA bound (<see cref="Tolerance"/>): there either choice
+    /// is right, so the native choice must be one of them, and the comparison ends (the histories part).
+    /// </summary>
+    [TestCaseSource(nameof(AllCasesOnBothBackends))]
+    public void Greedy_continuation_matches_the_reference(string caseName, MistralBackend backend)
     {
         const int count = 24;
         using TinyModel tiny = TinyModelFactory.Create(Cases[caseName]);
-        using MistralModel model = MistralModel.Load(tiny.Path, new ModelOptions { Threads = Threads });
+        using MistralModel model = Load(tiny, backend);
         using MistralSession session = model.CreateSession();
 
         // AddBos = false: the prompt already starts with BOS, and the reference is fed exactly these ids.
@@ -232,7 +292,12 @@ public sealed class NativeVsReferenceTests
         List<int> expected = tiny.CreateReference().GreedyGenerate(Prompt, count, TinyModelFactory.EosId);
 
         TestContext.Out.WriteLine($"{caseName}: reference greedy [{string.Join(' ', expected)}]");
-        TestContext.Out.WriteLine($"{caseName}: native    greedy [{string.Join(' ', native)}]");
+        TestContext.Out.WriteLine($"{caseName}: native    greedy [{string.Join(' ', native)}] on {backend}");
+        if (backend == MistralBackend.Cuda && !native.SequenceEqual(expected))
+        {
+            CheckDivergenceIsANearTie(caseName, tiny.CreateReference(), native, Tolerance(caseName, backend));
+            return;
+        }
         Assert.That(native, Is.EqualTo(expected));
         if (!tiny.Spec.TiedOutput)
         {
@@ -242,16 +307,49 @@ public sealed class NativeVsReferenceTests
     }
 
     /// <summary>
+    /// Walks the reference along the native ids: each must be the reference's greedy choice, unless the reference's
+    /// margin between its choice and the native one is within twice the per-logit bound (each of the two logits may
+    /// be off by the bound: a near tie that the CUDA backend's f16 KV cache may decide the other way); after such a
+    /// step the histories differ and checking stops.
+    /// </summary>
+    private static void CheckDivergenceIsANearTie(string caseName, ReferenceModel reference, List<int> native, double tolerance)
+    {
+        double[] logits = reference.Forward(Prompt)[^1];
+        for (int i = 0; i <= native.Count; i++)
+        {
+            int best = Array.IndexOf(logits, logits.Max());
+            int chosen = i < native.Count ? native[i] : TinyModelFactory.EosId; // a short list ended on EOS
+            if (chosen != best)
+            {
+                double margin = logits[best] - logits[chosen];
+                double bound = tolerance * Math.Max(1.0, logits.Max(Math.Abs));
+                Assert.That(margin, Is.LessThanOrEqualTo(2 * bound),
+                    $"{caseName} step {i}: native chose {chosen}, the reference {best}, {margin:E3} apart: beyond a near tie (bound {bound:E3} per logit)");
+                TestContext.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{caseName} step {i}: a near tie ({best} vs {chosen}, {margin:E2} apart, within 2 × {bound:E2}); identical before it"));
+                return;
+            }
+
+            if (i < native.Count)
+            {
+                logits = reference.Forward(native[i]);
+            }
+        }
+
+        Assert.Fail("the lists differ, yet every native choice was the reference's: a bug in this check");
+    }
+
+    /// <summary>
     /// (d) Window 4, 10-token prompt: matches the windowed reference, in one call and step by step, and
     /// clearly differs from the full-attention reference, so ignoring the window (llama.cpp's behaviour for
     /// the "llama" architecture) would fail here.
     /// </summary>
-    [TestCaseSource(nameof(WindowCaseNames))]
-    public void Sliding_window_matches_the_reference_and_is_not_full_attention(string caseName)
+    [TestCaseSource(nameof(WindowCasesOnBothBackends))]
+    public void Sliding_window_matches_the_reference_and_is_not_full_attention(string caseName, MistralBackend backend)
     {
         const int window = 4;
         using TinyModel tiny = TinyModelFactory.Create(Cases[caseName] with { SlidingWindow = window });
-        using MistralModel model = MistralModel.Load(tiny.Path, new ModelOptions { Threads = Threads });
+        using MistralModel model = Load(tiny, backend);
         Assert.That(model.Config.SlidingWindow, Is.EqualTo(window));
         int vocab = tiny.Spec.VocabSize;
 
@@ -262,7 +360,7 @@ public sealed class NativeVsReferenceTests
         using (MistralSession session = model.CreateSession())
         {
             float[] logits = session.Evaluate(LongPrompt, allLogits: true);
-            var error = new ErrorTracker();
+            var error = new ErrorTracker(Tolerance(caseName, backend));
             double fullDistance = 0;
             for (int t = 0; t < LongPrompt.Length; t++)
             {
@@ -274,15 +372,16 @@ public sealed class NativeVsReferenceTests
             TestContext.Out.WriteLine($"{caseName}: window {window}, 10 positions in one call {error}; " +
                 $"distance to full attention {fullDistance:E2}");
 
-            // Positions < window see the same keys either way; later ones must differ far beyond tolerance.
-            Assert.That(fullDistance, Is.GreaterThan(100 * error.MaxBound),
+            // Positions < window see the same keys either way; later ones must differ far beyond tolerance (CUDA's
+            // bound is 50 times the CPU's: 10 times it is a wider separation than 100 times the CPU's).
+            Assert.That(fullDistance, Is.GreaterThan((backend == MistralBackend.Cuda ? 10 : 100) * error.MaxBound),
                 "the native result is indistinguishable from full attention: is the window ignored?");
         }
 
         // Three tokens in one call, then one by one (the decode path masks differently).
         using (MistralSession session = model.CreateSession())
         {
-            var error = new ErrorTracker();
+            var error = new ErrorTracker(Tolerance(caseName, backend));
             float[] first = session.Evaluate(LongPrompt.AsSpan(0, 3), allLogits: true);
             for (int t = 0; t < 3; t++)
             {
@@ -303,19 +402,19 @@ public sealed class NativeVsReferenceTests
     /// 10-token prompt and 20 single steps (positions up to 29, past the context length) must match the reference,
     /// which keeps the whole history and masks by absolute position.
     /// </summary>
-    [TestCaseSource(nameof(WindowCaseNames))]
-    public void Sliding_window_on_a_rolling_cache_past_the_context_length_matches_the_reference(string caseName)
+    [TestCaseSource(nameof(WindowCasesOnBothBackends))]
+    public void Sliding_window_on_a_rolling_cache_past_the_context_length_matches_the_reference(string caseName, MistralBackend backend)
     {
         const int window = 4, steps = 20;
         using TinyModel tiny = TinyModelFactory.Create(Cases[caseName] with { SlidingWindow = window });
-        using MistralModel model = MistralModel.Load(tiny.Path, new ModelOptions { Threads = Threads });
+        using MistralModel model = Load(tiny, backend);
         using MistralSession session = model.CreateSession(new SessionOptions { ContextLength = 8, BatchSize = 2 });
         Assert.That(session.CacheSlots, Is.EqualTo(window + 2 - 1), "cache rows per layer");
         Assert.That(session.PositionLimit, Is.EqualTo(int.MaxValue), "a windowed session rolls instead of filling up");
         int vocab = tiny.Spec.VocabSize;
         ReferenceModel reference = tiny.CreateReference();
 
-        var error = new ErrorTracker();
+        var error = new ErrorTracker(Tolerance(caseName, backend));
         float[] promptLogits = session.Evaluate(LongPrompt, allLogits: true);
         double[][] expected = reference.Forward(LongPrompt);
         for (int t = 0; t < LongPrompt.Length; t++)
@@ -334,11 +433,11 @@ public sealed class NativeVsReferenceTests
     }
 
     /// <summary>A prompt longer than the session's batch size is split into several decode calls.</summary>
-    [TestCaseSource(nameof(CaseNames))]
-    public void Prompt_longer_than_the_batch_size_matches_the_reference(string caseName)
+    [TestCaseSource(nameof(FewCasesOnBothBackends))]
+    public void Prompt_longer_than_the_batch_size_matches_the_reference(string caseName, MistralBackend backend)
     {
         using TinyModel tiny = TinyModelFactory.Create(Cases[caseName]);
-        using MistralModel model = MistralModel.Load(tiny.Path, new ModelOptions { Threads = Threads });
+        using MistralModel model = Load(tiny, backend);
         using MistralSession session = model.CreateSession(new SessionOptions { BatchSize = 3 });
         int vocab = tiny.Spec.VocabSize;
 
@@ -346,7 +445,7 @@ public sealed class NativeVsReferenceTests
         ReferenceModel reference = tiny.CreateReference();
         double[][] expected = reference.Forward(LongPrompt);
         Assert.That(logits, Has.Length.EqualTo(LongPrompt.Length * vocab));
-        var error = new ErrorTracker();
+        var error = new ErrorTracker(Tolerance(caseName, backend));
         for (int t = 0; t < LongPrompt.Length; t++)
         {
             error.Check(logits.AsSpan(t * vocab, vocab), expected[t], $"{caseName} position {t}",
@@ -357,11 +456,11 @@ public sealed class NativeVsReferenceTests
     }
 
     /// <summary>Truncating the cache and evaluating other tokens equals a run that never saw the dropped ones.</summary>
-    [TestCaseSource(nameof(CaseNames))]
-    public void Truncate_then_continue_matches_the_reference(string caseName)
+    [TestCaseSource(nameof(FewCasesOnBothBackends))]
+    public void Truncate_then_continue_matches_the_reference(string caseName, MistralBackend backend)
     {
         using TinyModel tiny = TinyModelFactory.Create(Cases[caseName]);
-        using MistralModel model = MistralModel.Load(tiny.Path, new ModelOptions { Threads = Threads });
+        using MistralModel model = Load(tiny, backend);
         using MistralSession session = model.CreateSession();
         int vocab = tiny.Spec.VocabSize;
 
@@ -373,7 +472,7 @@ public sealed class NativeVsReferenceTests
 
         ReferenceModel reference = tiny.CreateReference();
         double[][] expected = reference.Forward([.. LongPrompt[..4], .. replacement]);
-        var error = new ErrorTracker();
+        var error = new ErrorTracker(Tolerance(caseName, backend));
         for (int t = 0; t < replacement.Length; t++)
         {
             error.Check(logits.AsSpan(t * vocab, vocab), expected[4 + t], $"{caseName} position {4 + t}",
@@ -440,7 +539,7 @@ public sealed class NativeVsReferenceTests
     }
 
     /// <summary>Asserts each row against the bound and remembers the worst absolute and relative error seen.</summary>
-    private sealed class ErrorTracker
+    private sealed class ErrorTracker(double tolerance = RelativeTolerance)
     {
         public double MaxAbsolute { get; private set; }
         public double MaxRelative { get; private set; }
@@ -472,7 +571,7 @@ public sealed class NativeVsReferenceTests
 
             double error = MaxAbsDiff(native, reference);
             double scale = Math.Max(1.0, maxLogit);
-            double bound = (nearTie ? ApproximationTolerance : RelativeTolerance) * scale;
+            double bound = (nearTie ? Math.Max(ApproximationTolerance, tolerance) : tolerance) * scale;
             NearTiePositions += nearTie ? 1 : 0;
             MaxAbsolute = Math.Max(MaxAbsolute, error);
             MaxRelative = Math.Max(MaxRelative, error / scale);

@@ -7,10 +7,12 @@ namespace Mistral.Tests.Differential;
 /// <summary>
 /// A sliding-window model's session keeps generating past its ContextLength (the KV cache rolls) with memory
 /// bounded by window + batch - 1 rows per layer; a full-attention model with the same context stops with
-/// ContextFull. Logit agreement on a rolling cache is <see cref="NativeVsReferenceTests"/>' job.
+/// ContextFull. Logit agreement on a rolling cache is <see cref="NativeVsReferenceTests"/>' job. On the CPU and on
+/// CUDA (the SIMT emulator here; see <see cref="TestBackend"/>).
 /// </summary>
-[TestFixture]
-public sealed class RollingCacheSessionTests
+[TestFixture(MistralBackend.Cpu)]
+[TestFixture(MistralBackend.Cuda)]
+public sealed class RollingCacheSessionTests(MistralBackend backend)
 {
     private const int Context = 32;
     private const int Window = 8;
@@ -19,10 +21,14 @@ public sealed class RollingCacheSessionTests
     private TempDir _dir = null!;
 
     [OneTimeSetUp]
-    public void Create() => _dir = new TempDir();
+    public void Create()
+    {
+        TestBackend.Require(backend);
+        _dir = new TempDir();
+    }
 
     [OneTimeTearDown]
-    public void Delete() => _dir.Dispose();
+    public void Delete() => _dir?.Dispose();
 
     private string Write(string name, int window)
     {
@@ -38,7 +44,7 @@ public sealed class RollingCacheSessionTests
     [Test]
     public void A_windowed_session_generates_three_contexts_worth_of_tokens_in_bounded_memory()
     {
-        using var model = MistralModel.Load(Write("windowed", Window), new ModelOptions { Threads = 2 });
+        using var model = MistralModel.Load(Write("windowed", Window), TestBackend.Options(backend));
         using var session = model.CreateSession(new SessionOptions { ContextLength = Context, BatchSize = Batch });
         Assert.That(session.CacheSlots, Is.EqualTo(Window + Batch - 1), "rows per layer: window + batch - 1, not the context");
         Assert.That(session.PositionLimit, Is.EqualTo(int.MaxValue));
@@ -58,7 +64,7 @@ public sealed class RollingCacheSessionTests
     [Test]
     public void A_full_attention_session_with_the_same_context_stops_with_ContextFull()
     {
-        using var model = MistralModel.Load(Write("full", 0), new ModelOptions { Threads = 2 });
+        using var model = MistralModel.Load(Write("full", 0), TestBackend.Options(backend));
         using var session = model.CreateSession(new SessionOptions { ContextLength = Context, BatchSize = Batch });
         Assert.That((session.CacheSlots, session.PositionLimit), Is.EqualTo((Context, Context)));
         var result = session.Complete([1, 299, 280, 270, 5], new GenerationOptions { MaxTokens = 3 * Context, Temperature = 0, AddBos = false });
@@ -71,7 +77,7 @@ public sealed class RollingCacheSessionTests
     [Test]
     public void Truncating_into_the_rolled_out_past_is_refused_and_within_the_window_works()
     {
-        using var model = MistralModel.Load(Write("truncate", Window), new ModelOptions { Threads = 2 });
+        using var model = MistralModel.Load(Write("truncate", Window), TestBackend.Options(backend));
         using var session = model.CreateSession(new SessionOptions { ContextLength = Context, BatchSize = Batch });
         int[] tokens = [.. Enumerable.Range(0, 3 * Context).Select(i => 3 + ((i * 41) % 290))];
         session.Evaluate(tokens);

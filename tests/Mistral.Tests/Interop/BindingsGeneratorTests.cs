@@ -115,6 +115,58 @@ public sealed class BindingsGeneratorTests
         });
     }
 
+    [Test]
+    public void Callbacks_and_text_buffers_are_mirrored_exactly()
+    {
+        var castxml = RequireCastxml();
+        var header = WriteHeader("callbacks.h", """
+            #include <stdint.h>
+            #define MST_ABI_VERSION 2
+
+            typedef enum demo_level { DEMO_LOW = 0, DEMO_HIGH = 1 } demo_level;
+            typedef struct demo_point { int32_t x; int32_t y; } demo_point;
+
+            typedef void (*demo_progress_fn)(float fraction, void *user_data);
+            typedef int32_t (*demo_filter_fn)(demo_level level, const char *text, demo_point *where, uint64_t n);
+            typedef void (*demo_tick_fn)(void);
+
+            typedef struct demo_params {
+                uint32_t struct_size;
+                demo_progress_fn progress;
+                void *user_data;
+                demo_filter_fn filter;
+                demo_tick_fn tick;
+                void (*inline_fn)(double);
+                char name[16];
+                uint8_t raw[3];
+            } demo_params;
+
+            int32_t demo_run(const demo_params *params, demo_progress_fn on_progress);
+            """);
+
+        var source = BindingsGenerator.Generate(header, castxml);
+
+        Assert.Multiple(() =>
+        {
+            // The exact signature, parameters then return, with the C# types the same C types get elsewhere.
+            Assert.That(source, Does.Contain(
+                "    public uint struct_size;\n" +
+                "    public delegate* unmanaged[Cdecl]<float, void*, void> progress;\n" +
+                "    public void* user_data;\n" +
+                "    public delegate* unmanaged[Cdecl]<demo_level, byte*, demo_point*, ulong, int> filter;\n" +
+                "    public delegate* unmanaged[Cdecl]<void> tick;\n" +
+                "    public delegate* unmanaged[Cdecl]<double, void> inline_fn;\n" +
+                "    public fixed byte name[16];\n" +
+                "    public fixed byte raw[3];\n}"));
+            Assert.That(source, Does.Contain(
+                "internal static partial int demo_run(demo_params* @params, delegate* unmanaged[Cdecl]<float, void*, void> on_progress);"));
+        });
+    }
+
+    [TestCase("variadic callback", "typedef struct demo_bad { void (*log)(const char *format, ...); } demo_bad;", "variadic")]
+    [TestCase("callback taking a long", "typedef struct demo_bad { void (*cb)(long value); } demo_bad;", "long int")]
+    [TestCase("callback taking an opaque handle", "typedef struct demo_thing demo_thing;\nvoid demo_thing_free(demo_thing *t);\ntypedef struct demo_bad { void (*cb)(demo_thing *t); } demo_bad;", "demo_thing")]
+    [TestCase("array of pointers", "typedef struct demo_bad { void *slots[2]; } demo_bad;", "slots")]
     [TestCase("long double", "typedef struct demo_bad { uint32_t a; long double x; } demo_bad;", "demo_bad")]
     [TestCase("union", "typedef union demo_bits { uint32_t u; float f; } demo_bits;\ntypedef struct demo_holder { demo_bits bits; } demo_holder;", "demo_bits")]
     [TestCase("long parameter", "void demo_take(long value);", "long int")]

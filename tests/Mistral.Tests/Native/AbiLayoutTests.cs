@@ -16,7 +16,15 @@ public class AbiLayoutTests
         ((int)mst_struct_id.MST_STRUCT_MODEL_CONFIG, typeof(mst_model_config)),
         ((int)mst_struct_id.MST_STRUCT_TENSOR_DESC, typeof(mst_tensor_desc)),
         ((int)mst_struct_id.MST_STRUCT_CONTEXT_PARAMS, typeof(mst_context_params)),
+        // A function-pointer field (progress) and two char[N] fixed buffers (device_name, reason).
+        ((int)mst_struct_id.MST_STRUCT_MODEL_PARAMS, typeof(mst_model_params)),
+        ((int)mst_struct_id.MST_STRUCT_BACKEND_INFO, typeof(mst_backend_info)),
     ];
+
+    [Test]
+    public void Every_struct_id_is_checked() =>
+        Assert.That(Structs.Select(s => s.Id), Is.EquivalentTo(Enum.GetValues<mst_struct_id>().Select(id => (int)id)),
+            "a struct the header added to mst_struct_id is missing from this test");
 
     [Test]
     public void Library_reports_the_abi_version_the_bindings_were_generated_for() =>
@@ -51,6 +59,41 @@ public class AbiLayoutTests
         var config = new mst_model_config { struct_size = 3 };
         Assert.That(NativeMethods.mst_model_create(&config, null, 0, out _), Is.EqualTo(mst_status.MST_ERR_ABI_MISMATCH).Or.EqualTo(mst_status.MST_ERR_INVALID_ARGUMENT));
         Assert.That(NativeStatus.LastError(), Does.Contain("struct_size").IgnoreCase);
+    }
+
+    [Test]
+    public unsafe void Backend_query_answers_for_known_backends_and_refuses_the_rest()
+    {
+        var info = new mst_backend_info { struct_size = (uint)sizeof(mst_backend_info) };
+        Assert.That(NativeMethods.mst_backend_query((int)mst_backend_kind.MST_BACKEND_CPU, 0, &info), Is.EqualTo(mst_status.MST_OK));
+        Assert.That(info.available, Is.EqualTo(1), "the CPU backend is always there");
+        Assert.That(info.backend, Is.EqualTo((int)mst_backend_kind.MST_BACKEND_CPU));
+        Assert.That(info.device_name[0], Is.Not.Zero, "the CPU's name");
+
+        // CUDA never fails the query: unavailable is an answer, with the reason.
+        info = new mst_backend_info { struct_size = (uint)sizeof(mst_backend_info) };
+        Assert.That(NativeMethods.mst_backend_query((int)mst_backend_kind.MST_BACKEND_CUDA, 0, &info), Is.EqualTo(mst_status.MST_OK));
+        Assert.That(info.available == 1 || info.reason[0] != 0, Is.True, "an unavailable CUDA backend says why");
+
+        info = new mst_backend_info { struct_size = (uint)sizeof(mst_backend_info) };
+        Assert.That(NativeMethods.mst_backend_query(7, 0, &info), Is.EqualTo(mst_status.MST_ERR_INVALID_ARGUMENT));
+        Assert.That(NativeStatus.LastError(), Is.Not.Empty);
+        info = new mst_backend_info { struct_size = 12 };
+        Assert.That(NativeMethods.mst_backend_query((int)mst_backend_kind.MST_BACKEND_CPU, 0, &info),
+            Is.EqualTo(mst_status.MST_ERR_ABI_MISMATCH).Or.EqualTo(mst_status.MST_ERR_INVALID_ARGUMENT));
+    }
+
+    [Test]
+    public unsafe void Model_params_default_is_the_cpu_with_no_callback()
+    {
+        var p = new mst_model_params { struct_size = (uint)sizeof(mst_model_params), backend = 99, flags = 99 };
+        Assert.That(NativeMethods.mst_model_params_default(&p), Is.EqualTo(mst_status.MST_OK));
+        Assert.That(p.struct_size, Is.EqualTo((uint)sizeof(mst_model_params)));
+        Assert.That(p.backend, Is.EqualTo((int)mst_backend_kind.MST_BACKEND_CPU));
+        Assert.That(p.device, Is.Zero);
+        Assert.That(p.flags, Is.Zero);
+        Assert.That(p.progress == null, Is.True);
+        Assert.That(p.progress_user_data == null, Is.True);
     }
 
     [Test]

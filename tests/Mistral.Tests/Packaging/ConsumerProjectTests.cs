@@ -6,8 +6,10 @@ namespace Mistral.Tests.Packaging;
 
 /// <summary>
 /// Packs Mistral.Native, then builds and runs a fresh console app that gets it only from a local folder
-/// feed: proof that the package alone, with its runtimes/linux-x64/native asset, is enough to generate.
-/// The app runs in its own process, outside the repository, with no MISTRAL_NATIVE_LIBRARY override.
+/// feed: proof that the package alone, with its one native library runtimes/linux-x64/native/libmistral.so
+/// (both backends inside), is enough to generate. The app runs in its own process, outside the repository,
+/// with no MISTRAL_NATIVE_LIBRARY override and no MISTRAL_CUDA_EMULATE. On a machine without an NVIDIA GPU
+/// (this one) Backend = Auto must run on the CPU and log why CUDA was not used, in the native core's words.
 /// </summary>
 [TestFixture]
 [Category("Slow")]
@@ -56,7 +58,21 @@ public class ConsumerProjectTests
             var library = lines.Single(l => l.StartsWith("LIB ", StringComparison.Ordinal))[4..];
             Assert.That(library, Does.StartWith(app).And.EndWith(Path.Combine("runtimes", "linux-x64", "native", "libmistral.so")),
                 "the native core must come from the app's output, i.e. from the package");
-            Assert.That(lines, Has.Some.StartsWith("CUDA MistralNativeLibraryException"), "asking for CUDA without its package is explained");
+            var backend = lines.Single(l => l.StartsWith("BACKEND ", StringComparison.Ordinal))[8..];
+            var cudaReason = lines.Single(l => l.StartsWith("CUDA_REASON ", StringComparison.Ordinal))[12..];
+            if (backend == "Cuda")
+            {
+                Assert.That(lines, Has.Some.StartsWith("LOG Backend: CUDA on "), "a machine with a GPU: Auto took it and said so");
+            }
+            else
+            {
+                Assert.That(backend, Is.EqualTo("Cpu"));
+                Assert.That(cudaReason, Is.Not.Empty, "the native core says why CUDA cannot run");
+                Assert.That(lines, Has.Some.EqualTo("LOG Backend: CPU, because " + cudaReason),
+                    "Auto on a machine without a GPU runs on the CPU and logs the reason");
+                Assert.That(lines, Has.Some.StartsWith("CUDA MistralDeviceException The CUDA backend was requested but cannot run: " + cudaReason),
+                    "asking for CUDA where it cannot run is explained");
+            }
             var ids = lines.Single(l => l.StartsWith("IDS ", StringComparison.Ordinal))[4..];
 
             // The same generation in this process, from the repository's build.
@@ -83,9 +99,10 @@ public class ConsumerProjectTests
         var names = zip.Entries.Select(e => e.FullName).ToList();
         Assert.That(names, Does.Contain("lib/net10.0/Mistral.Native.dll"));
         Assert.That(names, Does.Contain("lib/net10.0/Mistral.Native.xml"));
-        Assert.That(names, Does.Contain("runtimes/linux-x64/native/libmistral.so"));
+        // One native library for every backend: the CUDA backend (host code, PTX, the SIMT emulator) is inside it.
+        Assert.That(names.Where(n => n.StartsWith("runtimes/", StringComparison.Ordinal)), Is.EqualTo(new[] { "runtimes/linux-x64/native/libmistral.so" }));
         Assert.That(names, Does.Contain("PackageReadme.md"));
-        Assert.That(names.Where(n => n.Contains("cuda", StringComparison.OrdinalIgnoreCase)), Is.Empty, "CUDA binaries belong in the runtime package");
+        Assert.That(names.Where(n => n.Contains("cuda", StringComparison.OrdinalIgnoreCase)), Is.Empty, "no separate CUDA library or cuda12/ folder");
         using var nuspec = new StreamReader(zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open());
         var text = nuspec.ReadToEnd();
         Assert.That(text, Does.Contain("<license type=\"expression\">MIT</license>"));
@@ -117,6 +134,7 @@ public class ConsumerProjectTests
             </Project>
             """);
         File.WriteAllText(Path.Combine(app, "Program.cs"), $$"""
+            using Microsoft.Extensions.Logging;
             using Mistral;
             using Mistral.Gguf;
 
@@ -132,15 +150,25 @@ public class ConsumerProjectTests
                 MistralModel.Load(path, new ModelOptions { Backend = MistralBackend.Cuda }).Dispose();
                 Console.WriteLine("CUDA loaded");
             }
-            catch (MistralNativeLibraryException ex)
+            catch (MistralDeviceException ex)
             {
-                Console.WriteLine("CUDA MistralNativeLibraryException " + ex.Message.Split('\n')[0]);
+                Console.WriteLine("CUDA MistralDeviceException " + ex.Message.Split('\n')[0]);
             }
-            using var model = MistralModel.Load(path, new ModelOptions { Threads = 1 });
+            Console.WriteLine("CUDA_REASON " + BackendInfo.Query(MistralBackend.Cuda).UnavailableReason);
+            using var model = MistralModel.Load(path, new ModelOptions { Threads = 1, Backend = MistralBackend.Auto, Logger = new LineLogger() });
             using var session = model.CreateSession();
             var result = session.Complete("{{Prompt}}", GenerationOptions.Greedy({{MaxTokens}}));
+            Console.WriteLine("BACKEND " + model.Backend);
             Console.WriteLine("LIB " + model.NativeLibraryPath);
             Console.WriteLine("IDS " + string.Join(",", result.Tokens));
+
+            sealed class LineLogger : ILogger
+            {
+                public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+                public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+                public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+                    Console.WriteLine("LOG " + formatter(state, exception));
+            }
             """);
     }
 

@@ -16,6 +16,8 @@ internal static class ProcessRunner
         };
         // The child must find the native core in what it restored, never through our override.
         start.Environment.Remove("MISTRAL_NATIVE_LIBRARY");
+        // Nor run CUDA on the emulator because a CUDA test fixture of this process asked for it.
+        start.Environment.Remove("MISTRAL_CUDA_EMULATE");
         // `dotnet test` hands its MSBuild node settings down; a nested build must start its own.
         start.Environment["MSBUILDNOINPROCNODE"] = null;
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";

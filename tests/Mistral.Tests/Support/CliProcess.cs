@@ -12,8 +12,14 @@ internal static class CliProcess
 
     public static Result Run(params string[] args) => RunWith(null, args);
 
+    /// <summary>Runs it with environment variables set (a null value removes the variable) for the child alone.</summary>
+    public static Result RunWithEnvironment(IReadOnlyDictionary<string, string?> environment, params string[] args) =>
+        RunWith(null, environment, args);
+
     /// <summary>Runs it under another program (e.g. strace), which gets the dotnet command line appended.</summary>
-    public static Result RunWith(string[]? wrapper, params string[] args)
+    public static Result RunWith(string[]? wrapper, params string[] args) => RunWith(wrapper, null, args);
+
+    private static Result RunWith(string[]? wrapper, IReadOnlyDictionary<string, string?>? environment, string[] args)
     {
         var start = new System.Diagnostics.ProcessStartInfo(wrapper?[0] ?? "dotnet")
         {
@@ -21,6 +27,11 @@ internal static class CliProcess
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null) start.Environment.Remove(name);
+            else start.Environment[name] = value;
+        }
         if (wrapper is not null)
         {
             foreach (var a in wrapper.Skip(1)) start.ArgumentList.Add(a);

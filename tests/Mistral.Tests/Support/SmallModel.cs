@@ -29,7 +29,8 @@ internal sealed class SmallModel : IDisposable
 
     public string Path { get; }
 
-    public MistralModel Load(int threads = 2) => MistralModel.Load(Path, new ModelOptions { Threads = threads });
+    public MistralModel Load(int threads = 2, MistralBackend backend = MistralBackend.Cpu) =>
+        MistralModel.Load(Path, TestBackend.Options(backend, threads));
 
     public void Dispose() => _dir.Dispose();
 }

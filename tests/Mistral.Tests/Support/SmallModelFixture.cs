@@ -1,13 +1,17 @@
 namespace Mistral.Tests.Support;
 
 /// <summary>
-/// A fixture that writes one small synthetic model and loads it once for all its tests; the file and the
-/// model are released after the last test.
+/// A fixture that writes one small synthetic model and loads it once for all its tests, on the backend the
+/// fixture was given (CPU by default; see <see cref="TestBackend"/> for CUDA); the file and the model are
+/// released after the last test.
 /// </summary>
-public abstract class SmallModelFixture
+public abstract class SmallModelFixture(MistralBackend backend = MistralBackend.Cpu)
 {
     private SmallModel? _files;
     private MistralModel? _model;
+
+    /// <summary>The backend this fixture's model runs on.</summary>
+    private protected MistralBackend Backend => backend;
 
     private protected SmallModel Files => _files ?? throw new InvalidOperationException("The fixture is not set up.");
 
@@ -19,8 +23,10 @@ public abstract class SmallModelFixture
     [OneTimeSetUp]
     public void LoadSmallModel()
     {
+        TestBackend.Require(backend);
         _files = CreateFiles();
-        _model = _files.Load();
+        _model = _files.Load(backend: backend);
+        Assert.That(_model.Backend, Is.EqualTo(backend), "the model runs on the backend the fixture asked for");
     }
 
     [OneTimeTearDown]
