@@ -115,8 +115,8 @@ static size_t visit(mst_model *m, uint8_t *arena)
 
 /* The arena, on 2 MiB boundaries and asked to be backed by transparent huge pages: decode streams every
  * weight once per token, and with 4 KiB pages the hardware prefetchers stop at every page boundary and the
- * page walks add up (measured on this Xeon with THP in "madvise" mode: a 4-stream read of 1 GiB went from
- * 14.0 to 17.2 GB/s on one core, 30-31 to 32-33 GB/s on two; the Q4_K decode kernel on 400 MB from 8.3-9.1
+ * page walks add up (measured on a 2-core 5th-generation Xeon VM with THP in "madvise" mode: a 4-stream
+ * read of 1 GiB went from 14.0 to 17.2 GB/s on one core, 30-31 to 32-33 GB/s on two; the Q4_K decode kernel on 400 MB from 8.3-9.1
  * to 10.0-10.1 GB/s on one core). Where THP is off or unsupported the hint does nothing. */
 static uint8_t *alloc_arena(size_t bytes)
 {

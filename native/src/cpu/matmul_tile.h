@@ -218,8 +218,8 @@
  * interleaved inside the unit: the heads of the 4 streams, then pass 0 of each, pass 1 of each, and so
  * on, so every stream is read in bursts of one pass (192-256 bytes) rather than of one whole unit. Each
  * stream's state is its own, and every stream sees exactly the operations of prefill for one token in the
- * same order, so decode stays bit-identical to its row of a batch. Why: this Xeon's L2 streamer keeps a
- * short distance ahead per stream, so one stream read 36 lines at a time leaves the others idle; the same
+ * same order, so decode stays bit-identical to its row of a batch. Why: a 5th-generation Xeon's L2 streamer
+ * keeps a short distance ahead per stream, so one stream read 36 lines at a time leaves the others idle; the same
  * Q4_K arithmetic on a 400 MB matrix, 2 threads, read 23.0 GB/s unit by unit and 27.8 GB/s interleaved
  * (a plain 4-stream read: 31.3), bit for bit the same output. Each visit asks for its lines ahead_units
  * units ahead in the same stream (4: 9-13 KB; without the software prefetch, 24.6 against 28.3). */

@@ -21,11 +21,26 @@ static inline void ct_ok(mst_status st, const char *what)
     }
 }
 
-/* The SIMT emulator as device 0. */
+/* Whether this run checks a real GPU: MISTRAL_CUDA_TEST_DRIVER=1 (the gpu_* twins of the cuda_* ctests). */
+static inline int ct_on_driver(void)
+{
+    const char *v = getenv("MISTRAL_CUDA_TEST_DRIVER");
+    return v && v[0] == '1';
+}
+
+/* Device 0: the SIMT emulator, or with ct_on_driver() the NVIDIA driver's device 0. Without a usable GPU the
+ * driver run ends here as skipped (ctest SKIP_RETURN_CODE 77), saying why. */
 static inline mst_dev *ct_open(void)
 {
     mst_dev *d = NULL;
-    ct_ok(mst_dev_open(0, 1, &d), "mst_dev_open(emulated)");
+    if (!ct_on_driver()) {
+        ct_ok(mst_dev_open(0, 1, &d), "mst_dev_open(emulated)");
+        return d;
+    }
+    if (mst_dev_open(0, 0, &d) != MST_OK) {
+        printf("skipped: no CUDA device (%s)\n", mst_last_error());
+        exit(77);
+    }
     return d;
 }
 
@@ -62,62 +77,60 @@ static inline float *ct_random(uint64_t *seed, size_t n, float lo, float hi)
     return x;
 }
 
+/* What ct_compare and ct_compare_bounds share: err/bound for every element (NaN anywhere: infinite), the
+ * worst of them and how many exceed 1. The bound is bound[i], or abs_tol + rel_tol * |want[i]| where bound is
+ * NULL. Prints the worst under CT_VERBOSE. */
+typedef struct {
+    size_t worst;
+    double worst_ratio;
+    int bad;
+} ct_errors;
+
+static inline ct_errors ct_measure(const char *what, const float *got, const float *want, size_t n,
+                                   const double *bound, double abs_tol, double rel_tol)
+{
+    ct_errors e = {0, -1.0, 0};
+    for (size_t i = 0; i < n; i++) {
+        double err = fabs((double)got[i] - (double)want[i]);
+        double b = bound ? bound[i] : abs_tol + rel_tol * fabs((double)want[i]);
+        double ratio = b > 0 ? err / b : (err > 0 ? INFINITY : 0.0);
+        if (err != err) /* got or want NaN (or both infinite) */
+            ratio = INFINITY;
+        if (ratio > e.worst_ratio) {
+            e.worst_ratio = ratio;
+            e.worst = i;
+        }
+        if (!(ratio <= 1.0))
+            e.bad++;
+    }
+    if (n > 0 && getenv("CT_VERBOSE"))
+        printf("  %s: worst err/bound %.3g at [%zu]\n", what, e.worst_ratio, e.worst);
+    return e;
+}
+
 /* Checks |got[i] - want[i]| <= abs_tol + rel_tol * |want[i]| for every i (NaN anywhere fails), and prints
  * the worst element relative to its bound. Returns 1 on pass. */
 static inline int ct_compare(const char *what, const float *got, const float *want, size_t n, double abs_tol,
                              double rel_tol)
 {
-    size_t worst = 0;
-    double worst_ratio = -1.0;
-    int bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        double err = fabs((double)got[i] - (double)want[i]);
-        double bound = abs_tol + rel_tol * fabs((double)want[i]);
-        double ratio = bound > 0 ? err / bound : (err > 0 ? INFINITY : 0.0);
-        if (err != err || got[i] != got[i] || want[i] != want[i])
-            ratio = INFINITY;
-        if (ratio > worst_ratio) {
-            worst_ratio = ratio;
-            worst = i;
-        }
-        if (!(ratio <= 1.0))
-            bad++;
-    }
     if (n == 0)
         return 1;
-    if (getenv("CT_VERBOSE"))
-        printf("  %s: worst err/bound %.3g at [%zu]\n", what, worst_ratio, worst);
-    CHECK(bad == 0, "%s: %d of %zu elements out of tolerance; worst [%zu] got %.9g want %.9g (err/bound %.3g)", what,
-          bad, n, worst, (double)got[worst], (double)want[worst], worst_ratio);
-    return bad == 0;
+    ct_errors e = ct_measure(what, got, want, n, NULL, abs_tol, rel_tol);
+    CHECK(e.bad == 0, "%s: %d of %zu elements out of tolerance; worst [%zu] got %.9g want %.9g (err/bound %.3g)", what,
+          e.bad, n, e.worst, (double)got[e.worst], (double)want[e.worst], e.worst_ratio);
+    return e.bad == 0;
 }
 
 /* Per-element bounds: |got[i] - want[i]| <= bound[i] (caller-computed, e.g. from sum |w*x|). */
 static inline int ct_compare_bounds(const char *what, const float *got, const float *want, const double *bound,
                                     size_t n)
 {
-    size_t worst = 0;
-    double worst_ratio = -1.0;
-    int bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        double err = fabs((double)got[i] - (double)want[i]);
-        double ratio = bound[i] > 0 ? err / bound[i] : (err > 0 ? INFINITY : 0.0);
-        if (err != err)
-            ratio = INFINITY;
-        if (ratio > worst_ratio) {
-            worst_ratio = ratio;
-            worst = i;
-        }
-        if (!(ratio <= 1.0))
-            bad++;
-    }
     if (n == 0)
         return 1;
-    if (getenv("CT_VERBOSE"))
-        printf("  %s: worst err/bound %.3g at [%zu]\n", what, worst_ratio, worst);
-    CHECK(bad == 0, "%s: %d of %zu elements out of tolerance; worst [%zu] got %.9g want %.9g bound %.3g", what, bad,
-          n, worst, (double)got[worst], (double)want[worst], bound[worst]);
-    return bad == 0;
+    ct_errors e = ct_measure(what, got, want, n, bound, 0.0, 0.0);
+    CHECK(e.bad == 0, "%s: %d of %zu elements out of tolerance; worst [%zu] got %.9g want %.9g bound %.3g", what,
+          e.bad, n, e.worst, (double)got[e.worst], (double)want[e.worst], bound[e.worst]);
+    return e.bad == 0;
 }
 
 /* The exit status of a test program: prints PASS/FAIL with the count. */

@@ -24,14 +24,11 @@ MST_DEVICE float warp_sum(float s)
     return s;
 }
 
-/* out[block] = sum of this block's grid-stride share of x: warp sums by shuffles, one partial per warp in
- * shared memory, a barrier, then warps 1.. return while warp 0 shuffles the partials together. */
-MST_KERNEL void emu_reduce(const float *x, uint64_t n, float *out)
+/* *out = the sum of every thread's s over the block: warp sums by shuffles, one partial per warp in shared
+ * memory, a barrier, then warps 1.. return while warp 0 shuffles the partials together. */
+MST_DEVICE void block_sum_store(float s, float *out)
 {
     MST_SHARED(float, partial, 32);
-    float s = 0.0f;
-    for (uint64_t i = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (uint64_t)gridDim.x * blockDim.x)
-        s += x[i];
     s = warp_sum(s);
     const uint32_t warp = threadIdx.x / MST_WARP, lane = threadIdx.x % MST_WARP;
     if (lane == 0)
@@ -42,7 +39,16 @@ MST_KERNEL void emu_reduce(const float *x, uint64_t n, float *out)
     s = lane < blockDim.x / MST_WARP ? partial[lane] : 0.0f;
     s = warp_sum(s);
     if (lane == 0)
-        out[blockIdx.x] = s;
+        *out = s;
+}
+
+/* out[block] = sum of this block's grid-stride share of x (block_sum_store). */
+MST_KERNEL void emu_reduce(const float *x, uint64_t n, float *out)
+{
+    float s = 0.0f;
+    for (uint64_t i = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (uint64_t)gridDim.x * blockDim.x)
+        s += x[i];
+    block_sum_store(s, out + blockIdx.x);
 }
 MST_REGISTER_KERNEL(emu_reduce);
 
@@ -115,6 +121,12 @@ MST_KERNEL void emu_dyn_shared(float *out)
 }
 MST_REGISTER_KERNEL(emu_dyn_shared);
 
+/* Where element i of a lane's C/D fragment sits in a row-major 16x8 matrix (g = lane / 4, t = lane % 4). */
+MST_DEVICE uint32_t cd_index(uint32_t g, uint32_t t, uint32_t i)
+{
+    return (g + 8 * (i >> 1)) * 8 + 2 * t + (i & 1);
+}
+
 /* One warp: D = A B + C through the fragment layouts (cuda_compat.h). A row-major 16xK (f16 bits / int8),
  * B stored K-major as B[k][n] (8 columns), C and D row-major 16x8. */
 MST_KERNEL void emu_mma_f16(const uint16_t *A, const uint16_t *B, const float *C, float *D)
@@ -131,10 +143,10 @@ MST_KERNEL void emu_mma_f16(const uint16_t *A, const uint16_t *B, const float *C
         b[r] = (uint32_t)B[k * 8 + g] | ((uint32_t)B[(k + 1) * 8 + g] << 16);
     }
     for (uint32_t i = 0; i < 4; i++)
-        c[i] = C[(g + 8 * (i >> 1)) * 8 + 2 * t + (i & 1)];
+        c[i] = C[cd_index(g, t, i)];
     mst_mma_m16n8k16_f16_f32(d, a, b, c);
     for (uint32_t i = 0; i < 4; i++)
-        D[(g + 8 * (i >> 1)) * 8 + 2 * t + (i & 1)] = d[i];
+        D[cd_index(g, t, i)] = d[i];
 }
 MST_REGISTER_KERNEL(emu_mma_f16);
 
@@ -156,10 +168,10 @@ MST_KERNEL void emu_mma_s8(const int8_t *A, const int8_t *B, const int32_t *C, i
             b[r] |= (uint32_t)(uint8_t)B[(k + j) * 8 + g] << (8 * j);
     }
     for (uint32_t i = 0; i < 4; i++)
-        c[i] = C[(g + 8 * (i >> 1)) * 8 + 2 * t + (i & 1)];
+        c[i] = C[cd_index(g, t, i)];
     mst_mma_m16n8k32_s8_s32(d, a, b, c);
     for (uint32_t i = 0; i < 4; i++)
-        D[(g + 8 * (i >> 1)) * 8 + 2 * t + (i & 1)] = d[i];
+        D[cd_index(g, t, i)] = d[i];
 }
 MST_REGISTER_KERNEL(emu_mma_s8);
 
@@ -168,22 +180,11 @@ MST_REGISTER_KERNEL(emu_mma_s8);
 /* y[row] = W[row] . x, one block of blockDim.x threads a row: strided partial dots, then the reduction. */
 MST_KERNEL void emu_gemv(const float *W, const float *x, float *y, uint32_t cols)
 {
-    MST_SHARED(float, partial, 32);
     const float *w = W + (uint64_t)blockIdx.x * cols;
     float s = 0.0f;
     for (uint32_t c = threadIdx.x; c < cols; c += blockDim.x)
         s += w[c] * x[c];
-    s = warp_sum(s);
-    const uint32_t warp = threadIdx.x / MST_WARP, lane = threadIdx.x % MST_WARP;
-    if (lane == 0)
-        partial[warp] = s;
-    mst_syncthreads();
-    if (warp != 0)
-        return;
-    s = lane < blockDim.x / MST_WARP ? partial[lane] : 0.0f;
-    s = warp_sum(s);
-    if (lane == 0)
-        y[blockIdx.x] = s;
+    block_sum_store(s, y + blockIdx.x);
 }
 MST_REGISTER_KERNEL(emu_gemv);
 

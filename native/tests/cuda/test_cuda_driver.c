@@ -36,6 +36,14 @@ static int contains(const char *s, const char *part)
     return s && strstr(s, part) != NULL;
 }
 
+/* mst_backend_query(CUDA) into a zeroed info of this version's size. */
+static mst_status query_cuda(uint32_t flags, mst_backend_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->struct_size = sizeof *info;
+    return mst_backend_query(MST_BACKEND_CUDA, flags, info);
+}
+
 /* A failure status and a message holding every one of the parts. */
 static void expect_failure(const char *what, mst_status got, mst_status want, const char *const *parts)
 {
@@ -52,7 +60,7 @@ static void expect_failure(const char *what, mst_status got, mst_status want, co
 
 /* The driver, the device layer and the backend query all fail with the same cause. The query's reason holds
  * 255 characters: it is checked for reason_parts (NULL: the same parts). */
-static void expect_unusable_r(const char *what, const char *const *parts, const char *const *reason_parts)
+static void expect_unusable(const char *what, const char *const *parts, const char *const *reason_parts)
 {
     mst_drv *d = NULL;
     expect_failure(what, mst_drv_open(0, &d), MST_ERR_DEVICE, parts);
@@ -64,20 +72,17 @@ static void expect_unusable_r(const char *what, const char *const *parts, const 
     expect_failure("mst_dev_open(driver)", mst_dev_open(0, 0, &dev), MST_ERR_DEVICE, parts);
 
     mst_backend_info info;
-    memset(&info, 0, sizeof info);
-    info.struct_size = sizeof info;
-    CHECK(mst_backend_query(MST_BACKEND_CUDA, 0, &info) == MST_OK, "query: %s", mst_last_error());
+    CHECK(query_cuda(0, &info) == MST_OK, "query: %s", mst_last_error());
     CHECK(info.available == 0, "query says available");
     for (const char *const *p = reason_parts ? reason_parts : parts; *p; p++)
         CHECK(contains(info.reason, *p), "query reason lacks \"%s\": %s", *p, info.reason);
 }
 
-static void expect_unusable(const char *what, const char *const *parts)
-{
-    expect_unusable_r(what, parts, NULL);
-}
-
 /* ---- the cases ---- */
+
+/* tm_build's weight types: every tensor F16 */
+static const int32_t all_f16[9] = {MST_TYPE_F16, MST_TYPE_F16, MST_TYPE_F16, MST_TYPE_F16, MST_TYPE_F16,
+                                   MST_TYPE_F16, MST_TYPE_F16, MST_TYPE_F16, MST_TYPE_F16};
 
 static int test_absent(void)
 {
@@ -90,14 +95,12 @@ static int test_absent(void)
         return SKIP;
     }
     const char *parts[] = {"libcuda.so.1", "install the NVIDIA driver", "no CUDA toolkit is needed", NULL};
-    expect_unusable("no driver", parts);
+    expect_unusable("no driver", parts, NULL);
 
     /* a CUDA model says the same, and nothing else happens */
     mst_model_config cfg = tiny_config();
     test_model tm;
-    const int32_t types[9] = {MST_TYPE_F16, MST_TYPE_F16, MST_TYPE_F16, MST_TYPE_F16, MST_TYPE_F16,
-                              MST_TYPE_F16, MST_TYPE_F16, MST_TYPE_F16, MST_TYPE_F16};
-    tm_build(&tm, 1, &cfg, types, 0);
+    tm_build(&tm, 1, &cfg, all_f16, 0);
     mst_model_params p;
     mst_model_params_default(&p);
     p.backend = MST_BACKEND_CUDA;
@@ -109,65 +112,53 @@ static int test_absent(void)
 
     /* the emulator needs no driver */
     mst_backend_info info;
-    memset(&info, 0, sizeof info);
-    info.struct_size = sizeof info;
-    CHECK(mst_backend_query(MST_BACKEND_CUDA, MST_BACKEND_EMULATE, &info) == MST_OK && info.available == 1 &&
+    CHECK(query_cuda(MST_BACKEND_EMULATE, &info) == MST_OK && info.available == 1 &&
               info.emulated == 1 && info.reason[0] == 0,
           "emulated query: available %d emulated %d reason %s (%s)", info.available, info.emulated, info.reason,
           mst_last_error());
     return finish("absent");
 }
 
-static int test_no_device(void)
-{
-    const char *parts[] = {"cuInit", "CUDA_ERROR_NO_DEVICE", "no CUDA-capable device is detected", "nvidia-smi",
-                           NULL};
-    expect_unusable("cuInit without a GPU", parts);
-    return finish("no_device");
-}
+/* The cases where the fake (set up by driver_tests.cmake's FAKE_CUDA_* environment) cannot be used at all:
+ * the driver, the device layer and the backend query must each say why. */
+typedef struct {
+    const char *name;      /* the command-line case, and the name finish() prints */
+    const char *what;      /* the label of the printed checks */
+    int needs_ptx;         /* the failure is the PTX load: skipped in a build that embeds none */
+    const char *parts[6];  /* in every message; NULL-terminated */
+    const char *reason[3]; /* in the query's 255-character reason where parts would not fit; {NULL}: parts */
+} unusable_case;
 
-static int test_zero_devices(void)
-{
-    const char *parts[] = {"reports no CUDA device", "CUDA 12.4", "CUDA_VISIBLE_DEVICES", NULL};
-    expect_unusable("zero devices", parts);
-    return finish("zero_devices");
-}
+static const unusable_case unusable_cases[] = {
+    /* FAKE_CUDA_INIT_ERROR=100 */
+    {"no_device", "cuInit without a GPU", 0,
+     {"cuInit", "CUDA_ERROR_NO_DEVICE", "no CUDA-capable device is detected", "nvidia-smi", NULL}, {NULL}},
+    /* FAKE_CUDA_DEVICES=0 */
+    {"zero_devices", "zero devices", 0, {"reports no CUDA device", "CUDA 12.4", "CUDA_VISIBLE_DEVICES", NULL}, {NULL}},
+    /* FAKE_CUDA_INIT_ERROR=803 */
+    {"init_failure", "cuInit failure", 0,
+     {"cuInit: CUDA_ERROR_SYSTEM_DRIVER_MISMATCH", "system has unsupported display driver / cuda driver combination",
+      "reinstall the driver", NULL},
+     {NULL}},
+    /* FAKE_CUDA_DRIVER_VERSION=10020 */
+    {"old_driver", "old driver", 0, {"supports CUDA 10.2", "11.0 or newer", "update the NVIDIA driver", NULL}, {NULL}},
+    /* FAKE_CUDA_JIT_ERROR=1 */
+    {"ptx_rejected", "PTX rejected", 1,
+     {"cuModuleLoadDataEx(", "CUDA_ERROR_UNSUPPORTED_PTX_VERSION", "Unsupported .version 7.0; current version is '6.4'",
+      "update the NVIDIA driver (this library's PTX needs a driver for CUDA 11.0 or newer)", NULL},
+     {"CUDA_ERROR_UNSUPPORTED_PTX_VERSION", "update the NVIDIA driver", NULL}},
+    /* FAKE_CUDA_CC=7.5 */
+    {"old_gpu", "old GPU", 0, {"CUDA device 0 (Fake GPU 0)", "compute capability 7.5", "8.0 or newer", NULL}, {NULL}},
+};
 
-static int test_init_failure(void)
+static int test_unusable(const unusable_case *c)
 {
-    const char *parts[] = {"cuInit: CUDA_ERROR_SYSTEM_DRIVER_MISMATCH",
-                           "system has unsupported display driver / cuda driver combination",
-                           "reinstall the driver", NULL};
-    expect_unusable("cuInit failure", parts);
-    return finish("init_failure");
-}
-
-static int test_old_driver(void)
-{
-    const char *parts[] = {"supports CUDA 10.2", "11.0 or newer", "update the NVIDIA driver", NULL};
-    expect_unusable("old driver", parts);
-    return finish("old_driver");
-}
-
-static int test_ptx_rejected(void)
-{
-    if (mst_ptx_module_count == 0) {
+    if (c->needs_ptx && mst_ptx_module_count == 0) {
         printf("skipped: this build embeds no PTX\n");
         return SKIP;
     }
-    const char *parts[] = {"cuModuleLoadDataEx(", "CUDA_ERROR_UNSUPPORTED_PTX_VERSION",
-                           "Unsupported .version 7.0; current version is '6.4'",
-                           "update the NVIDIA driver (this library's PTX needs a driver for CUDA 11.0 or newer)", NULL};
-    const char *reason[] = {"CUDA_ERROR_UNSUPPORTED_PTX_VERSION", "update the NVIDIA driver", NULL};
-    expect_unusable_r("PTX rejected", parts, reason);
-    return finish("ptx_rejected");
-}
-
-static int test_old_gpu(void)
-{
-    const char *parts[] = {"CUDA device 0 (Fake GPU 0)", "compute capability 7.5", "8.0 or newer", NULL};
-    expect_unusable("old GPU", parts);
-    return finish("old_gpu");
+    expect_unusable(c->what, c->parts, c->reason[0] ? c->reason : NULL);
+    return finish(c->name);
 }
 
 /* the first kernel name in the embedded PTX: ".entry <name>(" */
@@ -282,9 +273,7 @@ static int test_fake_device(void)
     CHECK(mst_drv_probe(&desc, &count) == MST_OK && count == 1 && strcmp(desc.name, "Fake GPU 0") == 0,
           "probe: %s, %d device(s), %s", mst_last_error(), count, desc.name);
     mst_backend_info info;
-    memset(&info, 0, sizeof info);
-    info.struct_size = sizeof info;
-    CHECK(mst_backend_query(MST_BACKEND_CUDA, 0, &info) == MST_OK, "query: %s", mst_last_error());
+    CHECK(query_cuda(0, &info) == MST_OK, "query: %s", mst_last_error());
     CHECK(info.available == 1 && info.emulated == 0 && info.device_count == 1 && info.compute_major == 8 &&
               info.driver_version == 12040 && strcmp(info.device_name, "Fake GPU 0") == 0 && info.reason[0] == 0,
           "query: available %d emulated %d count %d cc %d driver %d name %s reason %s", info.available, info.emulated,
@@ -328,8 +317,6 @@ static int test_model_too_big(void)
         printf("FAIL: the fake libcuda.so.1 is not the one loaded (LD_LIBRARY_PATH)\n");
         return 1;
     }
-    const int32_t f16[9] = {MST_TYPE_F16, MST_TYPE_F16, MST_TYPE_F16, MST_TYPE_F16, MST_TYPE_F16,
-                            MST_TYPE_F16, MST_TYPE_F16, MST_TYPE_F16, MST_TYPE_F16};
     mst_model_params p;
     mst_model_params_default(&p);
     p.backend = MST_BACKEND_CUDA;
@@ -341,7 +328,7 @@ static int test_model_too_big(void)
     mst_model_config big = tiny_config();
     big.n_vocab = 320000;
     test_model tm;
-    tm_build(&tm, 3, &big, f16, 1);
+    tm_build(&tm, 3, &big, all_f16, 1);
     const uint64_t before = allocated();
     mst_model *m = NULL;
     const char *parts[] = {"the weights need", "of device memory after conversion", "device 0 (Fake GPU 0)",
@@ -355,7 +342,7 @@ static int test_model_too_big(void)
 
     /* a small one fits: progress up to 1.0, and every byte comes back at mst_model_free */
     mst_model_config cfg = tiny_config();
-    tm_build(&tm, 4, &cfg, f16, 0);
+    tm_build(&tm, 4, &cfg, all_f16, 0);
     CHECK(mst_model_create_with(&tm.cfg, tm.desc, tm.n_desc, &p, &m) == MST_OK, "small model: %s", mst_last_error());
     CHECK(seen[0] == 1.0f && seen[1] >= 2, "progress ended at %g after %g calls", seen[0], seen[1]);
     CHECK(allocated() > before, "nothing was allocated for the model");
@@ -418,11 +405,9 @@ static int test_pass_failure(void)
         printf("FAIL: the fake libcuda.so.1 is not the one loaded (LD_LIBRARY_PATH)\n");
         return 1;
     }
-    const int32_t f16[9] = {MST_TYPE_F16, MST_TYPE_F16, MST_TYPE_F16, MST_TYPE_F16, MST_TYPE_F16,
-                            MST_TYPE_F16, MST_TYPE_F16, MST_TYPE_F16, MST_TYPE_F16};
     mst_model_config cfg = tiny_config();
     test_model tm;
-    tm_build(&tm, 5, &cfg, f16, 0);
+    tm_build(&tm, 5, &cfg, all_f16, 0);
     mst_model_params p;
     mst_model_params_default(&p);
     p.backend = MST_BACKEND_CUDA;
@@ -483,18 +468,9 @@ int main(int argc, char **argv)
     const char *which = argc > 1 ? argv[1] : "";
     if (strcmp(which, "absent") == 0)
         return test_absent();
-    if (strcmp(which, "no_device") == 0)
-        return test_no_device();
-    if (strcmp(which, "zero_devices") == 0)
-        return test_zero_devices();
-    if (strcmp(which, "init_failure") == 0)
-        return test_init_failure();
-    if (strcmp(which, "old_driver") == 0)
-        return test_old_driver();
-    if (strcmp(which, "ptx_rejected") == 0)
-        return test_ptx_rejected();
-    if (strcmp(which, "old_gpu") == 0)
-        return test_old_gpu();
+    for (size_t i = 0; i < sizeof unusable_cases / sizeof unusable_cases[0]; i++)
+        if (strcmp(which, unusable_cases[i].name) == 0)
+            return test_unusable(&unusable_cases[i]);
     if (strcmp(which, "fake_device") == 0)
         return test_fake_device();
     if (strcmp(which, "no_proc_address") == 0)

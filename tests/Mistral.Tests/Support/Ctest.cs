@@ -22,7 +22,7 @@ internal static class Ctest
     }
 
     /// <summary>Test cases, one per native test; a listing failure becomes one failing case that says why.</summary>
-    public static IEnumerable<TestCaseData> Cases(string prefix)
+    public static IEnumerable<TestCaseData> Cases(string prefix, Func<string, bool>? include = null)
     {
         IReadOnlyList<NativeTest> tests;
         try
@@ -34,7 +34,7 @@ internal static class Ctest
             return [new TestCaseData("(listing)", ex.Message).SetName($"{prefix}_listing_failed")];
         }
         if (tests.Count == 0) return [new TestCaseData("(listing)", "ctest lists no tests").SetName($"{prefix}_listing_failed")];
-        return tests.Select(t => new TestCaseData(t.Name, null).SetName($"{prefix}_{t.Name}"));
+        return tests.Where(t => include?.Invoke(t.Name) ?? true).Select(t => new TestCaseData(t.Name, null).SetName($"{prefix}_{t.Name}"));
     }
 
     public static (int Code, string Output) Run(string file, IEnumerable<string> arguments, IDictionary<string, string>? environment = null)
