@@ -41,6 +41,12 @@ static inline mst_dev *ct_open(void)
         printf("skipped: no CUDA device (%s)\n", mst_last_error());
         exit(77);
     }
+    mst_dev_desc desc;
+    ct_ok(mst_dev_describe(d, &desc), "mst_dev_describe");
+    if (desc.emulated) { /* MISTRAL_CUDA_EMULATE=1 inherited: this run would prove nothing about a GPU */
+        printf("FAIL the driver run got the emulator (MISTRAL_CUDA_EMULATE is set)\n");
+        exit(2);
+    }
     return d;
 }
 

@@ -203,6 +203,11 @@ static int open_side(const cm_model *mm, int32_t backend, uint32_t n_ctx, side *
         printf("skipped: no CUDA device (%s)\n", mst_last_error());
         exit(77);
     }
+    if (st == MST_OK && driver && backend == MST_BACKEND_CUDA) {
+        mst_backend_info info = {.struct_size = sizeof info};
+        CHECK(mst_backend_query(MST_BACKEND_CUDA, 0, &info) == MST_OK && !info.emulated,
+              "the driver run got the emulator (MISTRAL_CUDA_EMULATE is set)");
+    }
     CHECK(st == MST_OK, "%s model: %s: %s", backend ? "CUDA" : "CPU", mst_status_to_string(st), mst_last_error());
     if (st != MST_OK)
         return 0;
