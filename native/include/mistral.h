@@ -168,7 +168,8 @@ typedef struct mst_tensor_desc {
 typedef struct mst_context_params {
     uint32_t struct_size;    /* sizeof(mst_context_params) */
     uint32_t n_ctx;          /* KV cache length in tokens (> 0); see "rolling cache" below */
-    uint32_t n_threads;      /* worker threads including the caller; 0 = one per online CPU */
+    uint32_t n_threads;      /* worker threads including the caller; 0 = one per CPU this process may run on
+                              * (its affinity mask, capped by a cgroup CPU quota) */
     uint32_t n_batch;        /* most tokens one mst_decode call takes (> 0) */
 } mst_context_params;
 

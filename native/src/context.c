@@ -3,16 +3,16 @@
  * context_init), all allocated up front so that mst_decode never allocates. One call at a time per context
  * (MST_ERR_BUSY otherwise). */
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "internal.h"
 
 enum { MAX_THREADS = 1024 };
 
+/* One thread per CPU this process may run on (usable_cpus.c: affinity mask and cgroup quota). */
 static uint32_t default_threads(void)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1u : n > MAX_THREADS ? MAX_THREADS : (uint32_t)n;
+    uint32_t n = mst_usable_cpus();
+    return n > MAX_THREADS ? MAX_THREADS : n;
 }
 
 /* The host arrays of the MoE routing (the backend's buffers are context_free's). */

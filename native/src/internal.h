@@ -132,6 +132,11 @@ struct mst_context {
     float *group_w;     /* [n_batch] their weights for that expert (host) */
 };
 
+/* usable_cpus.c: the CPUs this process may run on (affinity mask, capped by the cgroup CPU quota), at least 1;
+ * and the quota alone, as whole CPUs rounded up (0: none), read from the given cgroup v2 / v1 files. */
+uint32_t mst_usable_cpus(void);
+uint32_t mst_cgroup_cpu_quota(const char *cpu_max_path, const char *v1_quota_path, const char *v1_period_path);
+
 /* Allocates count elements of `size` bytes, checking the product; NULL on overflow or OOM. */
 void *mst_alloc_array(uint64_t count, size_t size);
 

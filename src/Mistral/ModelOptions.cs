@@ -6,7 +6,11 @@ namespace Mistral;
 /// <summary>How a model is loaded.</summary>
 public sealed record ModelOptions
 {
-    /// <summary>Worker threads for sessions of this model; 0 means one per processor.</summary>
+    /// <summary>
+    /// Worker threads for sessions of this model; 0 (the default) means one per processor this process may run on:
+    /// its CPU affinity (<c>taskset</c>), capped by a container's cgroup CPU quota. More threads than that only wait
+    /// on each other.
+    /// </summary>
     public int Threads { get; init; }
 
     /// <summary>Default context length (KV cache tokens) of sessions; 0 means the trained length, at most 4096.</summary>
