@@ -21,19 +21,14 @@ MST_KERNEL void mst_k_swiglu(float *gate, const float *up, uint64_t n)
 MST_REGISTER_KERNEL(mst_k_swiglu);
 
 #if MST_HOST_CODE
+#include "grid_stride.cuh"
 #include "kernels.h"
-
-enum { MST_SWIGLU_THREADS = 256, MST_SWIGLU_MAX_BLOCKS = 4096 };
 
 extern "C" mst_status mst_cuda_swiglu(mst_dev *d, mst_dptr gate, mst_dptr up, uint64_t n)
 {
     if (n == 0)
         return MST_OK;
-    uint64_t blocks = (n + MST_SWIGLU_THREADS - 1) / MST_SWIGLU_THREADS;
-    if (blocks > MST_SWIGLU_MAX_BLOCKS)
-        blocks = MST_SWIGLU_MAX_BLOCKS;
     void *args[] = {&gate, &up, &n};
-    return mst_dev_launch(d, &mst_kernel_mst_k_swiglu, mst_dim3{(uint32_t)blocks, 1, 1},
-                          mst_dim3{MST_SWIGLU_THREADS, 1, 1}, 0, args);
+    return mst_dev_launch(d, &mst_kernel_mst_k_swiglu, mst_grid_stride_blocks(n), mst_grid_stride_threads(), 0, args);
 }
 #endif

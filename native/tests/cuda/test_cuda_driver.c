@@ -90,7 +90,7 @@ static int test_absent(void)
      * to test there. */
     void *real = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
     if (real) {
-        printf("skipped: a libcuda.so.1 is installed on this machine\n");
+        printf("skipped: a real libcuda.so.1 is installed (ld.so.cache finds it)\n");
         dlclose(real);
         return SKIP;
     }
