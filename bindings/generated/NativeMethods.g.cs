@@ -23,7 +23,7 @@ namespace Mistral.Interop;
 /// <summary>The version of the C ABI these bindings were generated from (MST_ABI_VERSION).</summary>
 internal static class MistralAbi
 {
-    internal const uint Version = 4;
+    internal const uint Version = 5;
 }
 
 internal enum mst_status : int
@@ -37,6 +37,7 @@ internal enum mst_status : int
     MST_ERR_BUSY = 6,
     MST_ERR_INTERNAL = 7,
     MST_ERR_DEVICE = 8,
+    MST_ERR_NON_FINITE = 9,
 }
 
 internal enum mst_type : int
@@ -110,6 +111,11 @@ internal enum mst_tensor_flag : int
     MST_TENSOR_FILE_MAPPED = 1,
 }
 
+internal enum mst_context_flag : int
+{
+    MST_CONTEXT_CHECK_LAYERS = 1,
+}
+
 internal enum mst_backend_flag : int
 {
     MST_BACKEND_EMULATE = 1,
@@ -156,6 +162,8 @@ internal unsafe struct mst_context_params
     public uint n_ctx;
     public uint n_threads;
     public uint n_batch;
+    public uint flags;
+    public int kv_type;
 }
 
 [StructLayout(LayoutKind.Sequential)]

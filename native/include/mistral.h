@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 /* Bumped on any change to a signature, struct layout or enum value below. */
-#define MST_ABI_VERSION 4
+#define MST_ABI_VERSION 5
 
 typedef enum mst_status {
     MST_OK = 0,
@@ -43,8 +43,11 @@ typedef enum mst_status {
     MST_ERR_ABI_MISMATCH = 5,     /* a struct_size the library does not know */
     MST_ERR_BUSY = 6,             /* the context is already in use by another call */
     MST_ERR_INTERNAL = 7,         /* a bug: please report it with mst_last_error() */
-    MST_ERR_DEVICE = 8            /* the GPU driver or device failed or is missing; mst_last_error() names
+    MST_ERR_DEVICE = 8,           /* the GPU driver or device failed or is missing; mst_last_error() names
                                    * the call, the driver's error and what to do */
+    MST_ERR_NON_FINITE = 9        /* the forward pass produced NaN or Inf: mst_last_error() names the position
+                                   * (and, with MST_CONTEXT_CHECK_LAYERS, the layer); the weights hold
+                                   * non-finite values or overflow */
 } mst_status;
 
 /* Tensor element types: the values are GGML's type ids, as stored in GGUF files. */
@@ -164,13 +167,26 @@ typedef struct mst_tensor_desc {
     uint64_t n_bytes;        /* bytes readable at data; must equal the size the type and shape imply */
 } mst_tensor_desc;
 
+/* mst_context_params.flags bits. */
+typedef enum mst_context_flag {
+    /* Checks the residual stream after the embedding and after every layer for NaN/Inf, so that
+     * MST_ERR_NON_FINITE names the first layer that produced one (a scan of n_tokens * n_embd floats per
+     * layer: for finding a bad weight, not for production). Without it only the logits are checked. */
+    MST_CONTEXT_CHECK_LAYERS = 1
+} mst_context_flag;
+
 /* Settings of one inference context (one KV cache, one thread pool). */
 typedef struct mst_context_params {
     uint32_t struct_size;    /* sizeof(mst_context_params) */
     uint32_t n_ctx;          /* KV cache length in tokens (> 0); see "rolling cache" below */
     uint32_t n_threads;      /* worker threads including the caller; 0 = one per CPU this process may run on
-                              * (its affinity mask, capped by a cgroup CPU quota) */
+                              * (its affinity mask, capped by a cgroup CPU quota). More than that is honoured but
+                              * only slower: waiting threads spin briefly, yield, then sleep */
     uint32_t n_batch;        /* most tokens one mst_decode call takes (> 0) */
+    uint32_t flags;          /* mst_context_flag bits, 0 for none */
+    int32_t kv_type;         /* element type of the KV cache (mst_type): MST_TYPE_F16 (the default: half the
+                              * memory of F32) or MST_TYPE_F32; a backend that cannot hold the type asked for
+                              * fails with MST_ERR_UNSUPPORTED (CUDA holds F16 only) */
 } mst_context_params;
 
 /* mst_model_params.flags and mst_backend_query flags. */
@@ -264,7 +280,7 @@ MST_API mst_status mst_context_set_threads(mst_context *context, uint32_t n_thre
 /* Tokens the context has seen (the position of the next token). With a rolling cache this may
  * exceed n_ctx; older keys are no longer held. */
 MST_API mst_status mst_context_position(mst_context *context, uint32_t *out_n_past);
-/* Cache slots per layer (memory: 2 * n_layer * slots * kv_dim floats) and the position limit
+/* Cache slots per layer (memory: 2 * n_layer * slots * kv_dim values of kv_type: 2 bytes F16, 4 bytes F32) and the position limit
  * (n_ctx, or INT32_MAX for a rolling cache). Either out-pointer may be NULL. */
 MST_API mst_status mst_context_limits(mst_context *context, uint32_t *out_kv_slots, uint32_t *out_max_position);
 /* Forgets every cached token from position n_past on (n_past <= current position). With a rolling

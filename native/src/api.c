@@ -56,6 +56,7 @@ MST_API const char *mst_status_to_string(mst_status status)
     case MST_ERR_BUSY: return "busy";
     case MST_ERR_INTERNAL: return "internal error";
     case MST_ERR_DEVICE: return "device error";
+    case MST_ERR_NON_FINITE: return "non-finite values";
     }
     return "unknown status";
 }
@@ -87,6 +88,7 @@ static const uint64_t k_tensor_fields[] = {
 static const uint64_t k_params_fields[] = {
     FIELD(mst_context_params, struct_size), FIELD(mst_context_params, n_ctx),
     FIELD(mst_context_params, n_threads), FIELD(mst_context_params, n_batch),
+    FIELD(mst_context_params, flags), FIELD(mst_context_params, kv_type),
 };
 static const uint64_t k_model_params_fields[] = {
     FIELD(mst_model_params, struct_size), FIELD(mst_model_params, backend), FIELD(mst_model_params, device),
@@ -173,6 +175,8 @@ MST_API mst_status mst_context_params_default(mst_context_params *out_params)
         .n_ctx = 4096,
         .n_threads = 0,
         .n_batch = 512,
+        .flags = 0,
+        .kv_type = MST_TYPE_F16,
     };
     return MST_OK;
 }

@@ -70,7 +70,9 @@ typedef struct mst_backend {
     /* ---- mixture of experts ---- */
     /* From router logits (n rows of n_expert): per token the n_expert_used chosen experts, largest logit
      * first (ties: lower index), and their softmax weights, into host arrays chosen/weights (n rows of
-     * n_expert_used). The one op whose result comes back to the host: it decides which experts run. */
+     * n_expert_used). The one op whose result comes back to the host: it decides which experts run.
+     * A token with a NaN or infinite logit is not routed: all its slots get -1 (weights NaN), and forward.c
+     * fails the pass with MST_ERR_NON_FINITE naming the layer and the position. */
     void (*moe_gate)(mst_context *ctx, const float *router_logits, uint32_t n, int32_t *chosen, float *weights);
     /* dst[j] = src[rows[j]] for j < g, rows of `width` floats; rows is host memory. */
     void (*gather)(mst_context *ctx, float *dst, const float *src, const int32_t *rows, uint32_t g, uint32_t width);
@@ -87,6 +89,12 @@ typedef struct mst_backend {
     /* Ends the pass: copies rows * n_vocab logits from buf to host when they differ, and waits for the
      * device. Returns the pass's status (the first failure recorded, or MST_OK). */
     mst_status (*end)(mst_context *ctx, float *host, const float *buf, uint32_t rows);
+
+    /* ---- checks ---- */
+    /* Index of the first NaN/Inf among x[0..n) of backend memory, or -1; a host answer, so it waits for the
+     * work queued before it (CUDA: a download). Every pass checks the output layer's input rows (forward.c);
+     * MST_CONTEXT_CHECK_LAYERS adds every layer's output. */
+    int64_t (*find_nonfinite)(mst_context *ctx, const float *x, uint64_t n);
 } mst_backend;
 
 extern const mst_backend mst_backend_cpu;  /* cpu/backend_cpu.c */

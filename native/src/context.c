@@ -86,6 +86,11 @@ MST_API mst_status mst_context_create(mst_model *model, const mst_context_params
     if (params->n_threads > MAX_THREADS)
         return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_context_create: n_threads (%u) exceeds %d", params->n_threads,
                         MAX_THREADS);
+    if (params->flags & ~(uint32_t)MST_CONTEXT_CHECK_LAYERS)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_context_create: flags 0x%x has unknown bits", params->flags);
+    if (params->kv_type != MST_TYPE_F16 && params->kv_type != MST_TYPE_F32)
+        return mst_fail(MST_ERR_UNSUPPORTED, "mst_context_create: kv_type %d is not a KV cache type (F32 = %d, F16 = %d)",
+                        (int)params->kv_type, MST_TYPE_F32, MST_TYPE_F16);
 
     const mst_model_config *cfg = &model->cfg;
     uint32_t n_threads = params->n_threads ? params->n_threads : default_threads();
@@ -96,6 +101,8 @@ MST_API mst_status mst_context_create(mst_model *model, const mst_context_params
     c->n_ctx = params->n_ctx;
     /* A batch can never hold more tokens than the cache, so do not size scratch beyond it. */
     c->n_batch = params->n_batch < params->n_ctx ? params->n_batch : params->n_ctx;
+    c->flags = params->flags;
+    c->kv_type = params->kv_type;
     atomic_init(&c->busy, 0);
     plan_cache(c, model);
 
@@ -214,6 +221,23 @@ MST_API mst_status mst_context_truncate(mst_context *context, uint32_t n_past)
     return st;
 }
 
+/* NaN or Inf in the logits (rows of n_vocab, the first at position pos0) is an error, not a token: a sampler
+ * would silently pick token 0 forever. A scan of the row costs nothing next to the pass that made it. */
+static mst_status check_logits(const mst_context *c, const float *logits, uint32_t rows, uint32_t pos0, uint32_t start)
+{
+    const uint32_t n_vocab = c->model->cfg.n_vocab;
+    const int64_t i = mst_find_nonfinite(logits, (uint64_t)rows * n_vocab);
+    if (i < 0)
+        return MST_OK;
+    const float bad = logits[i];
+    return mst_fail(MST_ERR_NON_FINITE,
+                    "mst_decode: the logits at position %u are not finite (%s for token %u): the model's weights or norms "
+                    "hold NaN/Inf, or its activations overflow (MST_CONTEXT_CHECK_LAYERS names the first layer); the "
+                    "context stays at position %u",
+                    pos0 + (uint32_t)(i / n_vocab), bad != bad ? "NaN" : bad > 0 ? "+Inf" : "-Inf",
+                    (unsigned)(i % n_vocab), start);
+}
+
 MST_API mst_status mst_decode(mst_context *context, const int32_t *tokens, uint32_t n_tokens, int32_t all_logits,
                               float *logits_out, uint64_t logits_capacity)
 {
@@ -250,26 +274,36 @@ MST_API mst_status mst_decode(mst_context *context, const int32_t *tokens, uint3
                       context->n_past, context->rolling ? "the position limit" : "n_ctx", context->max_pos);
     /* A rolling cache runs the batch in steps of at most max_chunk tokens, so no step overwrites a
      * key that one of its own queries still sees. The last step writes the last token's logits. */
+    const uint32_t start = context->n_past;
     for (uint32_t done = 0; st == MST_OK && done < n_tokens;) {
         uint32_t n = n_tokens - done < context->max_chunk ? n_tokens - done : context->max_chunk;
         float *out = all_logits ? logits_out + (size_t)done * n_vocab : logits_out;
         const uint32_t p0 = context->n_past;
         st = mst_forward(context, tokens + done, n, all_logits, out);
         /* A failed step may have written some of its cache rows: kv_high counts them as written (so truncate
-         * never promises keys they overwrote), but n_past stays before the step. */
+         * never promises keys they overwrote), but n_past goes back to where the call began. */
         if ((uint64_t)p0 + n > context->kv_high)
             context->kv_high = p0 + n;
+        if (st == MST_ERR_NON_FINITE) {
+            mst_fail(st, "mst_decode: %s; the context stays at position %u", context->pass_error, start);
+            break;
+        }
         if (st != MST_OK) {
             mst_fail(st,
                      "mst_decode: the %s backend failed on tokens %u..%u of %u (positions %u..%u; the context stays "
                      "at position %u): %s",
-                     context->backend->name, done, done + n - 1, n_tokens, p0, p0 + n - 1, p0,
+                     context->backend->name, done, done + n - 1, n_tokens, p0, p0 + n - 1, start,
                      context->pass_error[0] ? context->pass_error : "no message");
             break;
         }
+        st = check_logits(context, out, all_logits ? n : 1, all_logits ? p0 : p0 + n - 1, start);
+        if (st != MST_OK)
+            break;
         context->n_past += n;
         done += n;
     }
+    if (st != MST_OK)
+        context->n_past = start; /* "on failure the cache is unchanged", whichever step failed */
     release(context);
     return st;
 }

@@ -11,7 +11,11 @@
  *                    weight_e * Wdown_e (silu(Wgate_e h) * Wup_e h)   (MoE: chosen by Wrouter h)
  *   logits = Woutput (rmsnorm(x) * output_norm)     (last token only, unless all_logits)
  * How each op runs (threads, SIMD, quantized activations; or device kernels) is the backend's business
- * (cpu/backend_cpu.c, cuda/backend_cuda_*.c). Weight shapes below are [input -> output] per token. */
+ * (cpu/backend_cpu.c, cuda/backend_cuda_*.c). Weight shapes below are [input -> output] per token.
+ * NaN/Inf is an error, not a token: the output layer's input rows are checked on every pass (context.c then checks
+ * the logits), and with MST_CONTEXT_CHECK_LAYERS the residual stream after the embedding and every layer. */
+#include <stdio.h>
+
 #include "internal.h"
 
 /* y = W x over n_tokens rows; one matrix. */
@@ -33,6 +37,12 @@ static void moe_ffn(mst_context *ctx, const mst_layer *L, uint32_t n)
     b->moe_gate(ctx, ctx->router, n, ctx->chosen, ctx->chosen_w); /* k experts per token and weights (host) */
     if (mst_backend_failed(ctx))
         return; /* chosen was not written: the pass is lost anyway */
+    for (uint32_t t = 0; t < n; t++)
+        if (ctx->chosen[(size_t)t * k] < 0) { /* backend.h: a NaN/Inf among the token's router logits */
+            mst_backend_fail(ctx, MST_ERR_NON_FINITE, "layer %u produced non-finite router logits at position %u",
+                             (unsigned)(L - ctx->model->layers), ctx->n_past + t);
+            return;
+        }
     b->zero(ctx, ctx->xb2, (uint64_t)n * n_embd);
     for (uint32_t e = 0; e < cfg->n_expert; e++) {
         uint32_t g = 0; /* tokens routed to expert e, and their weights for it */
@@ -58,6 +68,26 @@ static void moe_ffn(mst_context *ctx, const mst_layer *L, uint32_t n)
     }
 }
 
+/* MST_CONTEXT_CHECK_LAYERS: fails the pass at the first layer whose output x holds NaN/Inf, naming the layer
+ * ("the embedding" for layer -1) and the position of the first token affected. */
+static int check_layer(mst_context *ctx, int32_t layer, uint32_t n)
+{
+    if (!(ctx->flags & MST_CONTEXT_CHECK_LAYERS) || mst_backend_failed(ctx))
+        return 0;
+    const uint32_t n_embd = ctx->model->cfg.n_embd;
+    const int64_t i = ctx->backend->find_nonfinite(ctx, ctx->x, (uint64_t)n * n_embd);
+    if (i < 0)
+        return 0;
+    char what[32];
+    if (layer < 0)
+        snprintf(what, sizeof what, "the token embedding");
+    else
+        snprintf(what, sizeof what, "layer %d", (int)layer);
+    mst_backend_fail(ctx, MST_ERR_NON_FINITE, "%s produced NaN/Inf at position %u (element %u of %u)", what,
+                     ctx->n_past + (uint32_t)(i / n_embd), (unsigned)(i % n_embd), n_embd);
+    return 1;
+}
+
 mst_status mst_forward(mst_context *ctx, const int32_t *tokens, uint32_t n, int all_logits, float *logits)
 {
     const mst_backend *b = ctx->backend;
@@ -70,8 +100,9 @@ mst_status mst_forward(mst_context *ctx, const int32_t *tokens, uint32_t n, int 
     b->begin(ctx, tokens, n);
 
     b->embed(ctx, n, ctx->x); /* x = token_embd rows [n_embd] of the tokens */
+    int bad = check_layer(ctx, -1, n);
 
-    for (uint32_t l = 0; l < cfg->n_layer; l++) {
+    for (uint32_t l = 0; l < cfg->n_layer && !bad; l++) {
         const mst_layer *L = &m->layers[l];
 
         /* attention block */
@@ -99,14 +130,25 @@ mst_status mst_forward(mst_context *ctx, const int32_t *tokens, uint32_t n, int 
             matmul(ctx, &L->w_down, ctx->hb, n, ctx->xb2);              /* Wdown [n_ff -> n_embd] */
         }
         b->add(ctx, ctx->x, ctx->xb2, n_x);
+        bad = check_layer(ctx, (int32_t)l, n);
     }
 
     /* every token's logits, or the last token's only */
     const uint32_t rows = all_logits ? n : 1;
     const float *x_out = all_logits ? ctx->x : ctx->x + (size_t)(n - 1) * cfg->n_embd;
-    b->rmsnorm(ctx, x_out, m->output_norm, rows, ctx->xb); /* output_norm [n_embd] */
     float *out = b->logits_buffer(ctx, logits, rows);
-    matmul(ctx, &m->output, ctx->xb, rows, out);            /* Woutput [n_embd -> n_vocab] */
+    if (!bad) {
+        b->rmsnorm(ctx, x_out, m->output_norm, rows, ctx->xb); /* output_norm [n_embd] */
+        matmul(ctx, &m->output, ctx->xb, rows, out);            /* Woutput [n_embd -> n_vocab] */
+        /* NaN in the hidden state must not be laundered into finite logits by the output matmul's activation
+         * quantization (a NaN becomes an arbitrary int8): its input rows are checked, a few thousand floats next to
+         * the n_vocab x n_embd weights it reads. On a GPU the answer arrives with the logits' own wait. */
+        const uint64_t n_in = (uint64_t)rows * cfg->n_embd;
+        const int64_t i = mst_backend_failed(ctx) ? -1 : b->find_nonfinite(ctx, ctx->xb, n_in);
+        if (i >= 0)
+            mst_backend_fail(ctx, MST_ERR_NON_FINITE, "the hidden state at position %u is not finite (NaN/Inf reached the output layer)",
+                             ctx->n_past + (all_logits ? (uint32_t)(i / cfg->n_embd) : n - 1));
+    }
     const mst_status st = b->end(ctx, logits, out, rows);
     return st != MST_OK ? st : ctx->pass_status;
 }

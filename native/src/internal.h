@@ -101,6 +101,8 @@ struct mst_context {
     uint32_t n_ctx;
     uint32_t n_batch;
     uint32_t n_past;
+    uint32_t flags;  /* mst_context_flag bits */
+    int32_t kv_type; /* mst_type of the KV cache (the backend's context_init refuses one it cannot hold) */
     /* KV slots per layer. Position p lives in slot p % kv_slots; without rolling kv_slots = n_ctx
      * and positions never reach it, so that is the identity. */
     uint32_t kv_slots;
@@ -136,6 +138,18 @@ struct mst_context {
  * and the quota alone, as whole CPUs rounded up (0: none), read from the given cgroup v2 / v1 files. */
 uint32_t mst_usable_cpus(void);
 uint32_t mst_cgroup_cpu_quota(const char *cpu_max_path, const char *v1_quota_path, const char *v1_period_path);
+
+/* Index of the first NaN or Inf among x[0..n) (host memory), or -1. Tests the exponent bits rather than calling
+ * isfinite(), so that no floating-point compiler option can fold the check away. */
+static inline int64_t mst_find_nonfinite(const float *x, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        union { float f; uint32_t u; } v = {x[i]};
+        if ((v.u & 0x7f800000u) == 0x7f800000u)
+            return (int64_t)i;
+    }
+    return -1;
+}
 
 /* Allocates count elements of `size` bytes, checking the product; NULL on overflow or OOM. */
 void *mst_alloc_array(uint64_t count, size_t size);

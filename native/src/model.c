@@ -252,16 +252,27 @@ static mst_status create(const char *fn, const mst_model_config *config, const m
     atomic_init(&m->refs, 1);
     atomic_init(&m->caller_released, 0);
 
+    /* Nothing is sized from the config before the table confirms it: a layer count the tensors cannot fill is
+     * refused here, and the norm copies are allocated only once every shape has matched the config. */
     const uint32_t n_layer = config->n_layer;
+    const uint64_t per_layer = config->n_expert > 0 ? 10 : 9; /* 2 norms, q, k, v, out; 3 FFN (or router + 3) */
+    if ((uint64_t)n_layer * per_layer + 2 > n_tensors) {
+        free_model(m);
+        return mst_fail(MST_ERR_INVALID_ARGUMENT,
+                        "%s: n_layer = %u needs at least %llu tensors (%llu per layer, token_embd, output_norm), the table "
+                        "has %u",
+                        fn, n_layer, (unsigned long long)((uint64_t)n_layer * per_layer + 2),
+                        (unsigned long long)per_layer, n_tensors);
+    }
     const size_t n_slots = N_GLOBAL_SLOTS + (size_t)n_layer * N_LAYER_ROLES;
     const mst_tensor_desc **seen = mst_alloc_array(n_slots, sizeof *seen);
     m->layers = mst_alloc_array(n_layer, sizeof *m->layers);
-    m->norms = mst_alloc_array((uint64_t)(1 + 2 * (uint64_t)n_layer) * config->n_embd, sizeof(float));
     m->windows = mst_alloc_array(n_layer, sizeof *m->windows);
-    if (!seen || !m->layers || !m->norms || !m->windows) {
+    if (!seen || !m->layers || !m->windows) {
         free(seen);
         free_model(m);
-        return mst_fail(MST_ERR_OUT_OF_MEMORY, "%s: out of memory for %u layers", fn, n_layer);
+        return mst_fail(MST_ERR_OUT_OF_MEMORY, "%s: out of memory for the tables of %u layers (%llu bytes)", fn,
+                        n_layer, (unsigned long long)(n_slots * sizeof *seen + n_layer * (sizeof(mst_layer) + 4)));
     }
 
     for (uint32_t i = 0; i < n_tensors && st == MST_OK; i++) {
@@ -283,6 +294,11 @@ static mst_status create(const char *fn, const mst_model_config *config, const m
             continue;
         st = mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %s (layer %d) is missing", role_name(role), (int)layer);
     }
+    const uint64_t n_norm_floats = (1 + 2 * (uint64_t)n_layer) * config->n_embd;
+    if (st == MST_OK && !(m->norms = mst_alloc_array(n_norm_floats, sizeof(float))))
+        st = mst_fail(MST_ERR_OUT_OF_MEMORY,
+                      "%s: out of memory for the float32 norm weights (%llu bytes: (1 + 2 x n_layer %u) x n_embd %u)", fn,
+                      (unsigned long long)(n_norm_floats * sizeof(float)), n_layer, config->n_embd);
     if (st != MST_OK) {
         free(seen);
         free_model(m);
@@ -322,6 +338,16 @@ static mst_status create(const char *fn, const mst_model_config *config, const m
         m->windows[l] = config->layer_windows ? config->layer_windows[l] : config->sliding_window;
     }
     free(seen);
+    /* A NaN/Inf norm weight is refused here, where it costs a scan of a few vectors: at run time it would not even
+     * show reliably, as quantizing the activations for a matmul turns a NaN into an arbitrary integer. */
+    const int64_t bad = mst_find_nonfinite(m->norms, n_norm_floats);
+    if (bad >= 0) {
+        const uint64_t vec = (uint64_t)bad / n_embd; /* 0: output_norm; then attn_norm, ffn_norm per layer */
+        free_model(m);
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %s (layer %d) holds NaN/Inf at element %llu",
+                        vec == 0 ? "output_norm" : vec % 2 ? "attn_norm" : "ffn_norm", vec == 0 ? -1 : (int)((vec - 1) / 2),
+                        (unsigned long long)((uint64_t)bad % n_embd));
+    }
     m->backend = backend;
     st = backend->model_init(m, params); /* CPU: repacks; CUDA: uploads. Nothing stays allocated on failure. */
     if (st != MST_OK) {

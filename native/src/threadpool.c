@@ -2,7 +2,10 @@
  *
  * A decode runs a few hundred short parallel steps per token, so workers are started once per
  * context, spin briefly between steps (a wake-up through the kernel costs more than most steps)
- * and only then sleep on a condition variable. The caller is thread 0 and does its share. */
+ * and only then sleep on a condition variable. The caller is thread 0 and does its share, then
+ * waits for the others the same way: a bounded spin, a few yields, then a condition variable, so
+ * that on cores shared with other work (or with more threads than cores) no thread burns the time
+ * slice of a thread that still has work to do. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -17,7 +20,7 @@
 #include "internal.h"
 #include "threadpool.h"
 
-enum { SPIN_BEFORE_SLEEP = 20000, SPIN_BEFORE_YIELD = 2000 };
+enum { SPIN_BEFORE_YIELD = 2000, YIELDS_BEFORE_SLEEP = 50 };
 
 typedef struct mst_worker {
     mst_pool *pool;
@@ -30,8 +33,10 @@ struct mst_pool {
     mst_worker *workers; /* n_threads - 1 of them */
     pthread_mutex_t mutex;
     pthread_cond_t wake;
+    pthread_cond_t done;     /* the caller sleeps on it once it has spun and yielded long enough */
     atomic_uint generation; /* bumped once per run; workers run when it moves */
     atomic_uint n_done;     /* workers finished with the current run */
+    atomic_int caller_sleeping; /* set (under mutex) before the caller waits on done */
     atomic_int stop;
     mst_task_fn fn; /* published before generation is bumped */
     void *arg;
@@ -47,8 +52,12 @@ static void *worker_main(void *p)
         int spins = 0;
         while ((gen = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen &&
                !atomic_load_explicit(&pool->stop, memory_order_acquire)) {
-            if (++spins < SPIN_BEFORE_SLEEP) {
+            if (++spins < SPIN_BEFORE_YIELD) {
                 cpu_relax();
+                continue;
+            }
+            if (spins < SPIN_BEFORE_YIELD + YIELDS_BEFORE_SLEEP) {
+                sched_yield(); /* a thread with work may be waiting for this core */
                 continue;
             }
             /* Checked again under the mutex the producer bumps it under: no lost wake-up. */
@@ -63,7 +72,13 @@ static void *worker_main(void *p)
             break;
         seen = gen;
         pool->fn(pool->arg, w->ith, pool->n_threads);
-        atomic_fetch_add_explicit(&pool->n_done, 1, memory_order_release);
+        /* seq_cst on both sides (here and in mst_pool_run): either the caller sees the count, or this worker
+         * sees that the caller sleeps and wakes it. */
+        if (atomic_fetch_add(&pool->n_done, 1) + 1 == pool->n_threads - 1 && atomic_load(&pool->caller_sleeping)) {
+            pthread_mutex_lock(&pool->mutex);
+            pthread_cond_broadcast(&pool->done);
+            pthread_mutex_unlock(&pool->mutex);
+        }
     }
     return NULL;
 }
@@ -90,6 +105,7 @@ mst_status mst_pool_create(uint32_t n_threads, mst_pool **out_pool)
     atomic_init(&pool->generation, 0);
     atomic_init(&pool->n_done, 0);
     atomic_init(&pool->stop, 0);
+    atomic_init(&pool->caller_sleeping, 0);
     if (n_threads > 1) {
         pool->workers = calloc(n_threads - 1, sizeof *pool->workers);
         if (!pool->workers) {
@@ -108,11 +124,19 @@ mst_status mst_pool_create(uint32_t n_threads, mst_pool **out_pool)
         free(pool);
         return mst_fail(MST_ERR_OUT_OF_MEMORY, "thread pool: cannot create a condition variable");
     }
+    if (pthread_cond_init(&pool->done, NULL) != 0) {
+        pthread_cond_destroy(&pool->wake);
+        pthread_mutex_destroy(&pool->mutex);
+        free(pool->workers);
+        free(pool);
+        return mst_fail(MST_ERR_OUT_OF_MEMORY, "thread pool: cannot create a condition variable");
+    }
     for (uint32_t i = 0; i + 1 < n_threads; i++) {
         pool->workers[i].pool = pool;
         pool->workers[i].ith = i + 1;
         if (pthread_create(&pool->workers[i].thread, NULL, worker_main, &pool->workers[i]) != 0) {
             stop_workers(pool, i);
+            pthread_cond_destroy(&pool->done);
             pthread_cond_destroy(&pool->wake);
             pthread_mutex_destroy(&pool->mutex);
             free(pool->workers);
@@ -130,6 +154,7 @@ void mst_pool_free(mst_pool *pool)
     if (!pool)
         return;
     stop_workers(pool, pool->n_threads - 1);
+    pthread_cond_destroy(&pool->done);
     pthread_cond_destroy(&pool->wake);
     pthread_mutex_destroy(&pool->mutex);
     free(pool->workers);
@@ -157,11 +182,19 @@ void mst_pool_run(mst_pool *pool, mst_task_fn fn, void *arg)
 
     fn(arg, 0, pool->n_threads);
 
-    unsigned spins = 0;
-    while (atomic_load_explicit(&pool->n_done, memory_order_acquire) != pool->n_threads - 1) {
-        if (++spins < SPIN_BEFORE_YIELD)
+    const unsigned others = pool->n_threads - 1;
+    for (unsigned spins = 0; atomic_load_explicit(&pool->n_done, memory_order_acquire) != others; spins++) {
+        if (spins < SPIN_BEFORE_YIELD) {
             cpu_relax();
-        else
+        } else if (spins < SPIN_BEFORE_YIELD + YIELDS_BEFORE_SLEEP) {
             sched_yield();
+        } else {
+            pthread_mutex_lock(&pool->mutex);
+            atomic_store(&pool->caller_sleeping, 1);
+            while (atomic_load(&pool->n_done) != others)
+                pthread_cond_wait(&pool->done, &pool->mutex);
+            atomic_store(&pool->caller_sleeping, 0);
+            pthread_mutex_unlock(&pool->mutex);
+        }
     }
 }

@@ -44,10 +44,11 @@ static void test_layout(void)
         offsetof(mst_tensor_desc, type), offsetof(mst_tensor_desc, n_dims), offsetof(mst_tensor_desc, flags),
         offsetof(mst_tensor_desc, ne), offsetof(mst_tensor_desc, data), offsetof(mst_tensor_desc, n_bytes)};
     const size_t cp[] = {offsetof(mst_context_params, struct_size), offsetof(mst_context_params, n_ctx),
-                         offsetof(mst_context_params, n_threads), offsetof(mst_context_params, n_batch)};
+                         offsetof(mst_context_params, n_threads), offsetof(mst_context_params, n_batch),
+                         offsetof(mst_context_params, flags), offsetof(mst_context_params, kv_type)};
     check_layout(MST_STRUCT_MODEL_CONFIG, cfg, 15, sizeof(mst_model_config));
     check_layout(MST_STRUCT_TENSOR_DESC, td, 9, sizeof(mst_tensor_desc));
-    check_layout(MST_STRUCT_CONTEXT_PARAMS, cp, 4, sizeof(mst_context_params));
+    check_layout(MST_STRUCT_CONTEXT_PARAMS, cp, 6, sizeof(mst_context_params));
     const size_t mp[] = {offsetof(mst_model_params, struct_size), offsetof(mst_model_params, backend),
                          offsetof(mst_model_params, device), offsetof(mst_model_params, flags),
                          offsetof(mst_model_params, progress), offsetof(mst_model_params, progress_user_data)};

@@ -5,7 +5,9 @@
  *   batch:      4 experts, top-2: a 7-token prompt in one call (tokens grouped per expert) equals
  *               the same tokens one call each;
  *   only_chosen: poisoning one expert's weights with NaN breaks the logits exactly when that expert
- *               is one of the token's chosen ones: n_used of n_expert poisonings give NaN. */
+ *               is one of the token's chosen ones: n_used of n_expert poisonings give NaN;
+ *   nonfinite_router: a NaN in layer 1's router makes that layer's router logits NaN: mst_decode fails with
+ *               MST_ERR_NON_FINITE naming layer 1 and position 0, rather than routing around the NaN expert. */
 #include "test_util.h"
 
 /* ---- gate ---- */
@@ -241,10 +243,12 @@ static void test_only_chosen(void)
             slice[i] = NAN;
         mst_model *m;
         mst_context *c = open_ctx(&mm, &m, 4);
-        /* One layer, one token: the router sees the same input whatever the expert weights are. */
-        CHECK(mst_decode(c, PROMPT, 1, 0, logits, V) == MST_OK, "decode: %s", mst_last_error());
-        int finite = 1;
-        for (uint32_t i = 0; i < V; i++)
+        /* One layer, one token: the router sees the same input whatever the expert weights are. A chosen
+         * expert's NaN reaches the logits, which mst_decode refuses (MST_ERR_NON_FINITE). */
+        mst_status st = mst_decode(c, PROMPT, 1, 0, logits, V);
+        CHECK(st == MST_OK || st == MST_ERR_NON_FINITE, "decode: %s", mst_last_error());
+        int finite = st == MST_OK;
+        for (uint32_t i = 0; finite && i < V; i++)
             finite &= isfinite(logits[i]) != 0;
         finite ? fine++ : broken++;
         mst_context_free(c), mst_model_free(m);
@@ -254,6 +258,27 @@ static void test_only_chosen(void)
           broken, NE, K);
     release(&mm);
     free(logits), free(saved);
+}
+
+static void test_nonfinite_router(void)
+{
+    moe_model mm;
+    build(&mm, 2, 4, 2, 91);
+    float *router = NULL;
+    for (uint32_t i = 0; i < mm.n; i++)
+        if (mm.desc[i].role == MST_ROLE_FFN_GATE_INP && mm.desc[i].layer == 1)
+            router = (float *)mm.own[i];
+    router[2 * mm.cfg.n_embd + 5] = NAN; /* expert 2's row: its logit is NaN for every token */
+    mst_model *m;
+    mst_context *c = open_ctx(&mm, &m, 8);
+    float *logits = xmalloc((size_t)3 * mm.cfg.n_vocab * 4);
+    const mst_status st = mst_decode(c, PROMPT, 3, 1, logits, (uint64_t)3 * mm.cfg.n_vocab);
+    CHECK(st == MST_ERR_NON_FINITE && strstr(mst_last_error(), "layer 1 produced non-finite router logits at position 0"),
+          "NaN router: %s (%s), want MST_ERR_NON_FINITE naming layer 1 and position 0", mst_status_to_string(st),
+          mst_last_error());
+    mst_context_free(c), mst_model_free(m);
+    release(&mm);
+    free(logits);
 }
 
 int main(int argc, char **argv)
@@ -268,5 +293,7 @@ int main(int argc, char **argv)
         test_batch();
     if (all || strcmp(which, "only_chosen") == 0)
         test_only_chosen();
+    if (all || strcmp(which, "nonfinite_router") == 0)
+        test_nonfinite_router();
     return finish(which);
 }

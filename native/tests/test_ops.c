@@ -293,7 +293,8 @@ static void count_scale(float *o, uint32_t n, float a)
 
 static void attention_balance_case(uint32_t nt, uint32_t pos0, uint32_t nth, uint32_t window, uint32_t nkv)
 {
-    static const mst_attn_kernels counting = {"counting", count_scores, count_pv, count_max, count_exp, count_scale};
+    static const mst_attn_kernels counting = {
+        .name = "counting", .scores = count_scores, .pv = count_pv, .row_max = count_max, .exp_sum = count_exp, .scale = count_scale};
     const uint32_t nh = 4 * nkv, hd = 128, n_kv = pos0 + nt;
     float *q = xmalloc((size_t)nt * nh * hd * 4), *o = xmalloc((size_t)nt * nh * hd * 4);
     static float kv[8 * 128]; /* the kernels read no K/V: one row (kv_slots = 1) of up to 8 heads */

@@ -58,3 +58,39 @@ public sealed class MistralDeviceException : MistralException
     /// <summary>Creates an exception with a message and the exception that caused it.</summary>
     public MistralDeviceException(string message, Exception innerException) : base(message, innerException) { }
 }
+
+/// <summary>
+/// A forward pass produced NaN or infinite values: the model's weights or norms hold non-finite values (a damaged or
+/// badly converted file), or its activations overflow. Sampling from such logits would silently pick token 0 forever,
+/// so generation stops instead. The session stays where it was before the call.
+/// <see cref="ModelOptions.ScanWeightsForNonFinite"/> finds the tensor; <see cref="SessionOptions.DiagnoseNonFinite"/>
+/// finds the layer.
+/// </summary>
+public sealed class NonFiniteOutputException : MistralException
+{
+    /// <summary>Creates the exception.</summary>
+    public NonFiniteOutputException() { }
+
+    /// <summary>Creates the exception with a message.</summary>
+    public NonFiniteOutputException(string message) : base(message) { }
+
+    /// <summary>Creates the exception with a message and a cause.</summary>
+    public NonFiniteOutputException(string message, Exception innerException) : base(message, innerException) { }
+
+    /// <summary>Creates the exception for the token at <paramref name="position"/> (and the layer, when diagnosed).</summary>
+    public NonFiniteOutputException(string message, int position, int? layer) : base(message)
+    {
+        Position = position;
+        Layer = layer;
+    }
+
+    /// <summary>Position (index in the session) of the first token whose output was not finite.</summary>
+    public int Position { get; }
+
+    /// <summary>
+    /// The layer that produced the NaN/Inf when it is known: a mixture-of-experts router's, always; any other, with
+    /// <see cref="SessionOptions.DiagnoseNonFinite"/> (-1: the token embedding itself). Null when only the output was
+    /// checked.
+    /// </summary>
+    public int? Layer { get; }
+}

@@ -96,11 +96,13 @@ public sealed class MistralModel : IDisposable
             }
             if (tokenizer.VocabSize != config.VocabSize)
             {
+                var source = file.TryGetValue($"{config.Architecture}.vocab_size", out _) ? $"{config.Architecture}.vocab_size" : "the rows of token_embd.weight";
                 throw new GgufFormatException(
-                    $"{path}: the tokenizer has {tokenizer.VocabSize} tokens but the model's vocabulary is {config.VocabSize}.");
+                    $"{path}: the tokenizer has {tokenizer.VocabSize} tokens but the model's vocabulary ({source}) is {config.VocabSize}.");
             }
             progress?.Report(0.05);
             var tensors = ModelTensorTable.Build(file, config);
+            if (options.ScanWeightsForNonFinite) NonFiniteWeightScan.ThrowIfAny(file, file.Tensors);
             progress?.Report(0.1);
             var (handle, backend) = Create(path, config, tensors, device, options);
             handle.WeightsOwner = file; // the mapping now lives exactly as long as the native model
@@ -147,6 +149,9 @@ public sealed class MistralModel : IDisposable
             // Read the native message before anything else can call into the library on this thread.
             var error = NativeStatus.ToException(status, $"Loading '{path}' on {DescribeTarget(device)}");
             handle.Dispose();
+            // The config and the table came from the file and were checked here first, so a table the core refuses is
+            // still the file's fault: one exception type for "the file is bad".
+            if (status == mst_status.MST_ERR_INVALID_ARGUMENT) throw new GgufFormatException(error.Message, error);
             throw error;
         }
         try
@@ -183,7 +188,24 @@ public sealed class MistralModel : IDisposable
         if (contextLength <= 0) throw new ArgumentOutOfRangeException(nameof(options), contextLength, "SessionOptions.ContextLength must be positive.");
         if (threads < 0) throw new ArgumentOutOfRangeException(nameof(options), threads, "SessionOptions.Threads must be 0 (one per processor) or positive.");
         if (batch <= 0) throw new ArgumentOutOfRangeException(nameof(options), batch, "SessionOptions.BatchSize must be positive.");
-        return new MistralSession(this, _handle, contextLength, threads, Math.Min(batch, contextLength));
+        threads = CapThreads(threads);
+        var kvType = options?.KvCacheType ?? KvCacheType.F16;
+        if (!Enum.IsDefined(kvType)) throw new ArgumentOutOfRangeException(nameof(options), kvType, "SessionOptions.KvCacheType must be F16 or F32.");
+        return new MistralSession(this, _handle, new MistralSession.NativeSettings(contextLength, threads, Math.Min(batch, contextLength), kvType, options?.DiagnoseNonFinite ?? false));
+    }
+
+    /// <summary>
+    /// More threads than the processors this process may use (affinity and container quota, as
+    /// <see cref="Environment.ProcessorCount"/> counts them) only make threads wait on each other: on 2 cores, 64 threads
+    /// decoded 7,000 times slower than 2. Such a request is capped, with a warning saying so.
+    /// </summary>
+    private int CapThreads(int threads)
+    {
+        var usable = Environment.ProcessorCount;
+        if (threads <= usable) return threads;
+        Logger?.LogWarning("{Requested} threads were asked for, but this process may run on {Usable} processors: using {Usable} (more would only wait on each other)",
+            threads, usable, usable);
+        return usable;
     }
 
     /// <summary>Generates text for a prompt in a fresh session.</summary>

@@ -18,15 +18,22 @@ public sealed partial class MistralSession : IDisposable
     private int? _pendingToken; // sampled and returned, not yet in the KV cache (see GenerationRun)
     private readonly List<int> _cached = []; // the ids in the KV cache, in order: what Chat compares a new history with
 
-    internal MistralSession(MistralModel model, MstModelHandle modelHandle, int contextLength, int threads, int batchSize)
+    /// <summary>What the native context is created with (the options resolved against the model's defaults).</summary>
+    internal readonly record struct NativeSettings(int ContextLength, int Threads, int BatchSize, KvCacheType KvType, bool CheckLayers);
+
+    internal MistralSession(MistralModel model, MstModelHandle modelHandle, NativeSettings settings)
     {
         Model = model;
-        ContextLength = contextLength;
-        _batchSize = batchSize;
+        ContextLength = settings.ContextLength;
+        KvCacheType = settings.KvType;
+        _batchSize = settings.BatchSize;
         _lastLogits = new float[model.Config.VocabSize];
-        _context = CreateContext(modelHandle, contextLength, threads, batchSize);
+        _context = CreateContext(modelHandle, settings);
         (CacheSlots, PositionLimit) = ReadLimits(_context);
     }
+
+    /// <summary>Element type of this session's KV cache.</summary>
+    public KvCacheType KvCacheType { get; }
 
     /// <summary>The model this session runs.</summary>
     public MistralModel Model { get; }
@@ -67,7 +74,7 @@ public sealed partial class MistralSession : IDisposable
         return ((int)Math.Min(slots, int.MaxValue), (int)Math.Min(limit, int.MaxValue));
     }
 
-    private static unsafe MstContextHandle CreateContext(MstModelHandle model, int contextLength, int threads, int batchSize)
+    private static unsafe MstContextHandle CreateContext(MstModelHandle model, NativeSettings settings)
     {
         var added = false;
         model.DangerousAddRef(ref added); // the context reads the model's weights: keep them alive while it exists
@@ -76,9 +83,11 @@ public sealed partial class MistralSession : IDisposable
             var parameters = new mst_context_params
             {
                 struct_size = (uint)sizeof(mst_context_params),
-                n_ctx = (uint)contextLength,
-                n_threads = (uint)threads,
-                n_batch = (uint)batchSize,
+                n_ctx = (uint)settings.ContextLength,
+                n_threads = (uint)settings.Threads,
+                n_batch = (uint)settings.BatchSize,
+                flags = settings.CheckLayers ? (uint)mst_context_flag.MST_CONTEXT_CHECK_LAYERS : 0,
+                kv_type = (int)(settings.KvType == KvCacheType.F32 ? mst_type.MST_TYPE_F32 : mst_type.MST_TYPE_F16),
             };
             NativeStatus.Check(NativeMethods.mst_context_create(model, &parameters, out var context), "Creating a session");
             context.Model = model;
@@ -269,10 +278,21 @@ public sealed partial class MistralSession : IDisposable
             _pendingToken = null;
         }
         var vocab = _lastLogits.Length;
-        for (var start = 0; start < tokens.Length; start += _batchSize)
+        var before = NativePosition();
+        try
         {
-            var batch = tokens.Slice(start, Math.Min(_batchSize, tokens.Length - start));
-            DecodeBatch(batch, allLogits, start * vocab);
+            for (var start = 0; start < tokens.Length; start += _batchSize)
+            {
+                var batch = tokens.Slice(start, Math.Min(_batchSize, tokens.Length - start));
+                DecodeBatch(batch, allLogits, start * vocab);
+            }
+        }
+        catch (NonFiniteOutputException) when (NativePosition() > before)
+        {
+            // Earlier batches of this call went in before the failing one: take them out again, so the session is
+            // where it was before the call (the native core already did so for the failing batch).
+            NativeMethods.mst_context_truncate(_context, (uint)before);
+            throw;
         }
     }
 

@@ -75,7 +75,7 @@ public sealed record ModelConfig(
         var experts = file.GetUInt32($"{arch}.expert_count") ?? 0;
         var expertsUsed = file.GetUInt32($"{arch}.expert_used_count") ?? 0;
         if (experts > MaxExperts)
-            throw new NotSupportedException($"{file.Path}: {experts} experts per layer; at most {MaxExperts} are supported.");
+            throw new NotSupportedException($"{file.Path}: {arch}.expert_count = {experts} experts per layer; at most {MaxExperts} are supported.");
         if (experts > 0 && (expertsUsed == 0 || expertsUsed > experts))
             throw Invalid(file, $"{arch}.expert_used_count = {expertsUsed} must be in 1..{arch}.expert_count ({experts})");
         if (experts == 0 && expertsUsed != 0)
@@ -91,15 +91,24 @@ public sealed record ModelConfig(
             ?? throw Invalid(file, $"the required key {arch}.feed_forward_length is missing"));
         var ctx = Positive("context_length", Required("context_length"));
         if (heads % kvHeads != 0)
-            throw Invalid(file, $"attention.head_count ({heads}) is not a multiple of attention.head_count_kv ({kvHeads})");
+            throw Invalid(file, $"{arch}.attention.head_count ({heads}) is not a multiple of {arch}.attention.head_count_kv ({kvHeads})");
 
-        var headDim = file.GetUInt32($"{arch}.attention.key_length") is { } keyLength
-            ? Positive("attention.key_length", keyLength)
-            : embd % heads == 0 ? embd / heads : throw Invalid(file, $"embedding_length {embd} is not divisible by head_count {heads}");
+        var keyLength = file.GetUInt32($"{arch}.attention.key_length");
+        var headDim = keyLength is { } k
+            ? Positive("attention.key_length", k)
+            : embd % heads == 0 ? embd / heads : throw Invalid(file, $"{arch}.embedding_length {embd} is not divisible by {arch}.attention.head_count {heads}");
+        var headSource = keyLength is not null ? $"{arch}.attention.key_length {headDim}" : $"head dim {headDim} ({arch}.embedding_length {embd} / {arch}.attention.head_count {heads})";
+        // A head layout that disagrees with value_length or rope.dimension_count is more often a corrupted head count
+        // than a model feature: blk.0's attention tensors tell which, before the file is called unsupported.
+        void Unsupported(string what)
+        {
+            ModelShapes.CheckHeads(file, arch, embd, heads, kvHeads, headDim, keyLength is not null);
+            throw new NotSupportedException($"{file.Path}: {what}");
+        }
         if (file.GetUInt32($"{arch}.attention.value_length") is { } valueLength && valueLength != headDim)
-            throw new NotSupportedException($"{file.Path}: value_length {valueLength} != key_length {headDim} is not supported.");
+            Unsupported($"{arch}.attention.value_length {valueLength} differs from {headSource}; separate key and value head sizes are not supported.");
         if (file.GetUInt32($"{arch}.rope.dimension_count") is { } ropeDims && ropeDims != headDim)
-            throw new NotSupportedException($"{file.Path}: partial RoPE (rope.dimension_count {ropeDims} != head dim {headDim}) is not supported.");
+            Unsupported($"{arch}.rope.dimension_count {ropeDims} differs from {headSource}: partial RoPE is not supported.");
         if (headDim % 2 != 0) throw Invalid(file, $"head dimension {headDim} is odd; RoPE rotates pairs");
 
         // Without llama.vocab_size the embedding matrix tells the size, and without tensors (a vocabulary-only file)
@@ -115,8 +124,8 @@ public sealed record ModelConfig(
         var window = (int)Math.Min(file.GetUInt32($"{arch}.attention.sliding_window") ?? 0, int.MaxValue);
         var ropeBase = file.GetSingle($"{arch}.rope.freq_base") ?? DefaultRopeBase;
         var eps = file.GetSingle($"{arch}.attention.layer_norm_rms_epsilon") ?? DefaultRmsEps;
-        if (!(ropeBase > 1f) || float.IsInfinity(ropeBase)) throw Invalid(file, $"rope.freq_base {ropeBase.ToString(CultureInfo.InvariantCulture)} is not a usable base");
-        if (!(eps > 0f) || eps > 1f) throw Invalid(file, $"layer_norm_rms_epsilon {eps.ToString(CultureInfo.InvariantCulture)} is out of range");
+        if (!(ropeBase > 1f) || float.IsInfinity(ropeBase)) throw Invalid(file, $"{arch}.rope.freq_base {ropeBase.ToString(CultureInfo.InvariantCulture)} is not a usable base");
+        if (!(eps > 0f) || eps > 1f) throw Invalid(file, $"{arch}.attention.layer_norm_rms_epsilon {eps.ToString(CultureInfo.InvariantCulture)} is out of range");
 
         // general.name is only shown to people, so a file that stores something other than a string there loses
         // the name, not the model.

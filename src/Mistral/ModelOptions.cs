@@ -9,7 +9,7 @@ public sealed record ModelOptions
     /// <summary>
     /// Worker threads for sessions of this model; 0 (the default) means one per processor this process may run on:
     /// its CPU affinity (<c>taskset</c>), capped by a container's cgroup CPU quota. More threads than that only wait
-    /// on each other.
+    /// on each other, so a larger number is capped to it (with a warning to <see cref="Logger"/>).
     /// </summary>
     public int Threads { get; init; }
 
@@ -44,6 +44,14 @@ public sealed record ModelOptions
     /// <summary>The prompt format of <see cref="MistralSession.Chat"/>; Auto chooses from the model file.</summary>
     public ChatTemplateKind ChatTemplate { get; init; } = ChatTemplateKind.Auto;
 
+    /// <summary>
+    /// Reads every weight at load and refuses the file (<see cref="Gguf.GgufFormatException"/> naming the tensor and the
+    /// element or block) when one is NaN or infinite: for vetting a file from an untrusted source. Off by default, as it
+    /// reads the whole file (seconds for a 7B model). Without it, non-finite weights are caught where they matter: a
+    /// forward pass whose logits are not finite throws <see cref="NonFiniteOutputException"/>.
+    /// </summary>
+    public bool ScanWeightsForNonFinite { get; init; }
+
     internal void Validate()
     {
         if (!Enum.IsDefined(Backend)) throw new ArgumentOutOfRangeException(nameof(Backend), Backend, "Backend must be Auto, Cpu or Cuda.");
@@ -66,4 +74,27 @@ public sealed class SessionOptions
 
     /// <summary>Most tokens evaluated in one native call during prompt processing.</summary>
     public int? BatchSize { get; init; }
+
+    /// <summary>
+    /// Element type of the KV cache: <see cref="KvCacheType.F16"/> (the default, as in llama.cpp: half the memory) or
+    /// <see cref="KvCacheType.F32"/>. The CUDA backend holds F16 only.
+    /// </summary>
+    public KvCacheType KvCacheType { get; init; } = KvCacheType.F16;
+
+    /// <summary>
+    /// Checks every layer's output for NaN/Inf, so that a <see cref="NonFiniteOutputException"/> names the first layer
+    /// that produced one (<see cref="NonFiniteOutputException.Layer"/>), not only the position. A diagnostic: it scans
+    /// the hidden state after each layer (and, on a GPU, copies it to the host), so leave it off in production.
+    /// </summary>
+    public bool DiagnoseNonFinite { get; init; }
+}
+
+/// <summary>Element type of a session's KV cache (<see cref="SessionOptions.KvCacheType"/>).</summary>
+public enum KvCacheType
+{
+    /// <summary>Half precision: 2 bytes per value (the default).</summary>
+    F16,
+
+    /// <summary>Single precision: 4 bytes per value, exact to the activations.</summary>
+    F32,
 }

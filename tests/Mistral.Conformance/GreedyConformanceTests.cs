@@ -35,7 +35,7 @@ public sealed class GreedyConformanceTests
 
         int[] actual;
         using (var model = MistralModel.Load(tiny.Path, new ModelOptions { Threads = ConformanceCases.Threads, ContextLength = ConformanceCases.ContextLength }))
-        using (var session = model.CreateSession())
+        using (var session = model.CreateSession(ConformanceCases.Session))
             actual = [.. session.GenerateTokens(prompt, GenerationOptions.Greedy(Steps))];
 
         // llama.cpp is driven without stop rules; our generator stops at EOS (and does not return it).
@@ -78,7 +78,7 @@ public sealed class GreedyConformanceTests
 
         var tolerance = ConformanceCases.RelativeTolerance(c.WeightType);
         using var model = MistralModel.Load(tiny.Path, new ModelOptions { Threads = ConformanceCases.Threads, ContextLength = ConformanceCases.ContextLength });
-        using var session = model.CreateSession();
+        using var session = model.CreateSession(ConformanceCases.Session);
         var logits = session.Evaluate(prompt);
         var decisive = 0;
         var worst = 0.0;

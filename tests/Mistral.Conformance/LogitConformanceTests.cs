@@ -25,7 +25,7 @@ public sealed class LogitConformanceTests
 
         float[] actual;
         using (var model = MistralModel.Load(tiny.Path, new ModelOptions { Threads = ConformanceCases.Threads, ContextLength = ConformanceCases.ContextLength }))
-        using (var session = model.CreateSession())
+        using (var session = model.CreateSession(ConformanceCases.Session))
             actual = session.Evaluate(prompt, allLogits: true);
 
         Assert.That(actual, Has.Length.EqualTo(expected.Length));

@@ -30,7 +30,7 @@ public sealed class SlidingWindowConformanceTests
             llama = model.EvaluateAll(prompt);
         float[] ours;
         using (var model = MistralModel.Load(tiny.Path, new ModelOptions { Threads = ConformanceCases.Threads, ContextLength = ConformanceCases.ContextLength }))
-        using (var session = model.CreateSession())
+        using (var session = model.CreateSession(ConformanceCases.Session))
             ours = session.Evaluate(prompt, allLogits: true);
 
         var vocab = spec.VocabSize;

@@ -2,11 +2,21 @@
  * in double, one (token, head) at a time. The fast tiled version is attention_tiled.c.
  *
  * Query head h reads KV head h / (n_head / n_head_kv). The query at position p sees key j when
- * j <= p and, with a window w > 0, p - j < w. Softmax subtracts the row maximum before exp. */
+ * j <= p and, with a window w > 0, p - j < w. Softmax subtracts the row maximum before exp.
+ * K and V are float32 or IEEE halves (mst_attn_args.kv_type); a half is read as the float it
+ * equals, so on halves this computes exactly what it computes on those floats. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "attention.h"
+#include "quant.h"
+
+/* Element i of a cache of a->kv_type. */
+static double kv_at(const mst_attn_args *a, const void *base, size_t i)
+{
+    return a->kv_type == MST_TYPE_F16 ? (double)mst_fp16_to_fp32(((const uint16_t *)base)[i])
+                                      : (double)((const float *)base)[i];
+}
 
 int mst_attention_ref(const mst_attn_args *a)
 {
@@ -25,10 +35,10 @@ int mst_attention_ref(const mst_attn_args *a)
             mst_attn_visible(a, a->q_pos0 + t, &j0, &j1);
             double mx = -INFINITY;
             for (uint32_t j = j0; j < j1; j++) {
-                const float *k = a->k + mst_attn_kv_row(a, j) * kv_stride + kvo;
+                const size_t k0 = mst_attn_kv_row(a, j) * kv_stride + kvo;
                 double s = 0.0;
                 for (uint32_t i = 0; i < hd; i++)
-                    s += (double)q[i] * (double)k[i];
+                    s += (double)q[i] * kv_at(a, a->k, k0 + i);
                 scores[j] = s * scale;
                 if (scores[j] > mx)
                     mx = scores[j];
@@ -41,7 +51,7 @@ int mst_attention_ref(const mst_attn_args *a)
             for (uint32_t i = 0; i < hd; i++) {
                 double o = 0.0;
                 for (uint32_t j = j0; j < j1; j++)
-                    o += scores[j] * (double)a->v[mst_attn_kv_row(a, j) * kv_stride + kvo + i];
+                    o += scores[j] * kv_at(a, a->v, mst_attn_kv_row(a, j) * kv_stride + kvo + i);
                 out[i] = (float)(o / sum);
             }
         }

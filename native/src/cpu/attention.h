@@ -36,6 +36,17 @@ typedef struct mst_attn_kernels {
     float (*exp_sum)(float *s, uint32_t n, float m);
     /* o[:n] *= a */
     void (*scale)(float *o, uint32_t n, float a);
+    /* scores and pv on an F16 cache (mst_attn_args.kv_type): keys and values are IEEE halves, widened to
+     * float in registers as they are loaded (exactly: every half is a float), so the arithmetic and its
+     * order are those of scores/pv on the widened values. Decode over a long context is bound by reading
+     * K and V; halves read half the bytes. */
+    void (*scores_f16)(const float *const *q, uint32_t nq, const uint16_t *const *k, uint32_t nk, uint32_t hd,
+                       float scale, float *s, uint32_t lds);
+    void (*pv_f16)(float *const *o, uint32_t nq, const float *p, uint32_t ldp, const uint16_t *const *v,
+                   uint32_t nk, uint32_t hd);
+    /* dst[i] = src[i] rounded to the nearest half, ties to even (mst_fp32_to_fp16's bits: overflow to
+     * infinity, subnormals kept, NaN quiet), for i < n: how the CPU backend stores K and V in an F16 cache. */
+    void (*to_f16)(uint16_t *dst, const float *src, size_t n);
 } mst_attn_kernels;
 
 extern const mst_attn_kernels mst_attn_scalar; /* attention_scalar.c: the reference the SIMD ones are tested against */
@@ -44,6 +55,12 @@ extern const mst_attn_kernels mst_attn_avx512; /* x86-64 only */
 
 /* dispatch.c: the attention micro-kernels of the same ISA as k. */
 const mst_attn_kernels *mst_kernels_attn(const mst_cpu_kernels *k);
+
+/* Bytes of one element of an attention cache of this mst_attn_args.kv_type: 2 for F16, else 4 (F32). */
+static inline size_t mst_attn_elem_bytes(int32_t kv_type)
+{
+    return kv_type == MST_TYPE_F16 ? 2 : 4;
+}
 
 /* Row of key position j: a rolling cache keeps position j in row j % kv_slots. The window
  * guarantees (forward.c) that the keys one query sees never share a row. */

@@ -1,8 +1,11 @@
 /* attention_avx2.c — attention micro-kernels with AVX2 + FMA (8 lanes, masked tails, so any
- * head_dim works). Reference: attention_scalar.c. */
+ * head_dim works), on a float or an F16 cache (F16C widens halves as they load). Reference:
+ * attention_scalar.c. */
 #include <math.h>
+#include <string.h>
 
 #include "attention.h"
+#include "quant.h"
 
 #if defined(__x86_64__)
 #pragma GCC target("avx2,fma,f16c")
@@ -24,9 +27,31 @@ static inline __m256 reduce8(const __m256 *v)
     return _mm256_add_ps(_mm256_permute2f128_ps(g0, g1, 0x20), _mm256_permute2f128_ps(g0, g1, 0x31));
 }
 
-/* Scores in 2x4 blocks (8 accumulators: AVX2 has 16 registers). Edge blocks repeat the last row. */
-static void scores_avx2(const float *const *q, uint32_t nq, const float *const *k, uint32_t nk, uint32_t hd,
-                        float scale, float *s, uint32_t lds)
+/* Eight values of a K or V row from column d: floats, or halves widened (exactly) by F16C. */
+static inline __attribute__((always_inline)) __m256 load8(const float *f, const uint16_t *h, uint32_t d)
+{
+    return h ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + d))) : _mm256_loadu_ps(f + d);
+}
+
+/* The n (< 8) values from column d, the other lanes zero. AVX2 has no 16-bit masked load, so halves
+ * go through a zeroed copy: never read past the row (it may end the cache). */
+static inline __attribute__((always_inline)) __m256 load_tail(const float *f, const uint16_t *h, uint32_t d,
+                                                              uint32_t n, __m256i m)
+{
+    if (!h)
+        return _mm256_maskload_ps(f + d, m);
+    uint16_t t[8] = {0};
+    memcpy(t, h + d, n * sizeof *t);
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)t));
+}
+
+/* Scores in 2x4 blocks (8 accumulators: AVX2 has 16 registers). Edge blocks repeat the last row.
+ * K rows are kf (floats) or kh (halves); the other is NULL, and each caller passes a constant NULL so
+ * the compiler builds one loop per element type. */
+static inline __attribute__((always_inline)) void scores_body(const float *const *q, uint32_t nq,
+                                                              const float *const *kf, const uint16_t *const *kh,
+                                                              uint32_t nk, uint32_t hd, float scale, float *s,
+                                                              uint32_t lds)
 {
     const __m256 vs = _mm256_set1_ps(scale);
     const uint32_t full = hd & ~7u;
@@ -34,16 +59,22 @@ static void scores_avx2(const float *const *q, uint32_t nq, const float *const *
     for (uint32_t i0 = 0; i0 < nq; i0 += 2) {
         const float *q0 = q[i0], *q1 = q[i0 + 1 < nq ? i0 + 1 : nq - 1];
         for (uint32_t j0 = 0; j0 < nk; j0 += 4) {
-            const float *kk[4];
-            for (uint32_t b = 0; b < 4; b++)
-                kk[b] = k[j0 + b < nk ? j0 + b : nk - 1];
+            const float *kk[4] = {0};
+            const uint16_t *hk[4] = {0};
+            for (uint32_t b = 0; b < 4; b++) {
+                const uint32_t j = j0 + b < nk ? j0 + b : nk - 1;
+                if (kh)
+                    hk[b] = kh[j];
+                else
+                    kk[b] = kf[j];
+            }
             __m256 acc[8];
             for (int x = 0; x < 8; x++)
                 acc[x] = _mm256_setzero_ps();
             for (uint32_t d = 0; d < full; d += 8) {
                 __m256 a0 = _mm256_loadu_ps(q0 + d), a1 = _mm256_loadu_ps(q1 + d);
                 for (int b = 0; b < 4; b++) {
-                    __m256 kv = _mm256_loadu_ps(kk[b] + d);
+                    __m256 kv = load8(kk[b], kh ? hk[b] : NULL, d);
                     acc[b] = _mm256_fmadd_ps(a0, kv, acc[b]);
                     acc[4 + b] = _mm256_fmadd_ps(a1, kv, acc[4 + b]);
                 }
@@ -51,7 +82,7 @@ static void scores_avx2(const float *const *q, uint32_t nq, const float *const *
             if (hd & 7u) {
                 __m256 a0 = _mm256_maskload_ps(q0 + full, mt), a1 = _mm256_maskload_ps(q1 + full, mt);
                 for (int b = 0; b < 4; b++) {
-                    __m256 kv = _mm256_maskload_ps(kk[b] + full, mt);
+                    __m256 kv = load_tail(kk[b], kh ? hk[b] : NULL, full, hd & 7u, mt);
                     acc[b] = _mm256_fmadd_ps(a0, kv, acc[b]);
                     acc[4 + b] = _mm256_fmadd_ps(a1, kv, acc[4 + b]);
                 }
@@ -65,16 +96,32 @@ static void scores_avx2(const float *const *q, uint32_t nq, const float *const *
     }
 }
 
-/* o[0..nr) columns [d0, d0 + 16) += p . v; nr constant at each call, accumulators in registers. */
+static void scores_avx2(const float *const *q, uint32_t nq, const float *const *k, uint32_t nk, uint32_t hd,
+                        float scale, float *s, uint32_t lds)
+{
+    scores_body(q, nq, k, NULL, nk, hd, scale, s, lds);
+}
+
+static void scores_f16_avx2(const float *const *q, uint32_t nq, const uint16_t *const *k, uint32_t nk, uint32_t hd,
+                            float scale, float *s, uint32_t lds)
+{
+    scores_body(q, nq, NULL, k, nk, hd, scale, s, lds);
+}
+
+/* o[0..nr) columns [d0, d0 + 16) += p . v; nr constant at each call, accumulators in registers.
+ * V rows are vf (floats) or vh (halves), the other NULL, as in scores_body. */
 static inline __attribute__((always_inline)) void pv_panel(float *const *o, int nr, const float *p, uint32_t ldp,
-                                                           const float *const *v, uint32_t nk, uint32_t d0)
+                                                           const float *const *vf, const uint16_t *const *vh,
+                                                           uint32_t nk, uint32_t d0)
 {
     __m256 acc[4][2];
     for (int r = 0; r < nr; r++)
         for (int c = 0; c < 2; c++)
             acc[r][c] = _mm256_loadu_ps(o[r] + d0 + 8 * c);
     for (uint32_t j = 0; j < nk; j++) {
-        __m256 v0 = _mm256_loadu_ps(v[j] + d0), v1 = _mm256_loadu_ps(v[j] + d0 + 8);
+        const float *f = vh ? NULL : vf[j];
+        const uint16_t *h = vh ? vh[j] : NULL;
+        __m256 v0 = load8(f, h, d0), v1 = load8(f, h, d0 + 8);
         for (int r = 0; r < nr; r++) {
             __m256 w = _mm256_broadcast_ss(p + (size_t)r * ldp + j);
             acc[r][0] = _mm256_fmadd_ps(w, v0, acc[r][0]);
@@ -86,8 +133,9 @@ static inline __attribute__((always_inline)) void pv_panel(float *const *o, int 
             _mm256_storeu_ps(o[r] + d0 + 8 * c, acc[r][c]);
 }
 
-static void pv_avx2(float *const *o, uint32_t nq, const float *p, uint32_t ldp, const float *const *v, uint32_t nk,
-                    uint32_t hd)
+static inline __attribute__((always_inline)) void pv_body(float *const *o, uint32_t nq, const float *p, uint32_t ldp,
+                                                          const float *const *vf, const uint16_t *const *vh,
+                                                          uint32_t nk, uint32_t hd)
 {
     const uint32_t panels = hd & ~15u;
     for (uint32_t i0 = 0; i0 < nq; i0 += 4) {
@@ -95,23 +143,51 @@ static void pv_avx2(float *const *o, uint32_t nq, const float *p, uint32_t ldp, 
         const float *pr = p + (size_t)i0 * ldp;
         for (uint32_t d0 = 0; d0 < panels; d0 += 16) {
             switch (nr) {
-            case 4: pv_panel(o + i0, 4, pr, ldp, v, nk, d0); break;
-            case 3: pv_panel(o + i0, 3, pr, ldp, v, nk, d0); break;
-            case 2: pv_panel(o + i0, 2, pr, ldp, v, nk, d0); break;
-            default: pv_panel(o + i0, 1, pr, ldp, v, nk, d0); break;
+            case 4: pv_panel(o + i0, 4, pr, ldp, vf, vh, nk, d0); break;
+            case 3: pv_panel(o + i0, 3, pr, ldp, vf, vh, nk, d0); break;
+            case 2: pv_panel(o + i0, 2, pr, ldp, vf, vh, nk, d0); break;
+            default: pv_panel(o + i0, 1, pr, ldp, vf, vh, nk, d0); break;
             }
         }
         /* columns past the last whole panel: 8 at a time, the last masked, one row at a time */
         for (uint32_t r = 0; r < nr; r++)
             for (uint32_t d = panels; d < hd; d += 8) {
-                const __m256i m = lane_mask(hd - d >= 8 ? 8 : hd - d);
+                const uint32_t cnt = hd - d >= 8 ? 8 : hd - d;
+                const __m256i m = lane_mask(cnt);
                 __m256 acc = _mm256_maskload_ps(o[i0 + r] + d, m);
-                for (uint32_t j = 0; j < nk; j++)
-                    acc = _mm256_fmadd_ps(_mm256_broadcast_ss(pr + (size_t)r * ldp + j), _mm256_maskload_ps(v[j] + d, m),
-                                          acc);
+                for (uint32_t j = 0; j < nk; j++) {
+                    const float *f = vh ? NULL : vf[j];
+                    const uint16_t *h = vh ? vh[j] : NULL;
+                    const __m256 vv = cnt == 8 ? load8(f, h, d) : load_tail(f, h, d, cnt, m);
+                    acc = _mm256_fmadd_ps(_mm256_broadcast_ss(pr + (size_t)r * ldp + j), vv, acc);
+                }
                 _mm256_maskstore_ps(o[i0 + r] + d, m, acc);
             }
     }
+}
+
+static void pv_avx2(float *const *o, uint32_t nq, const float *p, uint32_t ldp, const float *const *v, uint32_t nk,
+                    uint32_t hd)
+{
+    pv_body(o, nq, p, ldp, v, NULL, nk, hd);
+}
+
+static void pv_f16_avx2(float *const *o, uint32_t nq, const float *p, uint32_t ldp, const uint16_t *const *v,
+                        uint32_t nk, uint32_t hd)
+{
+    pv_body(o, nq, p, ldp, NULL, v, nk, hd);
+}
+
+/* F16C rounds as the current MXCSR mode says unless told: _MM_FROUND_TO_NEAREST_INT fixes nearest-even,
+ * mst_fp32_to_fp16's rule, whatever the caller's mode. The tail (< 8) goes through the scalar one. */
+static void to_f16_avx2(uint16_t *dst, const float *src, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    for (; i < n; i++)
+        dst[i] = mst_fp32_to_fp16(src[i]);
 }
 
 static inline float hsum(__m256 v)
@@ -194,5 +270,8 @@ const mst_attn_kernels mst_attn_avx2 = {
     .row_max = row_max_avx2,
     .exp_sum = exp_sum_avx2,
     .scale = scale_avx2,
+    .scores_f16 = scores_f16_avx2,
+    .pv_f16 = pv_f16_avx2,
+    .to_f16 = to_f16_avx2,
 };
 #endif

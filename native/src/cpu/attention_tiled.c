@@ -126,16 +126,27 @@ static void run_unit(const mst_attn_args *a, const mst_attn_plan *p, const mst_a
         l[i] = 0.0;
     }
 
+    /* Row pointers into the cache as it is stored: floats, or halves that the F16 kernels widen as they
+     * load them (no float copy of the cache is made). */
+    const int f16 = a->kv_type == MST_TYPE_F16;
     const float *kp[MST_ATTN_KT], *vp[MST_ATTN_KT];
-    const float *kbase = a->k + (size_t)g * hd, *vbase = a->v + (size_t)g * hd;
+    const uint16_t *kh[MST_ATTN_KT], *vh[MST_ATTN_KT];
     for (uint32_t j0 = u0; j0 < u1; j0 += MST_ATTN_KT) {
         const uint32_t nk = u1 - j0 < MST_ATTN_KT ? u1 - j0 : MST_ATTN_KT;
         for (uint32_t jj = 0; jj < nk; jj++) {
-            size_t row = mst_attn_kv_row(a, j0 + jj) * kv_stride;
-            kp[jj] = kbase + row;
-            vp[jj] = vbase + row;
+            const size_t e = mst_attn_kv_row(a, j0 + jj) * kv_stride + (size_t)g * hd; /* in elements */
+            if (f16) {
+                kh[jj] = (const uint16_t *)a->k + e;
+                vh[jj] = (const uint16_t *)a->v + e;
+            } else {
+                kp[jj] = (const float *)a->k + e;
+                vp[jj] = (const float *)a->v + e;
+            }
         }
-        kern->scores(qp, nq, kp, nk, hd, scale, tile, MST_ATTN_KT);
+        if (f16)
+            kern->scores_f16(qp, nq, kh, nk, hd, scale, tile, MST_ATTN_KT);
+        else
+            kern->scores(qp, nq, kp, nk, hd, scale, tile, MST_ATTN_KT);
         /* Online softmax: each row's probabilities are relative to its running max; when the
          * max grows, what is already summed (l and the output) is rescaled to the new one. */
         for (uint32_t i = 0; i < nq; i++) {
@@ -159,7 +170,10 @@ static void run_unit(const mst_attn_args *a, const mst_attn_plan *p, const mst_a
             memset(s, 0, sa * sizeof(float));
             memset(s + sb, 0, (nk - sb) * sizeof(float));
         }
-        kern->pv(op, nq, tile, MST_ATTN_KT, vp, nk, hd);
+        if (f16)
+            kern->pv_f16(op, nq, tile, MST_ATTN_KT, vh, nk, hd);
+        else
+            kern->pv(op, nq, tile, MST_ATTN_KT, vp, nk, hd);
     }
 
     if (part) {

@@ -1,6 +1,6 @@
 /* backend_cpu.c — backend.h on the CPU: the SIMD kernels chosen at run time (dispatch.c), a thread pool per
- * context, a float32 KV cache, and a quantized copy of the last matmul input reused by the matmuls that
- * share it.
+ * context, a KV cache of halves (F16, the default) or floats (mst_context_params.kv_type), and a quantized copy
+ * of the last matmul input reused by the matmuls that share it.
  *
  * Matmuls, attention, rmsnorm (prefill) and swiglu are split across the context's thread pool; the residual
  * adds, RoPE, the embedding lookup and the MoE gathers run on the calling thread. Nothing here fails once the
@@ -214,14 +214,15 @@ static void cpu_attention(mst_context *ctx, uint32_t layer, const float *q, uint
     mst_cpu_context *s = state(ctx);
     const mst_model *m = ctx->model;
     const mst_model_config *cfg = &m->cfg;
-    const size_t layer_floats = (size_t)ctx->kv_slots * m->kv_dim;
+    const size_t layer_bytes = (size_t)ctx->kv_slots * m->kv_dim * s->kv_elem_bytes;
     const uint32_t nth = mst_pool_size(s->pool);
     attention_task t = {
         .args = {
-            .q = q, .k = s->k_cache + layer * layer_floats, .v = s->v_cache + layer * layer_floats, .out = out,
+            .q = q, .k = (const char *)s->k_cache + layer * layer_bytes,
+            .v = (const char *)s->v_cache + layer * layer_bytes, .out = out,
             .n_tokens = n, .q_pos0 = ctx->n_past, .n_kv = ctx->n_past + n,
             .n_head = cfg->n_head, .n_head_kv = cfg->n_head_kv, .head_dim = cfg->head_dim,
-            .window = m->windows[layer], .kv_slots = ctx->rolling ? ctx->kv_slots : 0,
+            .window = m->windows[layer], .kv_slots = ctx->rolling ? ctx->kv_slots : 0, .kv_type = s->kv_type,
         },
         .kern = mst_kernels_attn(mst_cpu_best()),
         .scratch = s->scores,
@@ -329,18 +330,28 @@ static void cpu_rope(mst_context *ctx, float *x, uint32_t n_tokens, uint32_t n_h
     wrote(state(ctx), x, (uint64_t)n_tokens * n_heads * cfg->head_dim);
 }
 
-/* The new rows go to p % kv_slots: up to the end of the cache, then (rolling only) on from row 0. */
+/* The new rows go to p % kv_slots: up to the end of the cache, then (rolling only) on from row 0. An F16 cache
+ * gets them rounded to nearest-even halves by this ISA's converter (F16C / AVX-512 where present, the same
+ * bits as the scalar one); the attention kernels read those halves as they are. */
 static void cpu_kv_store(mst_context *ctx, uint32_t layer, const float *k, const float *v, uint32_t n)
 {
     mst_cpu_context *s = state(ctx);
-    const uint32_t kv_dim = ctx->model->kv_dim, slots = ctx->kv_slots;
-    const size_t layer_floats = (size_t)slots * kv_dim;
-    float *kc = s->k_cache + layer * layer_floats, *vc = s->v_cache + layer * layer_floats;
+    const uint32_t kv_dim = ctx->model->kv_dim, slots = ctx->kv_slots, eb = s->kv_elem_bytes;
+    const size_t layer_bytes = (size_t)slots * kv_dim * eb;
+    char *kc = (char *)s->k_cache + layer * layer_bytes, *vc = (char *)s->v_cache + layer * layer_bytes;
+    void (*to_f16)(uint16_t *, const float *, size_t) =
+        s->kv_type == MST_TYPE_F16 ? mst_kernels_attn(mst_cpu_best())->to_f16 : NULL;
     uint32_t slot = ctx->n_past % slots;
     for (uint32_t done = 0; done < n;) {
         const uint32_t cnt = n - done < slots - slot ? n - done : slots - slot;
-        memcpy(kc + (size_t)slot * kv_dim, k + (size_t)done * kv_dim, (size_t)cnt * kv_dim * sizeof(float));
-        memcpy(vc + (size_t)slot * kv_dim, v + (size_t)done * kv_dim, (size_t)cnt * kv_dim * sizeof(float));
+        const size_t at = (size_t)slot * kv_dim * eb, from = (size_t)done * kv_dim, count = (size_t)cnt * kv_dim;
+        if (to_f16) {
+            to_f16((uint16_t *)(kc + at), k + from, count);
+            to_f16((uint16_t *)(vc + at), v + from, count);
+        } else {
+            memcpy(kc + at, k + from, count * sizeof(float));
+            memcpy(vc + at, v + from, count * sizeof(float));
+        }
         done += cnt;
         slot = 0;
     }
@@ -384,6 +395,12 @@ static mst_status cpu_end(mst_context *ctx, float *host, const float *buf, uint3
     return ctx->pass_status;
 }
 
+static int64_t cpu_find_nonfinite(mst_context *ctx, const float *x, uint64_t n)
+{
+    (void)ctx;
+    return mst_find_nonfinite(x, n);
+}
+
 /* ---- lifecycle ---- */
 static mst_status cpu_model_init(mst_model *m, const mst_model_params *params)
 {
@@ -425,14 +442,21 @@ static mst_status cpu_context_init(mst_context *c, uint32_t n_threads)
 {
     const mst_model *model = c->model;
     const mst_model_config *cfg = &model->cfg;
+    if (c->kv_type != MST_TYPE_F16 && c->kv_type != MST_TYPE_F32)
+        return mst_fail(MST_ERR_UNSUPPORTED, "mst_context_create: the CPU backend holds its KV cache in F16 or F32, not "
+                        "type %d", (int)c->kv_type);
     mst_cpu_context *s = calloc(1, sizeof *s);
     c->backend_state = s;
     uint64_t kv_elems; /* per cache: n_layer * kv_slots * kv_dim */
     int ok = s && mst_mul_u64((uint64_t)cfg->n_layer * c->kv_slots, model->kv_dim, &kv_elems);
     const uint64_t nb = c->n_batch;
+    const uint32_t kv_eb = (uint32_t)mst_attn_elem_bytes(c->kv_type);
     if (ok) {
-        s->k_cache = mst_alloc_array(kv_elems, sizeof(float));
-        s->v_cache = mst_alloc_array(kv_elems, sizeof(float));
+        s->kv_type = c->kv_type;
+        s->kv_elem_bytes = kv_eb;
+        s->kv_bytes = 2 * kv_elems * kv_eb; /* exact once both allocations below (which check the product) succeed */
+        s->k_cache = mst_alloc_array(kv_elems, kv_eb);
+        s->v_cache = mst_alloc_array(kv_elems, kv_eb);
         s->pos = mst_alloc_array(nb, sizeof(int32_t));
         s->scores = mst_alloc_array(mst_attention_scratch_floats(n_threads, cfg->head_dim), sizeof(float));
         /* the widest matmul input: n_embd (Wq/Wk/Wv, Wgate/Wup, output), q_dim (Wo), n_ff (Wdown) */
@@ -466,9 +490,9 @@ static mst_status cpu_context_init(mst_context *c, uint32_t n_threads)
     if (!ok) {
         free_context(c);
         return mst_fail(MST_ERR_OUT_OF_MEMORY,
-                        "mst_context_create: out of memory (KV cache of %u layers x %u tokens x %u floats, twice, "
-                        "plus scratch for %u tokens)",
-                        cfg->n_layer, c->kv_slots, model->kv_dim, (unsigned)nb);
+                        "mst_context_create: out of memory (KV cache of %u layers x %u tokens x %u values of %u bytes, "
+                        "twice, plus scratch for %u tokens)",
+                        cfg->n_layer, c->kv_slots, model->kv_dim, kv_eb, (unsigned)nb);
     }
     mst_status st = mst_pool_create(n_threads, &s->pool);
     if (st != MST_OK) {
@@ -581,4 +605,5 @@ const mst_backend mst_backend_cpu = {
     .zero = cpu_zero,
     .logits_buffer = cpu_logits_buffer,
     .end = cpu_end,
+    .find_nonfinite = cpu_find_nonfinite,
 };

@@ -11,8 +11,13 @@
 
 typedef struct mst_cpu_context {
     mst_pool *pool;          /* matmuls, attention, rmsnorm and swiglu split across it */
-    float *k_cache;          /* float32 [n_layer][kv_slots][kv_dim]: position p of layer l in row p % kv_slots */
-    float *v_cache;
+    /* [n_layer][kv_slots][kv_dim] of kv_type (mst_context.kv_type: IEEE halves, or floats): position p of layer l
+     * in row p % kv_slots; F16 values are rounded once, when stored (cpu_kv_store) */
+    void *k_cache;
+    void *v_cache;
+    int32_t kv_type;         /* MST_TYPE_F16 or MST_TYPE_F32 */
+    uint32_t kv_elem_bytes;  /* 2 or 4 */
+    uint64_t kv_bytes;       /* of both caches together: 2 * n_layer * kv_slots * kv_dim * kv_elem_bytes */
     int32_t *pos;            /* [n_batch] positions of the running pass (begin), for RoPE */
     const int32_t *tokens;   /* the running pass's tokens (begin), read by embed */
     float *scores;           /* attention scratch: mst_attention_scratch_floats(pool size, head_dim) (attention.h) */

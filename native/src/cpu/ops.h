@@ -123,8 +123,8 @@ void mst_swiglu_best(const float *gate, const float *up, uint64_t n, float *out)
  * its plan and thread split are in attention.h. */
 typedef struct mst_attn_args {
     const float *q;   /* [n_tokens][n_head][head_dim] */
-    const float *k;   /* [n_kv][n_head_kv][head_dim] */
-    const float *v;   /* [n_kv][n_head_kv][head_dim] */
+    const void *k;    /* [n_kv][n_head_kv][head_dim] of kv_type */
+    const void *v;    /* [n_kv][n_head_kv][head_dim] of kv_type */
     float *out;       /* [n_tokens][n_head][head_dim] */
     uint32_t n_tokens;
     uint32_t q_pos0;
@@ -134,6 +134,8 @@ typedef struct mst_attn_args {
     uint32_t head_dim;
     uint32_t window;
     uint32_t kv_slots; /* 0: key j is row j of k/v; else a rolling cache: key j is row j % kv_slots */
+    int32_t kv_type;   /* element type of k and v: MST_TYPE_F32 (0, so a struct that leaves it out is F32) or
+                        * MST_TYPE_F16 (IEEE half, read as is by every kernel: the CPU backend's KV cache) */
 } mst_attn_args;
 
 /* Reference: allocates its own double scores; returns 0 on allocation failure. */

@@ -1,6 +1,8 @@
 /* quant_act.c — quantizing activations to Q8_0-style blocks, and the scalar integer-dot reference.
  * The rule is stated in quant_act.h; this file is its one implementation on the native side. */
+#include <float.h>
 #include <math.h>
+#include <string.h>
 
 #include <pthread.h>
 
@@ -48,13 +50,20 @@ void mst_quantize_act_ref(const float *x, mst_qact *q, uint32_t t0, uint32_t t1)
         for (uint32_t b = 0; b < nb; b++) {
             const float *xb = xt + b * MST_QK;
             float amax = 0.0f;
-            for (int i = 0; i < MST_QK; i++)
-                amax = fmaxf(amax, fabsf(xb[i]));
-            const float d = mst_fp16_to_fp32(mst_fp32_to_fp16(amax / 127.0f));
+            int nonfinite = 0;
+            for (int i = 0; i < MST_QK; i++) {
+                const float a = fabsf(xb[i]);
+                amax = fmaxf(amax, a);
+                nonfinite |= !(a <= FLT_MAX); /* NaN or +-Inf (fmaxf skips a NaN): the block's d becomes NaN */
+            }
+            const float d = nonfinite ? mst_qact_nonfinite_d() : mst_fp16_to_fp32(mst_fp32_to_fp16(amax / 127.0f));
             const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
             int8_t *qb = qs + b * MST_QK;
-            for (int i = 0; i < MST_QK; i++)
-                qb[i] = (int8_t)nearbyintf(xb[i] * id); /* default rounding mode: half to even */
+            if (nonfinite) /* q = 0: casting NaN or Inf to an integer would be undefined */
+                memset(qb, 0, MST_QK);
+            else
+                for (int i = 0; i < MST_QK; i++)
+                    qb[i] = (int8_t)nearbyintf(xb[i] * id); /* default rounding mode: half to even */
             for (int i = 0; i < MST_QK / 4; i++) {
                 ns[b * 8 + i] = -(qb[4 * i] + qb[4 * i + 1] + qb[4 * i + 2] + qb[4 * i + 3]);
                 dxe[b * 8 + i] = d;

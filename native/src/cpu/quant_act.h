@@ -4,6 +4,12 @@
  * rounding): per 32-value block, amax = max|x|, d = fp16(amax / 127), q = round-half-even(x * 127/amax)
  * (q = 0 when amax = 0), and the block value is d * q. The scale is kept as the float value of that
  * fp16, so the reference in tests/Mistral.Tests can reproduce it bit for bit.
+ * Non-finite input (here and for Q8_K, quant_act_k.h): a block holding any NaN or +-Inf gets d = NaN (the
+ * bits MST_QACT_NONFINITE_D, the same on every CPU variant and on CUDA) and every q = 0. So each dot product
+ * with that block is NaN and reaches the matmul's output, as it would in a float matmul. Without the rule the
+ * max search skips a NaN (fmaxf, vmaxps) and the cast of NaN to int8 is undefined (in practice some integer),
+ * so the NaN would vanish into a finite, wrong activation (llama.cpp has that gap). The check costs one
+ * compare per vector, tested once per block.
  *
  * Besides the int8 values each token row carries two derived arrays that let the SIMD kernels use
  * unsigned-by-signed dot products (vpdpbusd / pmaddubsw) on offset weights (w + offset >= 0):
@@ -17,6 +23,17 @@
 #include <stdint.h>
 
 #include "quant.h"
+
+/* The scale of a block that held NaN or an infinity: one quiet NaN, so all variants write the same bits. */
+#define MST_QACT_NONFINITE_D 0x7fc00000u
+static inline float mst_qact_nonfinite_d(void)
+{
+    union {
+        uint32_t u;
+        float f;
+    } v = {MST_QACT_NONFINITE_D};
+    return v.f;
+}
 
 /* Which block format a mst_qact holds: Q8_0 (this header) for Q4_0/Q8_0 weights, Q8_K (quant_act_k.h)
  * for the K-quants, bf16-rounded values (quant_act_bf16.h) for BF16 weights. A set quantized for one is

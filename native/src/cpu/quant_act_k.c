@@ -1,4 +1,5 @@
 /* quant_act_k.c — quantizing activations to Q8_K blocks; the rule is stated in quant_act_k.h. */
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 
@@ -59,20 +60,27 @@ void mst_quantize_act_k_ref(const float *x, mst_qact *q, uint32_t t0, uint32_t t
             const float *xb = x + o;
             int8_t *qb = q->qs + o;
             float amax = 0.0f, max = 0.0f;
-            for (int i = 0; i < MST_QK_K; i++)
-                if (fabsf(xb[i]) > amax) { /* strict: the first of equal |x| wins, as in llama.cpp */
-                    amax = fabsf(xb[i]);
+            int nonfinite = 0;
+            for (int i = 0; i < MST_QK_K; i++) {
+                const float a = fabsf(xb[i]);
+                nonfinite |= !(a <= FLT_MAX); /* NaN (which the strict > below skips) or +-Inf */
+                if (a > amax) { /* strict: the first of equal |x| wins, as in llama.cpp */
+                    amax = a;
                     max = xb[i];
                 }
+            }
             float d = 0.0f;
-            if (amax == 0.0f) {
+            if (nonfinite || amax == 0.0f) {
                 for (int i = 0; i < MST_QK_K; i++)
                     qb[i] = 0;
+                if (nonfinite)
+                    d = mst_qact_nonfinite_d();
             } else {
                 const float iscale = -127.0f / max;
                 for (int i = 0; i < MST_QK_K; i++) {
                     float v = nearbyintf(iscale * xb[i]); /* default rounding mode: half to even */
-                    /* min(127, v) is the rule; the rest only keeps NaN/inf inputs from an undefined cast */
+                    /* min(127, v) is the rule; the rest keeps the product's NaN/inf from an undefined cast: finite
+                     * inputs give one when |max| < 127/FLT_MAX, where -127/max overflows */
                     qb[i] = (int8_t)(v > 127.0f ? 127 : v >= -127.0f ? (int)v : v < 0.0f ? -127 : 0);
                 }
                 d = 1.0f / iscale;

@@ -5,6 +5,8 @@
  *   max == 0: d = 0 and every q = 0;
  *   else:     iscale = -127 / max  (float), q[i] = min(127, round-half-to-even(iscale * x[i]))  (one float
  *             multiply, then rounding), d = 1 / iscale (float32, not fp16; negative when max > 0).
+ *   a NaN or +-Inf anywhere in the block: d = NaN (MST_QACT_NONFINITE_D) and every q = 0 (quant_act.h says
+ *   why: the NaN must reach the matmul's output, not vanish into an integer).
  * The block value is d * q; the max itself maps to q = -127 and |x - d*q| <= |d|/2 (plus float rounding of
  * iscale * x), i.e. at most 1/254 of the block's largest |x|.
  * Besides q and d each token row carries bsum16[j] = sum of q[16j .. 16j+15], which the kernels need for

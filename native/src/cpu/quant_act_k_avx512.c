@@ -1,17 +1,20 @@
 /* quant_act_k_avx512.c — Q8_K activation quantization (quant_act_k.h) with AVX-512, bit-identical to
  * the scalar mst_quantize_act_k_ref: the same float multiply per value and the same round-half-even,
  * so only the search for the block's largest |x| and the sums are restructured.
- *  - max |x|: vmaxps(|x|, running) returns the running value when |x| is NaN, so NaN is skipped as the
- *    scalar strict ">" skips it; then the FIRST index holding that |x| (a compare mask per 16 values, in
- *    order) gives the signed max, as the scalar scan's "first of equal |x| wins".
+ *  - non-finite blocks: one unordered compare per pair of vectors (true where either lane is NaN), OR-ed
+ *    into a mask, finds a NaN; an infinity shows in the max |x| itself. Such a block is q = 0, d = NaN.
+ *  - max |x|: vmaxps over finite values; then the FIRST index holding that |x| (a compare mask per 16
+ *    values, in order) gives the signed max, as the scalar scan's "first of equal |x| wins".
  *  - q: round (vrndscaleps, nearest-even), clamp to [-127, 127], NaN to 0 — the scalar's branches for
- *    NaN/inf inputs; finite inputs never leave [-127, 127] but for float rounding of iscale * x.
+ *    a NaN/inf product (-127/max overflows when |max| < 127/FLT_MAX); otherwise finite inputs never leave
+ *    [-127, 127] but for float rounding of iscale * x.
  *  - bsum16: each 16-lane int32 vector is exactly one 16-value group.
  * Measured: the scalar quantizer was ~5% of a Q4_K_M prefill. */
 #include "ops.h"
 
 #if defined(__x86_64__)
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx2,fma")
+#include <float.h>
 #include <immintrin.h>
 
 #include "quant_act_k.h"
@@ -26,9 +29,21 @@ void mst_quantize_act_k_avx512(const float *x, mst_qact *q, uint32_t t0, uint32_
             const float *xb = x + o;
             int8_t *qb = q->qs + o;
             __m512 m = _mm512_setzero_ps();
-            for (int i = 0; i < MST_QK_K; i += 16)
-                m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(xb + i)), m);
+            __mmask16 nan_seen = 0;
+            for (int i = 0; i < MST_QK_K; i += 32) {
+                const __m512 v0 = _mm512_loadu_ps(xb + i), v1 = _mm512_loadu_ps(xb + i + 16);
+                nan_seen |= _mm512_cmp_ps_mask(v0, v1, _CMP_UNORD_Q);
+                m = _mm512_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)), m);
+            }
             const float amax = _mm512_reduce_max_ps(m);
+            int16_t *bs = q->bsum16 + o / 16;
+            if (nan_seen || !(amax <= FLT_MAX)) {
+                for (int j = 0; j < MST_QK_K; j += 64)
+                    _mm512_storeu_si512(qb + j, _mm512_setzero_si512());
+                _mm256_storeu_si256((__m256i *)bs, _mm256_setzero_si256()); /* 16 sums of 2 bytes */
+                q->d[(size_t)t * nb + b] = mst_qact_nonfinite_d();
+                continue;
+            }
             float max = 0.0f;
             if (amax != 0.0f) {
                 const __m512 a = _mm512_set1_ps(amax);
@@ -41,7 +56,6 @@ void mst_quantize_act_k_avx512(const float *x, mst_qact *q, uint32_t t0, uint32_
                 }
             }
             float d = 0.0f;
-            int16_t *bs = q->bsum16 + o / 16;
             if (amax == 0.0f) {
                 _mm512_storeu_si512(qb, _mm512_setzero_si512());
                 _mm512_storeu_si512(qb + 64, _mm512_setzero_si512());

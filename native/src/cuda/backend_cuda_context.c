@@ -12,6 +12,7 @@ static void free_cuda_ctx(cuda_ctx *s)
         return;
     mst_cuda_list_free(s->dev, &s->allocs);
     free(s->rows_host);
+    free(s->check_host);
     free(s->row_w_host);
     free(s);
 }
@@ -25,6 +26,9 @@ static void clear_buffers(mst_context *ctx)
 mst_status mst_cuda_context_init(mst_context *ctx, uint32_t n_threads)
 {
     (void)n_threads; /* the device has its own parallelism */
+    if (ctx->kv_type != MST_TYPE_F16)
+        return mst_fail(MST_ERR_UNSUPPORTED, "mst_context_create: the CUDA backend holds its KV cache in F16 only (kv_type %d asked)",
+                        (int)ctx->kv_type);
     const mst_model *m = ctx->model;
     const mst_model_config *cfg = &m->cfg;
     cuda_model *cm = m->backend_state;
@@ -77,6 +81,11 @@ mst_status mst_cuda_context_init(mst_context *ctx, uint32_t n_threads)
     if (!s)
         return mst_fail(MST_ERR_OUT_OF_MEMORY, "out of host memory for the CUDA context state");
     s->dev = cm->dev;
+    s->check_host = mst_alloc_array(CUDA_CHECK_CHUNK, sizeof(float));
+    if (!s->check_host) {
+        free_cuda_ctx(s);
+        return mst_fail(MST_ERR_OUT_OF_MEMORY, "out of host memory for the CUDA context state");
+    }
     if (moe) {
         s->rows_host = mst_alloc_array(nb, sizeof(int32_t));
         s->row_w_host = mst_alloc_array(nb, sizeof(float));

@@ -77,7 +77,11 @@ typedef struct cuda_ctx {
     int32_t *rows_host;
     float *row_w_host;
     uint32_t rows_n, row_w_n; /* entries valid; 0: none */
+    float *check_host;        /* [CUDA_CHECK_CHUNK] host buffer of find_nonfinite's downloads */
 } cuda_ctx;
+
+/* Floats find_nonfinite downloads at a time (a decode's hidden state is one chunk). */
+#define CUDA_CHECK_CHUNK (1u << 16)
 
 static inline cuda_ctx *cstate(mst_context *ctx)
 {

@@ -237,6 +237,28 @@ static mst_status cuda_end(mst_context *ctx, float *host, const float *buf, uint
     return ctx->pass_status;
 }
 
+/* The output layer's input on every pass, every layer's output under MST_CONTEXT_CHECK_LAYERS: downloaded through
+ * the context's host buffer and scanned there. The download waits for the queued work, which the logits' download
+ * right after would wait for anyway; a kernel would save only the copy of a few thousand floats. */
+static int64_t cuda_find_nonfinite(mst_context *ctx, const float *x, uint64_t n)
+{
+    if (mst_backend_failed(ctx))
+        return -1;
+    cuda_ctx *s = cstate(ctx);
+    for (uint64_t at = 0; at < n; at += CUDA_CHECK_CHUNK) {
+        const uint64_t m = n - at < CUDA_CHECK_CHUNK ? n - at : CUDA_CHECK_CHUNK;
+        mst_status st = mst_dev_download(s->dev, s->check_host, dptr_of(x) + at * sizeof(float), (size_t)m * sizeof(float));
+        if (st != MST_OK) {
+            op_failed(ctx, st, "find_nonfinite (download)");
+            return -1;
+        }
+        const int64_t i = mst_find_nonfinite(s->check_host, m);
+        if (i >= 0)
+            return (int64_t)at + i;
+    }
+    return -1;
+}
+
 const mst_backend mst_backend_cuda = {
     .name = "cuda",
     .model_init = mst_cuda_model_init,
@@ -259,4 +281,5 @@ const mst_backend mst_backend_cuda = {
     .zero = cuda_zero,
     .logits_buffer = cuda_logits_buffer,
     .end = cuda_end,
+    .find_nonfinite = cuda_find_nonfinite,
 };

@@ -86,7 +86,8 @@ mst_status mst_cuda_attention(mst_dev *d, const mst_cuda_attn_args *a);
 
 /* ---- moe_gate.cu ---- */
 /* Per token: the n_used largest of n_expert router logits (ties: lower index first), largest first, into
- * chosen (int32), and their softmax over the chosen logits into weights; both n_tokens rows of n_used. */
+ * chosen (int32), and their softmax over the chosen logits into weights; both n_tokens rows of n_used.
+ * A token with a NaN or infinite logit gets -1 (cpu/moe_gate.h's MST_MOE_NONFINITE) and NaN in every slot. */
 mst_status mst_cuda_moe_gate(mst_dev *d, mst_dptr logits, uint32_t n_tokens, uint32_t n_expert, uint32_t n_used,
                              mst_dptr chosen, mst_dptr weights);
 

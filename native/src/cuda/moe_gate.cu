@@ -3,8 +3,10 @@
  *
  * One thread per token (blocks of 64): routing is O(n_expert * n_used) per token against the experts' matmuls,
  * so a thread running the CPU reference's own selection (n_used strict-greater scans that skip the experts
- * already taken, the first free index taken unconditionally) is cheap and picks bit for bit the same ids, NaN
- * logits included. The taken set is a 256-bit mask (n_expert <= 256).
+ * already taken, the first free index taken unconditionally) is cheap and picks bit for bit the same ids. The
+ * taken set is a 256-bit mask (n_expert <= 256). A token whose logits are not all finite (NaN, +-Inf) is not
+ * routed: its n_used slots get id -1 and weight NaN, cpu/moe_gate.h's MST_MOE_NONFINITE, which the host turns
+ * into MST_ERR_NON_FINITE.
  *
  * Weights: exp(l_i - max) with mst_expf, summed in float, one IEEE division each. The exponent's rounding costs
  * |l_i - max| * 2^-24 relative, ex2.approx 2^-22.5, the sum n_used roundings, the division one:
@@ -22,6 +24,17 @@ MST_KERNEL void mst_k_moe_gate(const float *logits, int32_t *chosen, float *weig
     const float *l = logits + (uint64_t)t * n_expert;
     int32_t *ex = chosen + (uint64_t)t * n_used;
     float *w = weights + (uint64_t)t * n_used;
+
+    int nonfinite = 0;
+    for (uint32_t e = 0; e < n_expert; e++)
+        nonfinite |= !(mst_fabsf(l[e]) <= 0x1.fffffep+127f); /* NaN or +-Inf: a NaN never compares greater */
+    if (nonfinite) {
+        for (uint32_t i = 0; i < n_used; i++) {
+            ex[i] = -1;
+            w[i] = __builtin_bit_cast(float, 0x7fc00000u);
+        }
+        return;
+    }
 
     uint32_t taken[MST_MOE_MAX_EXPERTS / 32];
     for (int i = 0; i < MST_MOE_MAX_EXPERTS / 32; i++)

@@ -70,6 +70,15 @@ MST_DEVICE float kmm_round_bf16(float f)
     return kmm_u2f(h << 16);
 }
 
+/* cpu/quant_act.h's rule for a Q8_0 / Q8_K activation block holding NaN or +-Inf: d is this quiet NaN
+ * (MST_QACT_NONFINITE_D, the same bits) and every q is 0. kmm_nonfinite: |v| is not <= FLT_MAX, i.e. v is NaN
+ * or an infinity, in one compare. */
+#define KMM_NONFINITE_D 0x7fc00000u
+MST_DEVICE int kmm_nonfinite(float v)
+{
+    return !(mst_fabsf(v) <= 0x1.fffffep+127f);
+}
+
 /* Q4_0: 4 nibbles (0..15) per byte lane to signed int8 nibble - 8: with the top bit of every byte set no
  * subtraction borrows across bytes, and the xor takes the bias back off. */
 MST_DEVICE int32_t kmm_nib_minus8(uint32_t v)

@@ -4,7 +4,9 @@
  *   Q8_K blocks (Q4_K / Q6_K weights): cpu/quant_act_k.h's rule, 256 values, float scale, 16-value sums;
  *   bf16 (BF16 weights): cpu/quant_act_bf16.h's rule, stored back as floats.
  * Output layout: matmul_parts.h. Divisions are div.rn (mst_divf) and the product x * scale is rounded before
- * rint, exactly as the CPU's float code does, so every q and d is bit-identical to the CPU's. */
+ * rint, exactly as the CPU's float code does, so every q and d is bit-identical to the CPU's. A block holding
+ * NaN or +-Inf (one ballot per warp finds it) gets d = NaN and q = 0, as the CPU writes it (cpu/quant_act.h):
+ * the NaN reaches the matmul's output instead of an arbitrary integer from converting NaN. */
 #include "cuda_compat.h"
 
 #include "quant_blocks.cuh"
@@ -18,12 +20,13 @@ MST_KERNEL void mst_k_quantize_q8_0(const float *x, uint32_t cols, int8_t *qs, f
         return; /* a whole warp leaves: no shuffle below misses a lane */
     const uint64_t i = (uint64_t)t * cols + (uint64_t)b * KMM_QK + lane;
     const float v = x[i];
+    const int nonfinite = mst_ballot(kmm_nonfinite(v)) != 0; /* fmax below skips a NaN */
     float amax = mst_fabsf(v);
     for (int m = 16; m > 0; m >>= 1)
         amax = mst_fmaxf(amax, mst_shfl_xor_f32(amax, m));
-    const float dq = mst_h2f(mst_f2h(mst_divf(amax, 127.0f)));
+    const float dq = nonfinite ? kmm_u2f(KMM_NONFINITE_D) : mst_h2f(mst_f2h(mst_divf(amax, 127.0f)));
     const float id = amax != 0.0f ? mst_divf(127.0f, amax) : 0.0f;
-    qs[i] = (int8_t)(int32_t)kmm_rintf(v * id);
+    qs[i] = nonfinite ? 0 : (int8_t)(int32_t)kmm_rintf(v * id);
     if (lane == 0)
         d[(uint64_t)t * nb + b] = dq;
 }
@@ -41,9 +44,10 @@ MST_KERNEL void mst_k_quantize_q8_k(const float *x, uint32_t cols, int8_t *qs, f
     const uint64_t o = (uint64_t)t * cols + (uint64_t)b * KMM_QK_K + 8 * lane;
     float v[8];
     float amax = 0.0f, max = 0.0f;
-    int32_t at = (int32_t)(8 * lane);
+    int32_t at = (int32_t)(8 * lane), bad = 0;
     for (int i = 0; i < 8; i++) {
         v[i] = x[o + i];
+        bad |= kmm_nonfinite(v[i]); /* NaN, which the strict > skips, or +-Inf */
         if (mst_fabsf(v[i]) > amax) {
             amax = mst_fabsf(v[i]);
             max = v[i];
@@ -59,15 +63,17 @@ MST_KERNEL void mst_k_quantize_q8_k(const float *x, uint32_t cols, int8_t *qs, f
             at = oat;
         }
     }
+    const int nonfinite = mst_ballot(bad) != 0;
     int32_t s = 0;
-    if (amax == 0.0f) {
+    if (nonfinite || amax == 0.0f) {
         for (int i = 0; i < 8; i++)
             qs[o + i] = 0;
     } else {
         const float iscale = mst_divf(-127.0f, max);
         for (int i = 0; i < 8; i++) {
             const float r = kmm_rintf(iscale * v[i]);
-            /* min(127, r) is the rule; the rest mirrors the CPU's guard against NaN/inf inputs */
+            /* min(127, r) is the rule; the rest mirrors the CPU's guard against a NaN/inf product (-127/max
+             * overflows for |max| < 127/FLT_MAX) */
             const int32_t q = r > 127.0f ? 127 : r >= -127.0f ? (int32_t)r : r < 0.0f ? -127 : 0;
             qs[o + i] = (int8_t)q;
             s += q;
@@ -77,7 +83,9 @@ MST_KERNEL void mst_k_quantize_q8_k(const float *x, uint32_t cols, int8_t *qs, f
     if (lane % 2 == 0)
         bsum[(uint64_t)t * (cols / 16) + (uint64_t)b * 16 + lane / 2] = s;
     if (lane == 0)
-        d[(uint64_t)t * nsb + b] = amax == 0.0f ? 0.0f : mst_divf(1.0f, mst_divf(-127.0f, max));
+        d[(uint64_t)t * nsb + b] = nonfinite     ? kmm_u2f(KMM_NONFINITE_D)
+                                   : amax == 0.0f ? 0.0f
+                                                  : mst_divf(1.0f, mst_divf(-127.0f, max));
 }
 MST_REGISTER_KERNEL(mst_k_quantize_q8_k);
 

@@ -45,7 +45,7 @@ static void run(mst_dev *d, uint64_t *seed, acase c)
     }
     float *want = xmalloc(nq * 4), *got = xmalloc(nq * 4);
     double *bound = xmalloc(nq * sizeof *bound);
-    mst_attn_args ra = {q, kf, vf, want, c.n_tokens, c.q_pos0, c.n_kv, c.n_head, c.n_head_kv, hd, c.window, c.kv_slots};
+    mst_attn_args ra = {q, kf, vf, want, c.n_tokens, c.q_pos0, c.n_kv, c.n_head, c.n_head_kv, hd, c.window, c.kv_slots, MST_TYPE_F32};
     if (!mst_attention_ref(&ra)) {
         printf("test: out of memory\n");
         exit(2);

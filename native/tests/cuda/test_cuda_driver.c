@@ -424,7 +424,8 @@ static int test_pass_failure(void)
         CHECK(mst_decode(c, tokens, 2, 0, logits, cfg.n_vocab) == MST_OK, "decode on the fake: %s", mst_last_error());
         fail_syncs(700); /* CUDA_ERROR_ILLEGAL_ADDRESS */
         const char *parts[] = {"mst_decode: the cuda backend failed on tokens 0..0 of 1 (positions 2..2",
-                               "CUDA end (logits download)", "cuStreamSynchronize",
+                               /* the first wait of the pass: the output layer's input check (forward.c) */
+                               "CUDA find_nonfinite (download)", "cuStreamSynchronize",
                                "CUDA_ERROR_ILLEGAL_ADDRESS (an illegal memory access was encountered)",
                                "restart the process", NULL};
         expect_failure("kernel fault", mst_decode(c, tokens + 2, 1, 0, logits, cfg.n_vocab), MST_ERR_DEVICE, parts);

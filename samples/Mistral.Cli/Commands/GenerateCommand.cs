@@ -28,6 +28,8 @@ internal static class GenerateCommand
         var threads = cl.Int("threads") ?? 0;
         var context = cl.Int("ctx") ?? 0;
         var printIds = cl.Flag("ids");
+        var scanWeights = cl.Flag("scan-weights");
+        var diagnose = cl.Flag("diagnose-nonfinite");
         var backend = BackendChoice.Parse(cl);
         cl.RejectUnknown();
 
@@ -37,10 +39,11 @@ internal static class GenerateCommand
             ContextLength = context,
             Backend = backend.Backend,
             Device = backend.Device,
+            ScanWeightsForNonFinite = scanWeights,
         });
         // stderr: stdout carries only the generated text (or ids), for scripts.
         Console.Error.WriteLine($"backend: {backend.Describe(model)}");
-        using var session = model.CreateSession();
+        using var session = model.CreateSession(new SessionOptions { DiagnoseNonFinite = diagnose });
         var result = promptIds is not null
             ? session.Complete(ParseIds(promptIds), options)
             : session.Complete(prompt!, options);

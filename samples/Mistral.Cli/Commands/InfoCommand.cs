@@ -58,6 +58,7 @@ internal static class InfoCommand
             Console.WriteLine($"experts:      {(c.ExpertCount > 0 ? $"{c.ExpertUsedCount} of {c.ExpertCount} per token (mixture of experts)" : "none (dense)")}");
             Console.WriteLine($"tokenizer:    {file.GetString("tokenizer.ggml.model") ?? "none"}{(file.GetString("tokenizer.ggml.pre") is { } pre ? $" ({pre})" : "")}, {file.GetArray<string>("tokenizer.ggml.tokens")?.Length ?? 0} tokens");
             Console.WriteLine($"attention:    context {c.TrainedContextLength}, window {(c.SlidingWindow > 0 ? c.SlidingWindow.ToString(CultureInfo.InvariantCulture) : "none (full)")}, rope base {c.RopeFreqBase.ToString(CultureInfo.InvariantCulture)}, rms eps {c.RmsNormEps.ToString(CultureInfo.InvariantCulture)}");
+            PrintKvCache(c);
         }
         catch (Exception ex) when (ex is NotSupportedException or GgufFormatException)
         {
@@ -74,6 +75,33 @@ internal static class InfoCommand
         foreach (var t in file.Tensors)
             Console.WriteLine($"  {t.Name,-32} {t.Type,-5} [{string.Join(", ", t.Dimensions)}] {t.ByteSize} bytes");
     }
+
+    /// <summary>
+    /// The KV cache a session of this model holds. Per token: K and V, each layers × KV heads × head dim values, of 2
+    /// bytes in F16 (the default, <see cref="SessionOptions.KvCacheType"/>) or 4 in F32. In all: for a session with
+    /// nothing set, whose context is the trained one capped at 4096 (as <see cref="MistralModel.CreateSession"/> picks
+    /// it) on as many rows as the native core keeps: a sliding window no wider than the context rolls over
+    /// window + batch − 1 rows.
+    /// </summary>
+    private static void PrintKvCache(ModelConfig c)
+    {
+        var values = 2L * c.LayerCount * c.KvHeadCount * c.HeadDim;
+        Console.WriteLine($"kv cache:     per token F16 {values * 2} bytes (default), F32 {values * 4} bytes (2 × {c.LayerCount} layers × {c.KvHeadCount} kv heads × head dim {c.HeadDim} values)");
+        var context = Math.Min(c.TrainedContextLength, 4096);
+        if (context <= 0)
+        {
+            Console.WriteLine("kv total:     no default context: the file gives no context length");
+            return;
+        }
+        var batch = Math.Min(new ModelOptions().BatchSize, context);
+        var rolling = c.SlidingWindow > 0 && context >= c.SlidingWindow;
+        var rows = rolling ? Math.Min((long)c.SlidingWindow + batch - 1, context) : context;
+        Console.WriteLine($"kv total:     default context {context} tokens, {rows} cache rows{(rolling ? " (rolling window)" : "")}: F16 {Bytes(values * 2 * rows)}, F32 {Bytes(values * 4 * rows)}");
+    }
+
+    private static string Bytes(long n) => n < 1L << 30
+        ? string.Create(CultureInfo.InvariantCulture, $"{n} bytes ({n / (1024.0 * 1024.0):F1} MiB)")
+        : string.Create(CultureInfo.InvariantCulture, $"{n} bytes ({n / (1024.0 * 1024.0 * 1024.0):F2} GiB)");
 
     private static string Describe(GgufValue value)
     {

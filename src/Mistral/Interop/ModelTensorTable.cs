@@ -57,10 +57,11 @@ internal static class ModelTensorTable
     internal static unsafe mst_tensor_desc[] Build(GgufFile file, ModelConfig config)
     {
         RejectSplitExperts(file, config);
+        var used = file.Tensors.Select(t => (Tensor: t, Use: Classify(file, config, t.Name))).ToList();
+        ModelShapes.Check(file, config, used.Select(u => (u.Tensor.Name, u.Use.Suffix)));
         var table = new List<mst_tensor_desc>();
-        foreach (var tensor in file.Tensors)
+        foreach (var (tensor, (role, layer, _)) in used)
         {
-            if (!TryGetRole(tensor.Name, config.LayerCount, out var role, out var layer)) continue; // not used by this architecture
             if (Array.IndexOf(SupportedTypes, tensor.Type) < 0)
             {
                 throw new NotSupportedException(
@@ -87,6 +88,52 @@ internal static class ModelTensorTable
         return [.. table];
     }
 
+    /// <summary>
+    /// What a tensor of the file is for. Every tensor must have a use: llama.cpp refuses a file with tensors it did
+    /// not load ("wrong number of tensors"), and running while ignoring one would be a silently different model — a
+    /// layer past <c>block_count</c> dropped, an attention bias left out.
+    /// </summary>
+    private static (mst_tensor_role Role, int Layer, string Suffix) Classify(GgufFile file, ModelConfig config, string name)
+    {
+        var arch = config.Architecture;
+        if (GlobalRoles.TryGetValue(name, out var global)) return (global, -1, name);
+        if (ParseLayerName(name) is not var (index, suffix))
+        {
+            if (name == "rope_freqs.weight")
+                throw new NotSupportedException($"{file.Path}: tensor 'rope_freqs.weight' (RoPE frequency factors) is not supported; running without it would change every position's encoding.");
+            throw new GgufFormatException($"{file.Path}: tensor '{name}' is not part of a {arch} model; llama.cpp refuses such a file too (wrong number of tensors).");
+        }
+        if (!LayerRoles.TryGetValue(suffix, out var role))
+        {
+            if (suffix.EndsWith(".bias", StringComparison.Ordinal))
+                throw new NotSupportedException($"{file.Path}: tensor '{name}' is a bias; Mistral models have none and this version does not run them.");
+            throw new GgufFormatException($"{file.Path}: tensor '{name}' is not part of a {arch} model; llama.cpp refuses such a file too (wrong number of tensors).");
+        }
+        if (index >= config.LayerCount)
+        {
+            throw new GgufFormatException(
+                $"{file.Path}: tensor '{name}' belongs to layer {index}, but {arch}.block_count is {config.LayerCount} " +
+                $"(layers 0..{config.LayerCount - 1}): the key or the tensors are corrupt, and running would drop that layer.");
+        }
+        var moe = config.ExpertCount > 0;
+        if (moe ? Array.IndexOf(DenseFfn, suffix) >= 0 : Array.IndexOf(ExpertFfn, suffix) >= 0)
+        {
+            throw new GgufFormatException(moe
+                ? $"{file.Path}: tensor '{name}' is a dense feed-forward matrix, but {arch}.expert_count = {config.ExpertCount} makes this a mixture-of-experts model."
+                : $"{file.Path}: tensor '{name}' belongs to a mixture-of-experts layer, but the file has no {arch}.expert_count.");
+        }
+        return (role, index, suffix);
+    }
+
+    /// <summary>"blk.N.rest" as (N, rest); null for any other name.</summary>
+    private static (int Layer, string Suffix)? ParseLayerName(string name)
+    {
+        if (!name.StartsWith("blk.", StringComparison.Ordinal)) return null;
+        var dot = name.IndexOf('.', 4);
+        if (dot < 0 || !int.TryParse(name.AsSpan(4, dot - 4), NumberStyles.None, CultureInfo.InvariantCulture, out var index)) return null;
+        return (index, name[(dot + 1)..]);
+    }
+
     /// <summary>Names a missing tensor by its file name, which says more to a user than a role number.</summary>
     private static void CheckPresent(GgufFile file, ModelConfig config)
     {
@@ -99,7 +146,11 @@ internal static class ModelTensorTable
             foreach (var suffix in LayerRoles.Keys.Where(s => Array.IndexOf(config.ExpertCount > 0 ? DenseFfn : ExpertFfn, s) < 0))
             {
                 var name = string.Create(CultureInfo.InvariantCulture, $"blk.{layer}.{suffix}");
-                if (file.FindTensor(name) is null) throw new GgufFormatException($"{file.Path}: the required tensor '{name}' is missing.");
+                if (file.FindTensor(name) is null)
+                {
+                    throw new GgufFormatException(
+                        $"{file.Path}: the required tensor '{name}' is missing ({config.Architecture}.block_count is {config.LayerCount}, so layers 0..{config.LayerCount - 1} must all be present).");
+                }
             }
         }
     }
@@ -119,18 +170,5 @@ internal static class ModelTensorTable
             $"{file.Path}: this mixture-of-experts file stores each expert as its own tensor ({string.Join(", ", split)}, ...), " +
             "the layout of older converters. Only stacked experts (blk.N.ffn_gate_exps.weight, ffn_up_exps, ffn_down_exps) " +
             "are supported: re-convert the model with a current llama.cpp convert_hf_to_gguf.py.");
-    }
-
-    internal static bool TryGetRole(string name, int layerCount, out mst_tensor_role role, out int layer)
-    {
-        layer = -1;
-        if (GlobalRoles.TryGetValue(name, out role)) return true;
-        if (!name.StartsWith("blk.", StringComparison.Ordinal)) return false;
-        var dot = name.IndexOf('.', 4);
-        if (dot < 0 || !int.TryParse(name.AsSpan(4, dot - 4), NumberStyles.None, CultureInfo.InvariantCulture, out var index)) return false;
-        if (!LayerRoles.TryGetValue(name[(dot + 1)..], out role)) return false;
-        if (index >= layerCount) return false; // a stray block past block_count is not ours to run
-        layer = index;
-        return true;
     }
 }

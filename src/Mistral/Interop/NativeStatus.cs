@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
 
 namespace Mistral.Interop;
 
@@ -6,7 +8,7 @@ namespace Mistral.Interop;
 /// The one place where a native status becomes a .NET exception: it reads the native thread-local
 /// message and picks the exception type a .NET caller expects for that kind of failure.
 /// </summary>
-internal static class NativeStatus
+internal static partial class NativeStatus
 {
     internal static void Check(mst_status status, string operation)
     {
@@ -28,9 +30,26 @@ internal static class NativeStatus
             mst_status.MST_ERR_BUSY => new InvalidOperationException(message),
             // The native message names the driver call, the driver's error and what to do.
             mst_status.MST_ERR_DEVICE => new MistralDeviceException(message),
+            mst_status.MST_ERR_NON_FINITE => NonFinite(message, detail),
             _ => new MistralException(message),
         };
     }
+
+    // The native message names "position N" and, when layers were checked, "layer L" or "the token embedding"
+    // (context.c, forward.c): the exception carries them as numbers.
+    private static NonFiniteOutputException NonFinite(string message, string detail)
+    {
+        var position = PositionPattern().Match(detail) is { Success: true } p ? int.Parse(p.Groups[1].ValueSpan, CultureInfo.InvariantCulture) : -1;
+        int? layer = LayerPattern().Match(detail) is { Success: true } l ? int.Parse(l.Groups[1].ValueSpan, CultureInfo.InvariantCulture)
+            : detail.Contains("the token embedding produced", StringComparison.Ordinal) ? -1 : null;
+        return new NonFiniteOutputException(message, position, layer);
+    }
+
+    [GeneratedRegex(@"at position (\d+)")]
+    private static partial Regex PositionPattern();
+
+    [GeneratedRegex(@"layer (\d+) produced")]
+    private static partial Regex LayerPattern();
 
     internal static unsafe string LastError()
     {

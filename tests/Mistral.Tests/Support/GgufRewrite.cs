@@ -10,7 +10,8 @@ internal static class GgufRewrite
     public static void Copy(string source, string destination,
         Func<string, GgufValue, GgufValue?>? metadata = null,
         TensorEdit? tensors = null,
-        IReadOnlyDictionary<string, GgufValue>? addMetadata = null)
+        IReadOnlyDictionary<string, GgufValue>? addMetadata = null,
+        IEnumerable<(string Name, GgmlType Type, long[] Dims, byte[] Data)>? addTensors = null)
     {
         using var file = GgufFile.Open(source);
         var writer = new GgufWriter(file.Version, file.Alignment);
@@ -27,6 +28,7 @@ internal static class GgufRewrite
             var edited = tensors is null ? (tensor.Type, tensor.Dimensions, data) : tensors(tensor, data);
             if (edited is { } t) writer.AddTensor(tensor.Name, t.Type, t.Dims, t.Data);
         }
+        foreach (var (name, type, dims, data) in addTensors ?? []) writer.AddTensor(name, type, dims, data);
         writer.Save(destination);
     }
 }
