@@ -20,7 +20,9 @@
 #include "internal.h"
 #include "threadpool.h"
 
-enum { SPIN_BEFORE_YIELD = 2000, YIELDS_BEFORE_SLEEP = 50 };
+/* A worker spins through the short gaps between a pass's steps (and between tokens of a small model); the caller's
+ * waits inside a step are shorter still. Past the spin, both yield a few times, then sleep. */
+enum { WORKER_SPIN = 20000, CALLER_SPIN = 2000, YIELDS_BEFORE_SLEEP = 50 };
 
 typedef struct mst_worker {
     mst_pool *pool;
@@ -52,11 +54,11 @@ static void *worker_main(void *p)
         int spins = 0;
         while ((gen = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen &&
                !atomic_load_explicit(&pool->stop, memory_order_acquire)) {
-            if (++spins < SPIN_BEFORE_YIELD) {
+            if (++spins < WORKER_SPIN) {
                 cpu_relax();
                 continue;
             }
-            if (spins < SPIN_BEFORE_YIELD + YIELDS_BEFORE_SLEEP) {
+            if (spins < WORKER_SPIN + YIELDS_BEFORE_SLEEP) {
                 sched_yield(); /* a thread with work may be waiting for this core */
                 continue;
             }
@@ -184,9 +186,9 @@ void mst_pool_run(mst_pool *pool, mst_task_fn fn, void *arg)
 
     const unsigned others = pool->n_threads - 1;
     for (unsigned spins = 0; atomic_load_explicit(&pool->n_done, memory_order_acquire) != others; spins++) {
-        if (spins < SPIN_BEFORE_YIELD) {
+        if (spins < CALLER_SPIN) {
             cpu_relax();
-        } else if (spins < SPIN_BEFORE_YIELD + YIELDS_BEFORE_SLEEP) {
+        } else if (spins < CALLER_SPIN + YIELDS_BEFORE_SLEEP) {
             sched_yield();
         } else {
             pthread_mutex_lock(&pool->mutex);
