@@ -89,23 +89,7 @@ public sealed class F16KvCacheTests
         int vocab = tiny.Spec.VocabSize;
         double bound = Bound(caseName);
 
-        var vsF32 = new Worst();
-        var vsReference = new Worst();
-        float[] a = f16.Evaluate(Prompt, allLogits: true), b = f32.Evaluate(Prompt, allLogits: true);
-        double[][] expected = reference.Forward(Prompt);
-        for (int t = 0; t < Prompt.Length; t++)
-        {
-            vsF32.Check(a.AsSpan(t * vocab, vocab), ToDoubles(b.AsSpan(t * vocab, vocab)), bound, $"{caseName} prompt position {t} vs F32 cache");
-            vsReference.Check(a.AsSpan(t * vocab, vocab), expected[t], bound, $"{caseName} prompt position {t} vs reference");
-        }
-
-        for (int i = 0; i < Steps; i++)
-        {
-            int token = 3 + (i * 37 % 290);
-            float[] stepF16 = f16.Evaluate([token]), stepF32 = f32.Evaluate([token]);
-            vsF32.Check(stepF16, ToDoubles(stepF32), bound, $"{caseName} step {i} vs F32 cache");
-            vsReference.Check(stepF16, reference.Forward(token), bound, $"{caseName} step {i} vs reference");
-        }
+        var (vsF32, vsReference) = Compare(f16, f32, reference, vocab, bound, Steps, caseName);
 
         TestContext.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{caseName}: F16 vs F32 cache {vsF32.Relative:E2} relative, F16 vs reference {vsReference.Relative:E2} (bound {bound:E0}) over {Prompt.Length + Steps} positions"));
@@ -168,28 +152,39 @@ public sealed class F16KvCacheTests
         int vocab = tiny.Spec.VocabSize;
         double bound = Bound(caseName);
 
+        var (vsF32, vsReference) = Compare(f16, f32, reference, vocab, bound, steps, $"{caseName} rolling");
+
+        Assert.That(f16.Position, Is.EqualTo(Prompt.Length + steps));
+        Assert.That(f16.CacheSlots, Is.EqualTo(window + 2 - 1), "the cache did not grow");
+        TestContext.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{caseName}: window {window}, 5 rows, {Prompt.Length + steps} positions: F16 vs F32 {vsF32.Relative:E2}, vs reference {vsReference.Relative:E2} (bound {bound:E0})"));
+    }
+
+    /// <summary>
+    /// The prompt in one call (every position's logits), then single steps: the F16 session against the F32 session
+    /// and the reference, each within <paramref name="bound"/>; returns the worst differences seen.
+    /// </summary>
+    private static (Worst VsF32, Worst VsReference) Compare(MistralSession f16, MistralSession f32, ReferenceModel reference,
+        int vocab, double bound, int steps, string label)
+    {
         var vsF32 = new Worst();
         var vsReference = new Worst();
         float[] a = f16.Evaluate(Prompt, allLogits: true), b = f32.Evaluate(Prompt, allLogits: true);
         double[][] expected = reference.Forward(Prompt);
         for (int t = 0; t < Prompt.Length; t++)
         {
-            vsF32.Check(a.AsSpan(t * vocab, vocab), ToDoubles(b.AsSpan(t * vocab, vocab)), bound, $"{caseName} rolling prompt position {t} vs F32");
-            vsReference.Check(a.AsSpan(t * vocab, vocab), expected[t], bound, $"{caseName} rolling prompt position {t} vs reference");
+            vsF32.Check(a.AsSpan(t * vocab, vocab), ToDoubles(b.AsSpan(t * vocab, vocab)), bound, $"{label} prompt position {t} vs F32 cache");
+            vsReference.Check(a.AsSpan(t * vocab, vocab), expected[t], bound, $"{label} prompt position {t} vs reference");
         }
 
         for (int i = 0; i < steps; i++)
         {
             int token = 3 + (i * 37 % 290);
-            float[] stepF16 = f16.Evaluate([token]);
-            vsF32.Check(stepF16, ToDoubles(f32.Evaluate([token])), bound, $"{caseName} rolling step at position {Prompt.Length + i} vs F32");
-            vsReference.Check(stepF16, reference.Forward(token), bound, $"{caseName} rolling step at position {Prompt.Length + i} vs reference");
+            float[] stepF16 = f16.Evaluate([token]), stepF32 = f32.Evaluate([token]);
+            vsF32.Check(stepF16, ToDoubles(stepF32), bound, $"{label} step at position {Prompt.Length + i} vs F32 cache");
+            vsReference.Check(stepF16, reference.Forward(token), bound, $"{label} step at position {Prompt.Length + i} vs reference");
         }
-
-        Assert.That(f16.Position, Is.EqualTo(Prompt.Length + steps));
-        Assert.That(f16.CacheSlots, Is.EqualTo(window + 2 - 1), "the cache did not grow");
-        TestContext.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{caseName}: window {window}, 5 rows, {Prompt.Length + steps} positions: F16 vs F32 {vsF32.Relative:E2}, vs reference {vsReference.Relative:E2} (bound {bound:E0})"));
+        return (vsF32, vsReference);
     }
 
     private static double[] ToDoubles(ReadOnlySpan<float> x)
