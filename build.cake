@@ -66,7 +66,7 @@ Task("GpuCheck")
 });
 
 Task("NativeAllRids")
-    .Description("Configure every planned RID from CMakePresets.json; builds those this host can (linux-x64 here; linux-arm64 needs aarch64-linux-gnu-gcc; win-x64 and osx-arm64 need their own runners).")
+    .Description("Configure every planned RID from CMakePresets.json; builds those this host can (linux-x64 on a Linux x64 host; linux-arm64 needs aarch64-linux-gnu-gcc; win-x64 and osx-arm64 need their own runners).")
     .Does(() =>
 {
     foreach (var preset in new[] { "linux-x64", "linux-arm64", "win-x64", "osx-arm64" })
@@ -85,7 +85,7 @@ Task("Bench")
     .Does(() => Run("dotnet", $"run -c {configuration} --project benchmarks/Mistral.Benchmarks -- --filter *"));
 
 Task("PerfGate")
-    .Description("Kernel perf gate: PerfGateBenchmarks vs benchmarks/perf-baseline.json (threshold 1.30x; see benchmarks/README.md).")
+    .Description("Kernel perf gate: PerfGateBenchmarks vs this CPU's baseline in benchmarks/perf-baselines/, calibrated in the same run (threshold 1.30x; see benchmarks/README.md).")
     .IsDependentOn("Build")
     .Does(() => Run("dotnet", "run -c Release --project benchmarks/Mistral.Benchmarks -- gate"));
 

@@ -8,10 +8,16 @@ using Mistral.SideBySide;
 // dotnet run -c Release --project benchmarks/Mistral.SideBySide -- [--out DIR] [--layers 2] [--threads N]
 //     [--prompt 512] [--gen 128] [--runs 3] [--types Q4_0,Q8_0,Q4_K_M] [--bandwidth-mb 2048] [--probe-mb 1024]
 //     [--keep DIR]
+// dotnet run -c Release --project benchmarks/Mistral.SideBySide -- oversubscribe [--out DIR] [--type Q4_0]
+//     decode with 1x, 2x, 4x the usable processors and beside a competing process (Oversubscription.cs)
 // A type is a GGML weight type written throughout, or Q4_K_M for llama-quantize's Q4_K_M mix (Q4_K with
 // Q6_K output, attn_v and ffn_down in some layers). --keep DIR keeps the written models there (for profiling).
+// [--experts 0,8] [--experts-used 2]: the feed-forward shapes to run each type in: 0 = dense (the default), N =
+// Mixtral-shaped, N experts of the same FFN size stacked per layer, --experts-used chosen per token (MixtralFile.cs).
 // Writes a 7B-shaped synthetic model per type (Mistral 7B dims, fewer layers), runs it in this library and in
 // llama.cpp with the same threads, measures the read bandwidth, prints one table, writes JSON + Markdown.
+if (args.Length > 0 && args[0] == "oversubscribe") return Oversubscription.Run(args[1..]);
+if (args.Length > 0 && args[0] == "burn") return Oversubscription.Burn(args[1..]);
 var options = ParseArgs(args);
 var ci = CultureInfo.InvariantCulture;
 string Opt(string name, string fallback) => options.TryGetValue(name, out var v) ? v : fallback;
@@ -25,6 +31,8 @@ var types = Opt("types", "Q4_0,Q8_0,Q4_K_M").Split(',').Select(t => t.Trim()).To
 var keepDir = options.TryGetValue("keep", out var keep) ? keep : null;
 var bandwidthBytes = long.Parse(Opt("bandwidth-mb", "2048"), ci) * 1024 * 1024;
 var probeBytes = long.Parse(Opt("probe-mb", "1024"), ci) * 1024 * 1024;
+var expertCounts = Opt("experts", "0").Split(',').Select(e => int.Parse(e.Trim(), ci)).ToArray();
+var expertsUsed = int.Parse(Opt("experts-used", "2"), ci);
 Directory.CreateDirectory(outDir);
 
 Console.WriteLine($"read bandwidth: {bandwidthBytes >> 20} MiB buffer, up to {threads} threads, Vector512 accelerated: {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}");
@@ -34,12 +42,17 @@ var peak = bandwidth.Max(p => p.GBps);
 using var probe = new ReadBandwidth.Probe(probeBytes, bandwidth.MaxBy(p => p.GBps)!);
 
 var rows = new List<Row>();
+foreach (var experts in expertCounts)
 foreach (var type in types)
 {
+    var shape = experts > 0 ? string.Create(ci, $"{experts}x{expertsUsed}moe") : "7b";
     var path = keepDir is null
-        ? Path.Combine(Path.GetTempPath(), $"sidebyside-7b{layers}l-{type}-{Environment.ProcessId}.gguf")
-        : Path.Combine(Directory.CreateDirectory(keepDir).FullName, $"sidebyside-7b{layers}l-{type}.gguf");
-    Console.WriteLine($"{type}: writing a 7B-shaped {layers}-layer model to {path}");
+        ? Path.Combine(Path.GetTempPath(), $"sidebyside-{shape}{layers}l-{type}-{Environment.ProcessId}.gguf")
+        : Path.Combine(Directory.CreateDirectory(keepDir).FullName, $"sidebyside-{shape}{layers}l-{type}.gguf");
+    var label = experts > 0 ? string.Create(ci, $"{type} MoE {experts}x top-{expertsUsed}") : type;
+    Console.WriteLine(experts > 0
+        ? $"{label}: writing a Mixtral-shaped {layers}-layer model ({experts} experts, {expertsUsed} per token) to {path}"
+        : $"{type}: writing a 7B-shaped {layers}-layer model to {path}");
     try
     {
         var spec = new SyntheticModelSpec
@@ -50,7 +63,10 @@ foreach (var type in types)
         spec = type.Equals("Q4_K_M", StringComparison.OrdinalIgnoreCase)
             ? spec.WithQ4_K_M_Mix()
             : spec with { WeightType = Enum.Parse<GgmlType>(type, ignoreCase: true) };
-        SyntheticModel.Write(path, spec);
+        if (experts > 0)
+            MixtralFile.Write(path, spec, experts, expertsUsed);
+        else
+            SyntheticModel.Write(path, spec);
     }
     catch (Exception ex) when (ex is NotSupportedException or ArgumentException)
     {
@@ -65,7 +81,7 @@ foreach (var type in types)
         var ctx = promptLength + gen + 8;
         var ours = Measure(() => new OurEngine(path, threads, ctx, promptLength), prompt, gen, runs, probe, bytesPerToken);
         var llama = Measure(() => new LlamaCppEngine(path, threads, ctx, promptLength), prompt, gen, runs, probe, bytesPerToken);
-        rows.Add(new Row(type, layers, threads, bytesPerToken, ours, llama, peak));
+        rows.Add(new Row(label, layers, threads, bytesPerToken, ours, llama, peak, experts));
     }
     finally
     {
@@ -74,7 +90,7 @@ foreach (var type in types)
 }
 
 var table = new StringBuilder();
-table.AppendLine(string.Create(ci, $"7B-shaped (hidden 4096, 32/8 heads, FFN 14336, vocab 32000), {layers} layers, {threads} threads, prompt {promptLength}, decode {gen}; medians of {runs} runs after a warm-up; read bandwidth {peak:F1} GB/s (peak of the read test); adjacent: each decode run over the mean of a short read test just before and just after it, median of the runs"));
+table.AppendLine(string.Create(ci, $"7B-shaped (hidden 4096, 32/8 heads, FFN 14336, vocab 32000{(expertCounts.Any(e => e > 0) ? $"; MoE rows: Mixtral-shaped, that FFN as {string.Join("/", expertCounts.Where(e => e > 0))} experts, {expertsUsed} per token" : "")}), {layers} layers, {threads} threads, prompt {promptLength}, decode {gen}; medians of {runs} runs after a warm-up; read bandwidth {peak:F1} GB/s (peak of the read test); adjacent: each decode run over the mean of a short read test just before and just after it, median of the runs"));
 table.AppendLine();
 table.AppendLine("| weights | prefill ours (t/s) | prefill llama.cpp | ours/llama.cpp | decode ours (t/s) | decode llama.cpp | ours/llama.cpp | decode GB/s ours | of bandwidth | llama.cpp of bandwidth | ours of adjacent read | llama.cpp of adjacent read |");
 table.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
@@ -99,7 +115,7 @@ var json = JsonSerializer.Serialize(new
     bandwidth = bandwidth.Select(p => new { threads = p.Threads, streams = p.Streams, pages = p.Pages, gbps = p.GBps }),
     results = rows.Select(r => new
     {
-        type = r.Type, bytes_per_token = r.BytesPerToken,
+        type = r.Type, experts = r.Experts, experts_used = r.Experts > 0 ? expertsUsed : 0, bytes_per_token = r.BytesPerToken,
         prefill_tps = r.Ours.PrefillTps, decode_tps = r.Ours.DecodeTps,
         llamacpp_prefill_tps = r.Llama.PrefillTps, llamacpp_decode_tps = r.Llama.DecodeTps,
         prefill_ratio = r.Ours.PrefillTps / r.Llama.PrefillTps, decode_ratio = r.Ours.DecodeTps / r.Llama.DecodeTps,
@@ -139,12 +155,15 @@ static double Median(IEnumerable<double> values)
 }
 
 // Bytes a decode step must read: every matrix once, except the token embedding (one row) when the
-// output projection is a separate tensor.
+// output projection is a separate tensor, and of a layer's stacked experts only the chosen ones (used of count).
 static long WeightBytesPerToken(string path)
 {
     using var file = GgufFile.Open(path);
     var tied = file.Tensors.All(t => t.Name != "output.weight");
-    return file.Tensors.Where(t => tied || t.Name != "token_embd.weight").Sum(t => (long)t.ByteSize);
+    var count = file.GetUInt32("llama.expert_count") ?? 0;
+    var used = file.GetUInt32("llama.expert_used_count") ?? 0;
+    return file.Tensors.Where(t => tied || t.Name != "token_embd.weight")
+        .Sum(t => t.Name.EndsWith("_exps.weight", StringComparison.Ordinal) && count > 0 ? t.ByteSize / count * used : t.ByteSize);
 }
 
 static Dictionary<string, string> ParseArgs(string[] args)
@@ -161,4 +180,4 @@ static Dictionary<string, string> ParseArgs(string[] args)
 /// <summary>Medians over the runs: prefill and decode tokens/s, and decode bytes/s over the adjacent read bandwidth.</summary>
 internal sealed record Result(double PrefillTps, double DecodeTps, double DecodeAdjacentShare);
 
-internal sealed record Row(string Type, int Layers, int Threads, long BytesPerToken, Result Ours, Result Llama, double Bandwidth);
+internal sealed record Row(string Type, int Layers, int Threads, long BytesPerToken, Result Ours, Result Llama, double Bandwidth, int Experts);

@@ -11,8 +11,8 @@ namespace Mistral.SideBySide;
 /// It saturates when adding streams (1→4→8) and threads (1→2) stops adding bandwidth: the runner measures
 /// all of those configurations and reports them, and takes the maximum as the machine's read bandwidth.
 /// On Linux every configuration runs twice: on 4 KiB pages and on transparent huge pages (2 MiB, asked for
-/// with madvise, as the library's repacked weights are). Huge pages read faster (on the 2-core Xeon VM:
-/// 30-31 → 32-33 GB/s on two threads, 14 → 17 GB/s on one), so the limit is the faster of the two.
+/// with madvise, as the library's repacked weights are). Huge pages can read faster (fewer page walks, and the
+/// prefetchers do not stop every 4 KiB; benchmarks/RESULTS.md), so the limit is the faster of the two.
 /// </summary>
 internal static unsafe partial class ReadBandwidth
 {
@@ -42,8 +42,8 @@ internal static unsafe partial class ReadBandwidth
     }
 
     /// <summary>
-    /// A short read test kept ready between the engines' runs. This machine's read bandwidth drifts by ±10%
-    /// within seconds (2-thread passes of the same buffer, 3 s apart: 26.5–32.7 GB/s), so the runner also
+    /// A short read test kept ready between the engines' runs. A shared machine's read bandwidth can drift within
+    /// seconds (benchmarks/RESULTS.md has an example), so the runner also
     /// divides each decode run by the bandwidth read right before and right after it, on the configuration
     /// the full test found fastest.
     /// </summary>

@@ -23,7 +23,7 @@ namespace Mistral.Interop;
 /// <summary>The version of the C ABI these bindings were generated from (MST_ABI_VERSION).</summary>
 internal static class MistralAbi
 {
-    internal const uint Version = 5;
+    internal const uint Version = 6;
 }
 
 internal enum mst_status : int
@@ -38,6 +38,7 @@ internal enum mst_status : int
     MST_ERR_INTERNAL = 7,
     MST_ERR_DEVICE = 8,
     MST_ERR_NON_FINITE = 9,
+    MST_ERR_CANCELLED = 10,
 }
 
 internal enum mst_type : int
@@ -98,6 +99,7 @@ internal enum mst_struct_id : int
     MST_STRUCT_CONTEXT_PARAMS = 2,
     MST_STRUCT_MODEL_PARAMS = 3,
     MST_STRUCT_BACKEND_INFO = 4,
+    MST_STRUCT_MEMORY_ESTIMATE = 5,
 }
 
 internal enum mst_backend_kind : int
@@ -192,6 +194,18 @@ internal unsafe struct mst_backend_info
     public ulong free_memory;
     public fixed byte device_name[128];
     public fixed byte reason[256];
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct mst_memory_estimate
+{
+    public uint struct_size;
+    public uint reserved;
+    public ulong weights_mapped;
+    public ulong weights_owned;
+    public ulong kv_cache;
+    public ulong scratch;
+    public ulong device;
 }
 
 /// <summary>Owns one <c>mst_model*</c>; released with <c>mst_model_free</c>.</summary>
@@ -294,6 +308,10 @@ internal static unsafe partial class NativeMethods
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial mst_status mst_model_backend(MstModelHandle model, int* out_backend);
 
+    [LibraryImport(LibraryName, EntryPoint = "mst_estimate_memory")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial mst_status mst_estimate_memory(mst_model_config* config, mst_tensor_desc* tensors, uint n_tensors, mst_model_params* model_params, mst_context_params* context_params, mst_memory_estimate* out_estimate);
+
     [LibraryImport(LibraryName, EntryPoint = "mst_context_create")]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial mst_status mst_context_create(MstModelHandle model, mst_context_params* @params, out MstContextHandle out_context);
@@ -305,6 +323,10 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(LibraryName, EntryPoint = "mst_context_set_threads")]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial mst_status mst_context_set_threads(MstContextHandle context, uint n_threads);
+
+    [LibraryImport(LibraryName, EntryPoint = "mst_context_set_abort")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial mst_status mst_context_set_abort(MstContextHandle context, int abort);
 
     [LibraryImport(LibraryName, EntryPoint = "mst_context_position")]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]

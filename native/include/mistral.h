@@ -1,7 +1,7 @@
 /*
  * mistral.h — the whole C ABI of the Mistral.Native core.
  *
- * Rules (see DESIGN.md):
+ * Rules (why each exists: docs/ARCHITECTURE.md, "The C ABI"):
  *   - every function returns an mst_status; results go through out-pointers;
  *   - on failure, mst_last_error() (thread-local) explains it in words;
  *   - nothing here aborts, asserts or exits on bad input;
@@ -24,6 +24,8 @@ extern "C" {
 #if defined(_WIN32)
 #  if defined(MST_BUILD)
 #    define MST_API __declspec(dllexport)
+#  elif defined(MST_STATIC) /* linked from the static library (the native tests): no DLL in between */
+#    define MST_API
 #  else
 #    define MST_API __declspec(dllimport)
 #  endif
@@ -32,7 +34,7 @@ extern "C" {
 #endif
 
 /* Bumped on any change to a signature, struct layout or enum value below. */
-#define MST_ABI_VERSION 5
+#define MST_ABI_VERSION 6
 
 typedef enum mst_status {
     MST_OK = 0,
@@ -45,9 +47,11 @@ typedef enum mst_status {
     MST_ERR_INTERNAL = 7,         /* a bug: please report it with mst_last_error() */
     MST_ERR_DEVICE = 8,           /* the GPU driver or device failed or is missing; mst_last_error() names
                                    * the call, the driver's error and what to do */
-    MST_ERR_NON_FINITE = 9        /* the forward pass produced NaN or Inf: mst_last_error() names the position
+    MST_ERR_NON_FINITE = 9,       /* the forward pass produced NaN or Inf: mst_last_error() names the position
                                    * (and, with MST_CONTEXT_CHECK_LAYERS, the layer); the weights hold
                                    * non-finite values or overflow */
+    MST_ERR_CANCELLED = 10        /* mst_context_set_abort asked the call to stop; the cache is unchanged (except
+                                   * for a rolling cache's finished steps: see mst_context_set_abort) */
 } mst_status;
 
 /* Tensor element types: the values are GGML's type ids, as stored in GGUF files. */
@@ -109,7 +113,8 @@ typedef enum mst_struct_id {
     MST_STRUCT_TENSOR_DESC = 1,
     MST_STRUCT_CONTEXT_PARAMS = 2,
     MST_STRUCT_MODEL_PARAMS = 3,
-    MST_STRUCT_BACKEND_INFO = 4
+    MST_STRUCT_BACKEND_INFO = 4,
+    MST_STRUCT_MEMORY_ESTIMATE = 5
 } mst_struct_id;
 
 /* Where a model runs. */
@@ -226,6 +231,18 @@ typedef struct mst_backend_info {
     char reason[256];          /* when not available: what was looked for and what to install; else "" */
 } mst_backend_info;
 
+/* What a model and one context will allocate (mst_estimate_memory), in bytes, before anything is. */
+typedef struct mst_memory_estimate {
+    uint32_t struct_size;      /* sizeof(mst_memory_estimate) */
+    uint32_t reserved;         /* 0 */
+    uint64_t weights_mapped;   /* weights read in place from the caller's memory (a mapped file): paged in as
+                                * used, counted by the OS as file cache, not allocated by the library */
+    uint64_t weights_owned;    /* host memory the backend allocates for repacked or converted weights */
+    uint64_t kv_cache;         /* host memory of one context's KV cache for params->n_ctx and kv_type */
+    uint64_t scratch;          /* host memory of one context's activations, logits and thread buffers */
+    uint64_t device;           /* CUDA: device memory for weights + KV cache + scratch; 0 on the CPU */
+} mst_memory_estimate;
+
 typedef struct mst_model mst_model;
 typedef struct mst_context mst_context;
 
@@ -262,6 +279,16 @@ MST_API mst_status mst_model_create_with(const mst_model_config *config, const m
                                          mst_model **out_model);
 /* The backend a model runs on (mst_backend_kind). */
 MST_API mst_status mst_model_backend(mst_model *model, int32_t *out_backend);
+/* What mst_model_create_with(config, tensors, ..., model_params) and then one mst_context_create(...,
+ * context_params) would allocate, computed from the config and the tensor descriptors alone: tensor data
+ * may be NULL and is never read; none of what it estimates is allocated (only the checks' own small tables,
+ * freed before it returns). The same checks as mst_model_create apply to the
+ * config and the descriptors (shapes, types, byte sizes), so a model this accepts, create accepts too.
+ * model_params may be NULL (the CPU). The figures are upper bounds within a few MiB of what is allocated. */
+MST_API mst_status mst_estimate_memory(const mst_model_config *config, const mst_tensor_desc *tensors,
+                                       uint32_t n_tensors, const mst_model_params *model_params,
+                                       const mst_context_params *context_params,
+                                       mst_memory_estimate *out_estimate);
 
 /* ---- context ---------------------------------------------------------------------------- */
 /* A context keeps its model alive: free the context before the model. */
@@ -269,6 +296,15 @@ MST_API mst_status mst_context_create(mst_model *model, const mst_context_params
                                       mst_context **out_context);
 MST_API mst_status mst_context_free(mst_context *context);
 MST_API mst_status mst_context_set_threads(mst_context *context, uint32_t n_threads);
+/* Cancellation. Safe from any thread at any time, also while mst_decode runs on another thread (it never
+ * returns MST_ERR_BUSY). While abort is 1, mst_decode stops at its next check, at most a fraction of one
+ * layer's work apart (between layers and between the work items of the long operations), and returns
+ * MST_ERR_CANCELLED with the cache and position unchanged, as if it had not been called (one exception: when a rolling cache
+ * runs the batch in several steps and a later step has already overwritten keys the call's first position needs, the
+ * finished steps stay and the position is after them: mst_context_position says where, mst_last_error names it).
+ * The CUDA backend checks between layers only; a call that starts
+ * while abort is 1 returns MST_ERR_CANCELLED at once. The flag stays set until set back to 0. */
+MST_API mst_status mst_context_set_abort(mst_context *context, int32_t abort);
 /* Rolling cache. A context rolls when every layer of its model has a sliding window w > 0 and
  * n_ctx >= the largest w: no query ever sees more than w keys, so the cache keeps only
  * min(n_ctx, w_max + n_batch - 1) slots per layer (position p lives in slot p % slots), RoPE and the
@@ -289,7 +325,8 @@ MST_API mst_status mst_context_truncate(mst_context *context, uint32_t n_past);
 
 /* Runs the forward pass for n_tokens tokens appended at the current position, in one call.
  * all_logits = 0: writes n_vocab logits of the last token; 1: n_tokens * n_vocab, row per token.
- * logits_capacity is the number of floats logits_out can take. On failure the cache is unchanged. */
+ * logits_capacity is the number of floats logits_out can take. On failure the cache is unchanged (except for a rolling
+ * cache's finished steps: see mst_context_set_abort). */
 MST_API mst_status mst_decode(mst_context *context, const int32_t *tokens, uint32_t n_tokens,
                               int32_t all_logits, float *logits_out, uint64_t logits_capacity);
 

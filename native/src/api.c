@@ -57,6 +57,7 @@ MST_API const char *mst_status_to_string(mst_status status)
     case MST_ERR_INTERNAL: return "internal error";
     case MST_ERR_DEVICE: return "device error";
     case MST_ERR_NON_FINITE: return "non-finite values";
+    case MST_ERR_CANCELLED: return "cancelled";
     }
     return "unknown status";
 }
@@ -101,6 +102,11 @@ static const uint64_t k_backend_info_fields[] = {
     FIELD(mst_backend_info, total_memory), FIELD(mst_backend_info, free_memory), FIELD(mst_backend_info, device_name),
     FIELD(mst_backend_info, reason),
 };
+static const uint64_t k_memory_estimate_fields[] = {
+    FIELD(mst_memory_estimate, struct_size), FIELD(mst_memory_estimate, reserved),
+    FIELD(mst_memory_estimate, weights_mapped), FIELD(mst_memory_estimate, weights_owned),
+    FIELD(mst_memory_estimate, kv_cache), FIELD(mst_memory_estimate, scratch), FIELD(mst_memory_estimate, device),
+};
 
 MST_API mst_status mst_struct_layout(int32_t struct_id, uint32_t field_index, uint64_t *out_value)
 {
@@ -127,6 +133,10 @@ MST_API mst_status mst_struct_layout(int32_t struct_id, uint32_t field_index, ui
     case MST_STRUCT_BACKEND_INFO:
         fields = k_backend_info_fields, count = sizeof k_backend_info_fields / sizeof *fields,
         size = sizeof(mst_backend_info);
+        break;
+    case MST_STRUCT_MEMORY_ESTIMATE:
+        fields = k_memory_estimate_fields, count = sizeof k_memory_estimate_fields / sizeof *fields,
+        size = sizeof(mst_memory_estimate);
         break;
     default:
         return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_struct_layout: unknown struct id %d", (int)struct_id);

@@ -9,7 +9,9 @@
  *
  * Failure. Ops return nothing. A backend that can fail in the middle of a pass (a CUDA error) records its
  * first failure with mst_backend_fail() and skips every later op; mst_forward then returns that status.
- * The CPU backend never fails once its context exists.
+ * The CPU backend fails only when cancelled: an op whose pool run was cut short by the context's abort flag
+ * (threadpool.h) records MST_ERR_CANCELLED. Backends need not watch the flag themselves: mst_forward checks it
+ * between layers.
  *
  * Positions. A pass runs n tokens at positions ctx->n_past .. ctx->n_past + n - 1; token t of the batch is
  * at position n_past + t. A layer's KV cache has ctx->kv_slots rows; position p lives in row p % kv_slots. */
@@ -40,6 +42,12 @@ typedef struct mst_backend {
     void (*context_free)(mst_context *ctx);
     /* CPU: a new thread pool; other backends accept and ignore it. */
     mst_status (*set_threads)(mst_context *ctx, uint32_t n_threads);
+    /* mst_estimate_memory's part of this backend: what model_init, then context_init(ctx, n_threads), would allocate,
+     * from sizes alone. ctx is planned (mst_context_plan) but owns nothing; ctx->model is a skeleton (model.c), whose
+     * weights carry the file's types and shapes and possibly NULL data, which must not be read. Fills weights_owned,
+     * kv_cache, scratch and device with the backend's own allocations (model.c's and context.c's are added by the
+     * caller), refusing what model_init or context_init would refuse for the config or ctx's parameters. */
+    mst_status (*estimate)(const mst_context *ctx, uint32_t n_threads, mst_memory_estimate *out);
 
     /* ---- one forward pass: begin, ops, end ---- */
     /* tokens[n] (host, already validated): the ids embed() reads. */

@@ -63,15 +63,8 @@ static void release(mst_context *c)
     atomic_store(&c->busy, 0);
 }
 
-MST_API mst_status mst_context_create(mst_model *model, const mst_context_params *params,
-                                      mst_context **out_context)
+mst_status mst_context_plan(mst_context *c, mst_model *model, const mst_context_params *params, uint32_t *n_threads)
 {
-    mst_clear_error();
-    if (!out_context)
-        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_context_create: out_context is NULL");
-    *out_context = NULL;
-    if (!model)
-        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_context_create: model is NULL");
     if (!params)
         return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_context_create: params is NULL");
     if (params->struct_size != sizeof(mst_context_params))
@@ -91,20 +84,48 @@ MST_API mst_status mst_context_create(mst_model *model, const mst_context_params
     if (params->kv_type != MST_TYPE_F16 && params->kv_type != MST_TYPE_F32)
         return mst_fail(MST_ERR_UNSUPPORTED, "mst_context_create: kv_type %d is not a KV cache type (F32 = %d, F16 = %d)",
                         (int)params->kv_type, MST_TYPE_F32, MST_TYPE_F16);
-
-    const mst_model_config *cfg = &model->cfg;
-    uint32_t n_threads = params->n_threads ? params->n_threads : default_threads();
-    mst_context *c = calloc(1, sizeof *c);
-    if (!c)
-        return mst_fail(MST_ERR_OUT_OF_MEMORY, "mst_context_create: out of memory");
+    *n_threads = params->n_threads ? params->n_threads : default_threads();
     c->model = model;
     c->n_ctx = params->n_ctx;
     /* A batch can never hold more tokens than the cache, so do not size scratch beyond it. */
     c->n_batch = params->n_batch < params->n_ctx ? params->n_batch : params->n_ctx;
     c->flags = params->flags;
     c->kv_type = params->kv_type;
-    atomic_init(&c->busy, 0);
     plan_cache(c, model);
+    return MST_OK;
+}
+
+uint64_t mst_context_host_bytes(const mst_context *c)
+{
+    const mst_model_config *cfg = &c->model->cfg;
+    uint64_t bytes = mst_alloc_bound(sizeof(mst_context), 0);
+    if (cfg->n_expert > 0) /* the routing arrays of mst_context_create */
+        bytes += 2 * mst_alloc_bound((uint64_t)c->n_batch * cfg->n_expert_used * 4, 0) +
+                 2 * mst_alloc_bound((uint64_t)c->n_batch * 4, 0);
+    return bytes;
+}
+
+MST_API mst_status mst_context_create(mst_model *model, const mst_context_params *params,
+                                      mst_context **out_context)
+{
+    mst_clear_error();
+    if (!out_context)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_context_create: out_context is NULL");
+    *out_context = NULL;
+    if (!model)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_context_create: model is NULL");
+    mst_context plan = {0};
+    uint32_t n_threads;
+    mst_status st = mst_context_plan(&plan, model, params, &n_threads);
+    if (st != MST_OK)
+        return st;
+    const mst_model_config *cfg = &model->cfg;
+    mst_context *c = calloc(1, sizeof *c);
+    if (!c)
+        return mst_fail(MST_ERR_OUT_OF_MEMORY, "mst_context_create: out of memory");
+    *c = plan;
+    atomic_init(&c->busy, 0);
+    atomic_init(&c->abort, 0);
 
     c->backend = model->backend;
     if (cfg->n_expert > 0) {
@@ -120,7 +141,7 @@ MST_API mst_status mst_context_create(mst_model *model, const mst_context_params
                             (unsigned)nb);
         }
     }
-    mst_status st = c->backend->context_init(c, n_threads);
+    st = c->backend->context_init(c, n_threads);
     if (st != MST_OK) {
         free_host_arrays(c);
         free(c);
@@ -162,6 +183,18 @@ MST_API mst_status mst_context_set_threads(mst_context *context, uint32_t n_thre
     st = context->backend->set_threads(context, n_threads); /* a failure leaves the context as it was */
     release(context);
     return st;
+}
+
+/* No claim: it is meant to reach a decode running on another thread. The flag orders nothing (internal.h). */
+MST_API mst_status mst_context_set_abort(mst_context *context, int32_t abort)
+{
+    mst_clear_error();
+    if (!context)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_context_set_abort: context is NULL");
+    if (abort != 0 && abort != 1)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_context_set_abort: abort must be 0 or 1, not %d", (int)abort);
+    atomic_store_explicit(&context->abort, abort, memory_order_relaxed);
+    return MST_OK;
 }
 
 MST_API mst_status mst_context_position(mst_context *context, uint32_t *out_n_past)
@@ -221,6 +254,22 @@ MST_API mst_status mst_context_truncate(mst_context *context, uint32_t n_past)
     return st;
 }
 
+/* Where a call that began at `start` and failed in its step at start + done (n tokens) leaves the context.
+ * Back at start, as if it had not run, unless a rolling cache has already overwritten keys that a token at
+ * start would attend to: the slots of positions start + t (t up to done + n - 1) held positions start + t -
+ * kv_slots, and a query at start sees start - w_max + 1 .. start. A single step (done = 0) never overwrites
+ * those (max_chunk = kv_slots - w_max + 1), nor does the failed step overwrite what a query at start + done
+ * sees; so then the finished steps stay, and the context is at start + done, exact. */
+static uint32_t position_after_failure(const mst_context *c, uint32_t start, uint32_t done, uint32_t n)
+{
+    const uint64_t w_max = (uint64_t)c->kv_slots - c->max_chunk + 1;
+    const uint64_t last_written = (uint64_t)start + done + n - 1; /* its slot held last_written - kv_slots */
+    const uint64_t first_needed = start + 1 > w_max ? start + 1 - w_max : 0;
+    if (done == 0 || last_written < first_needed + c->kv_slots)
+        return start;
+    return start + done;
+}
+
 /* NaN or Inf in the logits (rows of n_vocab, the first at position pos0) is an error, not a token: a sampler
  * would silently pick token 0 forever. A scan of the row costs nothing next to the pass that made it. */
 static mst_status check_logits(const mst_context *c, const float *logits, uint32_t rows, uint32_t pos0, uint32_t start)
@@ -272,6 +321,9 @@ MST_API mst_status mst_decode(mst_context *context, const int32_t *tokens, uint3
     if (st == MST_OK && (uint64_t)context->n_past + n_tokens > context->max_pos)
         st = mst_fail(MST_ERR_CONTEXT_FULL, "mst_decode: %u tokens at position %u do not fit in %s = %u", n_tokens,
                       context->n_past, context->rolling ? "the position limit" : "n_ctx", context->max_pos);
+    if (st == MST_OK && mst_abort_requested(context))
+        st = mst_fail(MST_ERR_CANCELLED, "mst_decode: cancelled before it started (mst_context_set_abort); the context "
+                      "stays at position %u", context->n_past);
     /* A rolling cache runs the batch in steps of at most max_chunk tokens, so no step overwrites a
      * key that one of its own queries still sees. The last step writes the last token's logits. */
     const uint32_t start = context->n_past;
@@ -281,29 +333,29 @@ MST_API mst_status mst_decode(mst_context *context, const int32_t *tokens, uint3
         const uint32_t p0 = context->n_past;
         st = mst_forward(context, tokens + done, n, all_logits, out);
         /* A failed step may have written some of its cache rows: kv_high counts them as written (so truncate
-         * never promises keys they overwrote), but n_past goes back to where the call began. */
+         * never promises keys they overwrote), but n_past goes back (position_after_failure). */
         if ((uint64_t)p0 + n > context->kv_high)
             context->kv_high = p0 + n;
-        if (st == MST_ERR_NON_FINITE) {
-            mst_fail(st, "mst_decode: %s; the context stays at position %u", context->pass_error, start);
-            break;
+        const uint32_t back = position_after_failure(context, start, done, n);
+        if (st == MST_ERR_NON_FINITE || st == MST_ERR_CANCELLED) {
+            mst_fail(st, "mst_decode: %s; the context %s at position %u", context->pass_error,
+                     back == start ? "stays" : "is", back);
+        } else if (st != MST_OK) {
+            mst_fail(st,
+                     "mst_decode: the %s backend failed on tokens %u..%u of %u (positions %u..%u; the context %s "
+                     "at position %u): %s",
+                     context->backend->name, done, done + n - 1, n_tokens, p0, p0 + n - 1,
+                     back == start ? "stays" : "is", back, context->pass_error[0] ? context->pass_error : "no message");
+        } else {
+            st = check_logits(context, out, all_logits ? n : 1, all_logits ? p0 : p0 + n - 1, back);
         }
         if (st != MST_OK) {
-            mst_fail(st,
-                     "mst_decode: the %s backend failed on tokens %u..%u of %u (positions %u..%u; the context stays "
-                     "at position %u): %s",
-                     context->backend->name, done, done + n - 1, n_tokens, p0, p0 + n - 1, start,
-                     context->pass_error[0] ? context->pass_error : "no message");
+            context->n_past = back; /* the call's cache changes undone, as far as a rolling cache allows */
             break;
         }
-        st = check_logits(context, out, all_logits ? n : 1, all_logits ? p0 : p0 + n - 1, start);
-        if (st != MST_OK)
-            break;
         context->n_past += n;
         done += n;
     }
-    if (st != MST_OK)
-        context->n_past = start; /* "on failure the cache is unchanged", whichever step failed */
     release(context);
     return st;
 }

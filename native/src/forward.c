@@ -13,9 +13,12 @@
  * How each op runs (threads, SIMD, quantized activations; or device kernels) is the backend's business
  * (cpu/backend_cpu.c, cuda/backend_cuda_*.c). Weight shapes below are [input -> output] per token.
  * NaN/Inf is an error, not a token: the output layer's input rows are checked on every pass (context.c then checks
- * the logits), and with MST_CONTEXT_CHECK_LAYERS the residual stream after the embedding and every layer. */
+ * the logits), and with MST_CONTEXT_CHECK_LAYERS the residual stream after the embedding and every layer.
+ * Cancellation (mst_context_set_abort) is seen before every layer and before the output layer, and inside the CPU
+ * backend's long ops (threadpool.h); the pass then stops queuing work and returns MST_ERR_CANCELLED. */
 #include <stdio.h>
 
+#include "forward_moe.h"
 #include "internal.h"
 
 /* y = W x over n_tokens rows; one matrix. */
@@ -24,48 +27,21 @@ static inline void matmul(mst_context *ctx, const mst_weight *w, const float *x,
     ctx->backend->matmul(ctx, &w, &y, 1, x, n_tokens);
 }
 
-/* Mixture-of-experts feed-forward of n tokens: ctx->xb (normed) in, ctx->xb2 out. Only the experts some token
- * chose run, each once over the tokens routed to it (gathered into ctx->xg), on its slice of the stacked
- * tensors; an unchosen expert's weights are not even read. */
-static void moe_ffn(mst_context *ctx, const mst_layer *L, uint32_t n)
+/* Whether the pass is cancelled: an op was cut short by the abort flag (the CPU backend), or the flag is set now,
+ * which fails the pass with MST_ERR_CANCELLED naming the layer about to run (n_layer: the output layer). A layer
+ * is the granularity every backend shares: on CUDA the ops queued before the check still run, but no more are
+ * queued. A pass that failed otherwise goes on as before, its backend skipping the ops (backend.h). */
+static int stopped(mst_context *ctx, uint32_t layer)
 {
-    const mst_backend *b = ctx->backend;
-    const mst_model_config *cfg = &ctx->model->cfg;
-    const uint32_t n_embd = cfg->n_embd, n_ff = cfg->n_ff, k = cfg->n_expert_used;
-
-    matmul(ctx, &L->router, ctx->xb, n, ctx->router);             /* router [n_embd -> n_expert] */
-    b->moe_gate(ctx, ctx->router, n, ctx->chosen, ctx->chosen_w); /* k experts per token and weights (host) */
     if (mst_backend_failed(ctx))
-        return; /* chosen was not written: the pass is lost anyway */
-    for (uint32_t t = 0; t < n; t++)
-        if (ctx->chosen[(size_t)t * k] < 0) { /* backend.h: a NaN/Inf among the token's router logits */
-            mst_backend_fail(ctx, MST_ERR_NON_FINITE, "layer %u produced non-finite router logits at position %u",
-                             (unsigned)(L - ctx->model->layers), ctx->n_past + t);
-            return;
-        }
-    b->zero(ctx, ctx->xb2, (uint64_t)n * n_embd);
-    for (uint32_t e = 0; e < cfg->n_expert; e++) {
-        uint32_t g = 0; /* tokens routed to expert e, and their weights for it */
-        for (uint32_t t = 0; t < n; t++)
-            for (uint32_t i = 0; i < k; i++)
-                if (ctx->chosen[(size_t)t * k + i] == (int32_t)e) {
-                    ctx->group[g] = (int32_t)t;
-                    ctx->group_w[g++] = ctx->chosen_w[(size_t)t * k + i];
-                }
-        if (g == 0)
-            continue;
-        const mst_weight gate = mst_expert_slice(&L->w_gate, e), up = mst_expert_slice(&L->w_up, e),
-                         down = mst_expert_slice(&L->w_down, e);
-        const mst_weight *gate_up[2] = {&gate, &up};
-        float *const hidden[2] = {ctx->hb, ctx->hb2};
-
-        b->gather(ctx, ctx->xg, ctx->xb, ctx->group, g, n_embd); /* the g tokens' inputs */
-        b->matmul(ctx, gate_up, hidden, 2, ctx->xg, g);          /* Wgate_e, Wup_e [n_embd -> n_ff] */
-        b->swiglu(ctx, ctx->hb, ctx->hb2, (uint64_t)g * n_ff);   /* silu(gate) * up */
-        matmul(ctx, &down, ctx->hb, g, ctx->xg);                 /* Wdown_e [n_ff -> n_embd] */
-        /* xb2[token] += its weight for e * the output */
-        b->scatter_add(ctx, ctx->xb2, ctx->xg, ctx->group, ctx->group_w, g, n_embd);
-    }
+        return ctx->pass_status == MST_ERR_CANCELLED;
+    if (!mst_abort_requested(ctx))
+        return 0;
+    if (layer < ctx->model->cfg.n_layer)
+        mst_backend_fail(ctx, MST_ERR_CANCELLED, "cancelled (mst_context_set_abort) before layer %u", layer);
+    else
+        mst_backend_fail(ctx, MST_ERR_CANCELLED, "cancelled (mst_context_set_abort) before the output layer");
+    return 1;
 }
 
 /* MST_CONTEXT_CHECK_LAYERS: fails the pass at the first layer whose output x holds NaN/Inf, naming the layer
@@ -104,6 +80,8 @@ mst_status mst_forward(mst_context *ctx, const int32_t *tokens, uint32_t n, int 
 
     for (uint32_t l = 0; l < cfg->n_layer && !bad; l++) {
         const mst_layer *L = &m->layers[l];
+        if ((bad = stopped(ctx, l)))
+            break;
 
         /* attention block */
         b->rmsnorm(ctx, ctx->x, L->attn_norm, n, ctx->xb); /* attn_norm [n_embd] */
@@ -121,7 +99,7 @@ mst_status mst_forward(mst_context *ctx, const int32_t *tokens, uint32_t n, int 
         /* feed-forward block */
         b->rmsnorm(ctx, ctx->x, L->ffn_norm, n, ctx->xb); /* ffn_norm [n_embd] */
         if (cfg->n_expert > 0) {
-            moe_ffn(ctx, L, n);
+            mst_moe_ffn(ctx, L, n); /* forward_moe.c: router, top-k, each chosen expert over its tokens */
         } else {
             const mst_weight *gate_up[2] = {&L->w_gate, &L->w_up};
             float *const hidden[2] = {ctx->hb, ctx->hb2};
@@ -137,7 +115,7 @@ mst_status mst_forward(mst_context *ctx, const int32_t *tokens, uint32_t n, int 
     const uint32_t rows = all_logits ? n : 1;
     const float *x_out = all_logits ? ctx->x : ctx->x + (size_t)(n - 1) * cfg->n_embd;
     float *out = b->logits_buffer(ctx, logits, rows);
-    if (!bad) {
+    if (!bad && !stopped(ctx, cfg->n_layer)) { /* n_layer: "before the output layer" */
         b->rmsnorm(ctx, x_out, m->output_norm, rows, ctx->xb); /* output_norm [n_embd] */
         matmul(ctx, &m->output, ctx->xb, rows, out);            /* Woutput [n_embd -> n_vocab] */
         /* NaN in the hidden state must not be laundered into finite logits by the output matmul's activation

@@ -78,7 +78,9 @@ struct mst_model {
     mst_layer *layers;       /* [n_layer] */
     float *norms;            /* owned float32 copies of every norm weight, whatever their file type */
     void *repacked;          /* owned copies of the weights repacked at load (weights_repack.c), or NULL */
+    size_t repacked_bytes;   /* the size of that block, for mst_os_free_large */
     uint32_t *windows;       /* [n_layer] sliding window per layer, 0 = full attention */
+    int tied_output;         /* no OUTPUT tensor: output reads tok_embd's (compared by flag: a skeleton's data may be NULL) */
     const mst_backend *backend; /* where the weights live and the forward pass runs (backend.h) */
     void *backend_state;        /* the backend's own (CUDA: the device and its allocations) */
     /* One reference for the caller, one per context: mst_model_free while contexts live only
@@ -88,8 +90,27 @@ struct mst_model {
 };
 
 /* weights_repack.c: repacks the weights the best kernels prefer (never fails: without memory, or with
- * MISTRAL_REPACK=0 in the environment, the file's layout is kept). */
-void mst_model_repack(mst_model *model);
+ * MISTRAL_REPACK=0 in the environment, the file's layout is kept). progress (may be NULL) hears the fraction of
+ * the bytes repacked after each matrix, below 1: the caller reports 1 when all of loading is done. */
+void mst_model_repack(mst_model *model, mst_progress_fn progress, void *progress_user_data);
+/* The heap bytes mst_model_repack takes for this model (0: none), from the weights' types and shapes alone (data
+ * is not read), counted with mst_alloc_bound. */
+uint64_t mst_model_repack_bytes(const mst_model *model);
+/* The bytes of the caller's tensors that mst_model_repack copies and then no longer reads (within 64 bytes a
+ * matrix): what leaves the in-place weights. Reads no data; leaves the model as it was. */
+uint64_t mst_model_repack_copied(mst_model *model);
+
+/* model.c: every check mst_model_create(_with) makes, and the model they describe, with no tensor data read: the
+ * weights keep the descriptors' data pointers (NULL allowed), no norm is copied and no backend places anything
+ * (m->backend stays NULL; *out_backend is the one params ask for). For mst_estimate_memory; freed with
+ * mst_model_free_skeleton. */
+mst_status mst_model_skeleton(const char *fn, const mst_model_config *config, const mst_tensor_desc *tensors,
+                              uint32_t n_tensors, const mst_model_params *params, const mst_backend **out_backend,
+                              mst_model **out_model);
+void mst_model_free_skeleton(mst_model *model);
+/* Heap bytes model.c itself keeps for a model of this config (the struct, the layer and window tables, the float32
+ * norm copies), counted with mst_alloc_bound. */
+uint64_t mst_model_host_bytes(const mst_model_config *config);
 
 void mst_model_retain(mst_model *model);
 void mst_model_release(mst_model *model);
@@ -111,6 +132,10 @@ struct mst_context {
     int rolling;
     uint32_t kv_high;   /* one past the highest position ever written (truncate does not lower it) */
     atomic_int busy; /* one call at a time; a second concurrent one gets MST_ERR_BUSY */
+    /* mst_context_set_abort: 1 asks the running (and any later) mst_decode to stop. Written from any thread
+     * without the busy claim and read with relaxed loads: it carries no data, only "stop soon", and a pass
+     * that saw it reports MST_ERR_CANCELLED however the flag changes afterwards (threadpool.h). */
+    atomic_int abort;
     /* The first failure of the running pass (backend.h: mst_backend_fail); MST_OK while none. */
     mst_status pass_status;
     char pass_error[512];
@@ -134,6 +159,20 @@ struct mst_context {
     float *group_w;     /* [n_batch] their weights for that expert (host) */
 };
 
+/* context.c: checks params as mst_context_create does and sets c's geometry from them and the model (model, n_ctx,
+ * n_batch, flags, kv_type, the cache plan: see "Rolling cache" in mistral.h) and *n_threads (0 asked: the default).
+ * Nothing else of c is touched and nothing is allocated. */
+mst_status mst_context_plan(mst_context *c, mst_model *model, const mst_context_params *params, uint32_t *n_threads);
+/* Heap bytes context.c itself keeps for a planned context (the struct, the MoE routing arrays), counted with
+ * mst_alloc_bound. */
+uint64_t mst_context_host_bytes(const mst_context *c);
+
+/* memory_estimate.c: an upper bound of the heap one allocation of `bytes` aligned to `align` (0: malloc's own)
+ * holds: the block, its header, rounding to whole pages when the allocator maps it on its own, and for a wider
+ * alignment the slack an aligned allocator may keep in front of it. Estimates add this per allocation, so that
+ * they bound what the allocator hands out, not only what the code asks for. */
+uint64_t mst_alloc_bound(uint64_t bytes, uint64_t align);
+
 /* usable_cpus.c: the CPUs this process may run on (affinity mask, capped by the cgroup CPU quota), at least 1;
  * and the quota alone, as whole CPUs rounded up (0: none), read from the given cgroup v2 / v1 files. */
 uint32_t mst_usable_cpus(void);
@@ -154,8 +193,15 @@ static inline int64_t mst_find_nonfinite(const float *x, uint64_t n)
 /* Allocates count elements of `size` bytes, checking the product; NULL on overflow or OOM. */
 void *mst_alloc_array(uint64_t count, size_t size);
 
+/* Whether mst_context_set_abort asked the context to stop (a relaxed load). */
+static inline int mst_abort_requested(const mst_context *ctx)
+{
+    return atomic_load_explicit(&ctx->abort, memory_order_relaxed) != 0;
+}
+
 /* Runs the model over n tokens at positions n_past.. and writes logits (host memory). Arguments are
- * already validated; it never allocates. Fails only where the backend can (a device error). */
+ * already validated; it never allocates. Fails where the backend can (a device error), on NaN/Inf, and with
+ * MST_ERR_CANCELLED once the abort flag is seen (between layers, or by the backend inside an op). */
 mst_status mst_forward(mst_context *ctx, const int32_t *tokens, uint32_t n_tokens, int all_logits,
                        float *logits);
 

@@ -119,7 +119,8 @@ static mst_status check_config(const mst_model_config *c)
     return MST_OK;
 }
 
-static mst_status check_tensor(const mst_model *m, const mst_tensor_desc *d, uint32_t index)
+/* read_data = 0 (mst_estimate_memory): data may be NULL, as it is never read. */
+static mst_status check_tensor(const mst_model *m, const mst_tensor_desc *d, uint32_t index, int read_data)
 {
     if (d->struct_size != sizeof(mst_tensor_desc))
         return mst_fail(MST_ERR_ABI_MISMATCH, "tensor %u: struct_size is %u, this library expects %u", index,
@@ -167,7 +168,7 @@ static mst_status check_tensor(const mst_model *m, const mst_tensor_desc *d, uin
         return mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %s (layer %d): n_bytes is %llu, but %s [%llu, %llu] takes %llu",
                         rn, (int)d->layer, (unsigned long long)d->n_bytes, mst_type_name(d->type),
                         (unsigned long long)e0, (unsigned long long)e1 * e2, (unsigned long long)bytes);
-    if (!d->data)
+    if (read_data && !d->data)
         return mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %s (layer %d): data is NULL", rn, (int)d->layer);
     return MST_OK;
 }
@@ -224,8 +225,24 @@ static mst_status choose_backend(const char *fn, const mst_model_params *params,
     }
 }
 
-static mst_status create(const char *fn, const mst_model_config *config, const mst_tensor_desc *tensors,
-                         uint32_t n_tensors, const mst_model_params *params, mst_model **out_model)
+/* (1 + 2 x n_layer) vectors of n_embd: output_norm, then attn_norm and ffn_norm of each layer. */
+static uint64_t norm_floats(const mst_model_config *c)
+{
+    return (1 + 2 * (uint64_t)c->n_layer) * c->n_embd;
+}
+
+uint64_t mst_model_host_bytes(const mst_model_config *c)
+{
+    return mst_alloc_bound(sizeof(mst_model), 0) + mst_alloc_bound((uint64_t)c->n_layer * sizeof(mst_layer), 0) +
+           mst_alloc_bound((uint64_t)c->n_layer * sizeof(uint32_t), 0) + mst_alloc_bound(norm_floats(c) * sizeof(float), 0);
+}
+
+/* Every check, then the model's tables. read_data = 1 (create): the norms are copied to float32 and checked for
+ * NaN/Inf; 0 (a skeleton for mst_estimate_memory): no tensor data is read and data may be NULL. m->backend stays
+ * NULL: the caller sets it once the backend has placed the weights. */
+static mst_status assemble(const char *fn, const mst_model_config *config, const mst_tensor_desc *tensors,
+                           uint32_t n_tensors, const mst_model_params *params, int read_data,
+                           const mst_backend **out_backend, mst_model **out_model)
 {
     if (!out_model)
         return mst_fail(MST_ERR_INVALID_ARGUMENT, "%s: out_model is NULL", fn);
@@ -277,7 +294,7 @@ static mst_status create(const char *fn, const mst_model_config *config, const m
 
     for (uint32_t i = 0; i < n_tensors && st == MST_OK; i++) {
         const mst_tensor_desc *d = &tensors[i];
-        st = check_tensor(m, d, i);
+        st = check_tensor(m, d, i, read_data);
         if (st != MST_OK)
             break;
         size_t s = slot_of(d->role, d->layer);
@@ -294,8 +311,8 @@ static mst_status create(const char *fn, const mst_model_config *config, const m
             continue;
         st = mst_fail(MST_ERR_INVALID_ARGUMENT, "tensor %s (layer %d) is missing", role_name(role), (int)layer);
     }
-    const uint64_t n_norm_floats = (1 + 2 * (uint64_t)n_layer) * config->n_embd;
-    if (st == MST_OK && !(m->norms = mst_alloc_array(n_norm_floats, sizeof(float))))
+    const uint64_t n_norm_floats = norm_floats(config);
+    if (st == MST_OK && read_data && !(m->norms = mst_alloc_array(n_norm_floats, sizeof(float))))
         st = mst_fail(MST_ERR_OUT_OF_MEMORY,
                       "%s: out of memory for the float32 norm weights (%llu bytes: (1 + 2 x n_layer %u) x n_embd %u)", fn,
                       (unsigned long long)(n_norm_floats * sizeof(float)), n_layer, config->n_embd);
@@ -306,21 +323,26 @@ static mst_status create(const char *fn, const mst_model_config *config, const m
     }
 
     const uint32_t n_embd = config->n_embd;
-    float *norm = m->norms;
-    mst_dequantize_ref(seen[MST_ROLE_OUTPUT_NORM]->type, seen[MST_ROLE_OUTPUT_NORM]->data, n_embd, norm);
-    m->output_norm = norm;
-    norm += n_embd;
+    float *norm = m->norms; /* NULL in a skeleton: the norm pointers stay NULL */
+    if (read_data) {
+        mst_dequantize_ref(seen[MST_ROLE_OUTPUT_NORM]->type, seen[MST_ROLE_OUTPUT_NORM]->data, n_embd, norm);
+        m->output_norm = norm;
+        norm += n_embd;
+    }
+    m->tied_output = seen[MST_ROLE_OUTPUT] == NULL;
     m->tok_embd = weight_of(seen[MST_ROLE_TOKEN_EMBD]);
     m->output = weight_of(seen[MST_ROLE_OUTPUT] ? seen[MST_ROLE_OUTPUT] : seen[MST_ROLE_TOKEN_EMBD]);
     for (uint32_t l = 0; l < n_layer; l++) {
         const mst_tensor_desc **t = seen + N_GLOBAL_SLOTS + (size_t)l * N_LAYER_ROLES - MST_ROLE_ATTN_NORM;
         mst_layer *L = &m->layers[l];
-        mst_dequantize_ref(t[MST_ROLE_ATTN_NORM]->type, t[MST_ROLE_ATTN_NORM]->data, n_embd, norm);
-        L->attn_norm = norm;
-        norm += n_embd;
-        mst_dequantize_ref(t[MST_ROLE_FFN_NORM]->type, t[MST_ROLE_FFN_NORM]->data, n_embd, norm);
-        L->ffn_norm = norm;
-        norm += n_embd;
+        if (read_data) {
+            mst_dequantize_ref(t[MST_ROLE_ATTN_NORM]->type, t[MST_ROLE_ATTN_NORM]->data, n_embd, norm);
+            L->attn_norm = norm;
+            norm += n_embd;
+            mst_dequantize_ref(t[MST_ROLE_FFN_NORM]->type, t[MST_ROLE_FFN_NORM]->data, n_embd, norm);
+            L->ffn_norm = norm;
+            norm += n_embd;
+        }
         L->wq = weight_of(t[MST_ROLE_ATTN_Q]);
         L->wk = weight_of(t[MST_ROLE_ATTN_K]);
         L->wv = weight_of(t[MST_ROLE_ATTN_V]);
@@ -340,7 +362,7 @@ static mst_status create(const char *fn, const mst_model_config *config, const m
     free(seen);
     /* A NaN/Inf norm weight is refused here, where it costs a scan of a few vectors: at run time it would not even
      * show reliably, as quantizing the activations for a matmul turns a NaN into an arbitrary integer. */
-    const int64_t bad = mst_find_nonfinite(m->norms, n_norm_floats);
+    const int64_t bad = read_data ? mst_find_nonfinite(m->norms, n_norm_floats) : -1;
     if (bad >= 0) {
         const uint64_t vec = (uint64_t)bad / n_embd; /* 0: output_norm; then attn_norm, ffn_norm per layer */
         free_model(m);
@@ -348,6 +370,22 @@ static mst_status create(const char *fn, const mst_model_config *config, const m
                         vec == 0 ? "output_norm" : vec % 2 ? "attn_norm" : "ffn_norm", vec == 0 ? -1 : (int)((vec - 1) / 2),
                         (unsigned long long)((uint64_t)bad % n_embd));
     }
+    *out_backend = backend;
+    *out_model = m;
+    return MST_OK;
+}
+
+static mst_status create(const char *fn, const mst_model_config *config, const mst_tensor_desc *tensors,
+                         uint32_t n_tensors, const mst_model_params *params, mst_model **out_model)
+{
+    if (!out_model)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "%s: out_model is NULL", fn);
+    *out_model = NULL;
+    const mst_backend *backend;
+    mst_model *m;
+    mst_status st = assemble(fn, config, tensors, n_tensors, params, 1, &backend, &m);
+    if (st != MST_OK)
+        return st;
     m->backend = backend;
     st = backend->model_init(m, params); /* CPU: repacks; CUDA: uploads. Nothing stays allocated on failure. */
     if (st != MST_OK) {
@@ -357,6 +395,18 @@ static mst_status create(const char *fn, const mst_model_config *config, const m
     }
     *out_model = m;
     return MST_OK;
+}
+
+mst_status mst_model_skeleton(const char *fn, const mst_model_config *config, const mst_tensor_desc *tensors,
+                              uint32_t n_tensors, const mst_model_params *params, const mst_backend **out_backend,
+                              mst_model **out_model)
+{
+    return assemble(fn, config, tensors, n_tensors, params, 0, out_backend, out_model);
+}
+
+void mst_model_free_skeleton(mst_model *model)
+{
+    free_model(model); /* m->backend is NULL: only model.c's tables */
 }
 
 MST_API mst_status mst_model_create_with(const mst_model_config *config, const mst_tensor_desc *tensors,

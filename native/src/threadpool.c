@@ -42,6 +42,8 @@ struct mst_pool {
     atomic_int stop;
     mst_task_fn fn; /* published before generation is bumped */
     void *arg;
+    const atomic_int *abort; /* the flag runs watch, or NULL */
+    atomic_int cut;          /* the current run skipped work because of it (mst_pool_stopping) */
 };
 
 static void *worker_main(void *p)
@@ -108,6 +110,7 @@ mst_status mst_pool_create(uint32_t n_threads, mst_pool **out_pool)
     atomic_init(&pool->n_done, 0);
     atomic_init(&pool->stop, 0);
     atomic_init(&pool->caller_sleeping, 0);
+    atomic_init(&pool->cut, 0);
     if (n_threads > 1) {
         pool->workers = calloc(n_threads - 1, sizeof *pool->workers);
         if (!pool->workers) {
@@ -168,11 +171,29 @@ uint32_t mst_pool_size(const mst_pool *pool)
     return pool->n_threads;
 }
 
-void mst_pool_run(mst_pool *pool, mst_task_fn fn, void *arg)
+void mst_pool_set_abort(mst_pool *pool, const atomic_int *abort)
 {
+    pool->abort = abort;
+}
+
+int mst_pool_stopping(mst_pool *pool)
+{
+    if (!pool->abort || !atomic_load_explicit(pool->abort, memory_order_relaxed))
+        return 0;
+    /* Sticky for the run: once any work was skipped, the run's outputs are incomplete even if the flag is
+     * cleared before it ends. Workers publish it with their n_done increment, which the caller acquires. */
+    atomic_store_explicit(&pool->cut, 1, memory_order_relaxed);
+    return 1;
+}
+
+int mst_pool_run(mst_pool *pool, mst_task_fn fn, void *arg)
+{
+    atomic_store_explicit(&pool->cut, 0, memory_order_relaxed);
+    if (mst_pool_stopping(pool))
+        return 1; /* an aborted pass skips its remaining runs without waking a worker */
     if (pool->n_threads == 1) {
         fn(arg, 0, 1);
-        return;
+        return atomic_load_explicit(&pool->cut, memory_order_relaxed);
     }
     pool->fn = fn;
     pool->arg = arg;
@@ -199,4 +220,5 @@ void mst_pool_run(mst_pool *pool, mst_task_fn fn, void *arg)
             pthread_mutex_unlock(&pool->mutex);
         }
     }
+    return atomic_load_explicit(&pool->cut, memory_order_relaxed);
 }

@@ -3,14 +3,13 @@
  * sysconf(_SC_NPROCESSORS_ONLN) counts the machine's CPUs, not this process's: under `taskset -c 0`, or in a
  * container limited to 2 CPUs by a cgroup quota on a 64-core host, a pool of one thread per online CPU puts
  * many threads on few cores, and a barrier-synchronised pool then waits for descheduled threads on every
- * step (measured: 60 tokens/s against 6,850 with one thread under taskset). So: the CPUs in our affinity
- * mask, capped by the cgroup CPU quota (v2 cpu.max, or v1 cpu.cfs_quota_us / cpu.cfs_period_us) rounded up. */
-#define _GNU_SOURCE
-#include <sched.h>
+ * step, and decode slows by orders of magnitude (benchmarks/RESULTS.md). So: the CPUs in our affinity
+ * mask, capped by the cgroup CPU quota (v2 cpu.max, or v1 cpu.cfs_quota_us / cpu.cfs_period_us) rounded up;
+ * on Windows, the affinity mask capped by a job object's CPU rate (platform.h). */
 #include <stdio.h>
-#include <unistd.h>
 
 #include "internal.h"
+#include "platform.h"
 
 /* The quota as whole CPUs (rounded up), or 0 for none / unreadable. cpu_max: "max 100000" or "150000 100000". */
 uint32_t mst_cgroup_cpu_quota(const char *cpu_max_path, const char *v1_quota_path, const char *v1_period_path)
@@ -40,13 +39,9 @@ uint32_t mst_cgroup_cpu_quota(const char *cpu_max_path, const char *v1_quota_pat
 
 uint32_t mst_usable_cpus(void)
 {
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
-    uint32_t n = online < 1 ? 1u : (uint32_t)online;
-    cpu_set_t mask;
-    if (sched_getaffinity(0, sizeof mask, &mask) == 0 && CPU_COUNT(&mask) > 0)
-        n = (uint32_t)CPU_COUNT(&mask);
-    uint32_t quota = mst_cgroup_cpu_quota("/sys/fs/cgroup/cpu.max", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
-                                          "/sys/fs/cgroup/cpu/cpu.cfs_period_us");
+    const uint32_t affinity = mst_os_affinity_cpus();
+    uint32_t n = affinity > 0 ? affinity : mst_os_online_cpus();
+    const uint32_t quota = mst_os_cpu_quota(); /* on Linux, mst_cgroup_cpu_quota of /sys/fs/cgroup */
     if (quota > 0 && quota < n)
         n = quota;
     return n;

@@ -61,8 +61,14 @@ static void test_layout(void)
         offsetof(mst_backend_info, device_name), offsetof(mst_backend_info, reason)};
     check_layout(MST_STRUCT_MODEL_PARAMS, mp, 6, sizeof(mst_model_params));
     check_layout(MST_STRUCT_BACKEND_INFO, bi, 12, sizeof(mst_backend_info));
+    const size_t me[] = {
+        offsetof(mst_memory_estimate, struct_size), offsetof(mst_memory_estimate, reserved),
+        offsetof(mst_memory_estimate, weights_mapped), offsetof(mst_memory_estimate, weights_owned),
+        offsetof(mst_memory_estimate, kv_cache), offsetof(mst_memory_estimate, scratch),
+        offsetof(mst_memory_estimate, device)};
+    check_layout(MST_STRUCT_MEMORY_ESTIMATE, me, 7, sizeof(mst_memory_estimate));
     uint64_t v;
-    EXPECT(mst_struct_layout(5, 0, &v), MST_ERR_INVALID_ARGUMENT);
+    EXPECT(mst_struct_layout(MST_STRUCT_MEMORY_ESTIMATE + 1, 0, &v), MST_ERR_INVALID_ARGUMENT);
     EXPECT(mst_struct_layout(-1, UINT32_MAX, &v), MST_ERR_INVALID_ARGUMENT);
     EXPECT(mst_struct_layout(0, 0, NULL), MST_ERR_INVALID_ARGUMENT);
 }

@@ -122,15 +122,27 @@ static void test_rule(void)
     free(b.mem);
 }
 
-/* The AVX-512 quantizer against the scalar one, bit for bit: random blocks of many magnitudes, ties in |x|
- * (first wins), all-zero and -0 blocks, NaN (skipped by the max search, quantized to 0), ±inf (the max;
- * every finite value then rounds to ±0) and denormals. */
+/* The AVX-512 and AVX2 quantizers against the scalar one, bit for bit: random blocks of many magnitudes, ties
+ * in |x| (first wins, within one vector and across vectors), all-zero and -0 blocks, NaN and ±inf (the block
+ * becomes q = 0, d = NaN), denormals (-127/max overflows: every product is ±inf or NaN), and a tiny normal max
+ * with zeros beside it (the same overflow, 0·inf = NaN products). Several tokens, so the row offsets count. */
 static void test_quantizer_variants(void)
 {
-    if (!mst_cpu_avx512())
-        return;
-    enum { NB = 40 };
-    float *x = xmalloc(256 * NB * sizeof(float));
+    typedef void (*qfn)(const float *, mst_qact *, uint32_t, uint32_t);
+    struct {
+        const char *name;
+        qfn fn;
+        int ok;
+    } vs[2] = {
+#if defined(__x86_64__) /* the x86 kernel files are built for x86-64 targets only */
+        {"AVX-512", mst_quantize_act_k_avx512, mst_cpu_avx512() != NULL},
+        {"AVX2", mst_quantize_act_k_avx2, mst_cpu_avx2() != NULL},
+#else
+        {"none", NULL, 0},
+#endif
+    };
+    enum { NB = 40, NT = 2 };
+    float *x = xmalloc(256 * NB * NT * sizeof(float));
     uint64_t s = 21;
     for (int k = 0; k < NB; k++) {
         const float scale = (float)ldexp(1.0, (int)(rng_next(&s) % 80) - 40);
@@ -148,16 +160,33 @@ static void test_quantizer_variants(void)
         x[256 * 8 + i] = (float)ldexp((double)(i - 128), -140); /* denormals */
     for (int i = 0; i < 256; i++)
         x[256 * 9 + i] = NAN;
+    memset(x + 256 * 10, 0, 256 * sizeof(float));
+    x[256 * 10 + 77] = -1e-37f; /* normal, but -127/max overflows: the zeros beside it give 0·inf */
+    x[256 * 10 + 78] = 3e-38f;
+    fill_uniform(&s, x + 256 * 11, 512, -1.0f, 1.0f);
+    x[256 * 11 + 0] = 7.0f, x[256 * 11 + 1] = -7.0f;  /* tie inside the first vector */
+    x[256 * 12 + 255] = 9.0f;                          /* the max in the last lane */
+    for (int i = 0; i < 256; i++)                       /* ties at rounding: q = ±(k + 0.5) before rounding */
+        x[256 * 13 + i] = i == 0 ? -127.0f : (float)((i % 253) - 126) + 0.5f * (i & 1 ? 1.0f : -1.0f);
+    for (int k = 0; k < NB; k++) /* token 1: token 0's blocks in reverse order */
+        memcpy(x + 256 * NB + 256 * k, x + 256 * (NB - 1 - k), 256 * sizeof(float));
     mst_qact a, b;
-    void *ma = xmalloc(mst_qact_k_bytes(256 * NB, 1)), *mb = xmalloc(mst_qact_k_bytes(256 * NB, 1));
-    mst_qact_bind_k(&a, ma, 256 * NB, 1);
-    mst_qact_bind_k(&b, mb, 256 * NB, 1);
-    mst_quantize_act_k_ref(x, &a, 0, 1);
-    mst_quantize_act_k_avx512(x, &b, 0, 1);
-    for (int k = 0; k < NB; k++) {
-        CHECK(memcmp(a.qs + 256 * k, b.qs + 256 * k, 256) == 0, "AVX-512 quantizer: block %d q differs", k);
-        CHECK(memcmp(&a.d[k], &b.d[k], 4) == 0, "AVX-512 quantizer: block %d d %.9g vs %.9g", k, b.d[k], a.d[k]);
-        CHECK(memcmp(a.bsum16 + 16 * k, b.bsum16 + 16 * k, 32) == 0, "AVX-512 quantizer: block %d bsum16 differs", k);
+    void *ma = xmalloc(mst_qact_k_bytes(256 * NB, NT)), *mb = xmalloc(mst_qact_k_bytes(256 * NB, NT));
+    mst_qact_bind_k(&a, ma, 256 * NB, NT);
+    mst_qact_bind_k(&b, mb, 256 * NB, NT);
+    mst_quantize_act_k_ref(x, &a, 0, NT);
+    for (int v = 0; v < 2; v++) {
+        if (!vs[v].ok)
+            continue;
+        memset(mb, 0x5a, mst_qact_k_bytes(256 * NB, NT));
+        vs[v].fn(x, &b, 0, NT);
+        for (int k = 0; k < NB * NT; k++) {
+            CHECK(memcmp(a.qs + 256 * k, b.qs + 256 * k, 256) == 0, "%s quantizer: block %d q differs", vs[v].name, k);
+            CHECK(memcmp(&a.d[k], &b.d[k], 4) == 0, "%s quantizer: block %d d %.9g vs %.9g", vs[v].name, k, b.d[k],
+                  a.d[k]);
+            CHECK(memcmp(a.bsum16 + 16 * k, b.bsum16 + 16 * k, 32) == 0, "%s quantizer: block %d bsum16 differs",
+                  vs[v].name, k);
+        }
     }
     free(ma), free(mb), free(x);
 }

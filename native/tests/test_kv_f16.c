@@ -25,8 +25,7 @@
  *     C# differential tests hold mixed-type models to (NativeVsReferenceTests.ApproximationTolerance; observed
  *     there up to 2.7e-2, here 0.8e-2..1.4e-2). Float-activation models stay at 5e-3: observed 2e-4..3e-4.
  * A wrong slot, head, row stride or a half read as garbage moves logits by O(0.1..1). */
-#include <malloc.h>
-
+#include "test_os.h"
 #include "test_util.h"
 #include "cpu/attention.h"
 #include "cpu/backend_cpu.h"
@@ -363,8 +362,8 @@ static void test_memory(void)
           s32->kv_type);
     /* What malloc handed out (rounded up to its chunk or page size): each F16 cache holds its bytes and is smaller
      * than half of an F32 one plus a page, so the memory itself halved, not only the bookkeeping. */
-    const size_t u16 = malloc_usable_size(s16->k_cache), u32 = malloc_usable_size(s32->k_cache);
-    CHECK(u16 >= s16->kv_bytes / 2 && malloc_usable_size(s16->v_cache) >= s16->kv_bytes / 2,
+    const size_t u16 = test_os_block_size(s16->k_cache), u32 = test_os_block_size(s32->k_cache);
+    CHECK(u16 >= s16->kv_bytes / 2 && test_os_block_size(s16->v_cache) >= s16->kv_bytes / 2,
           "F16 caches of %zu bytes, each must hold %llu", u16, (unsigned long long)s16->kv_bytes / 2);
     CHECK(u16 <= u32 / 2 + 4096, "F16 K cache %zu bytes, F32 %zu: not half", u16, u32);
     printf("memory: KV per token %llu bytes (F16) vs %llu (F32); K cache allocations %zu vs %zu bytes\n",

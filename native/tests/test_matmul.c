@@ -111,6 +111,8 @@ int main(void)
         run_variant(mst_cpu_avx512());
     else
         printf("avx512: not supported here, skipped\n");
+    if (mst_cpu_neon()) /* AArch64: one table runs the float kernels of all three levels */
+        run_variant(mst_cpu_neon());
     test_abi_entry();
     return finish("kernel_matmul");
 }

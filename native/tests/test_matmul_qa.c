@@ -56,10 +56,13 @@ static void test_rule(void)
     free(b.mem);
 }
 
-/* The best quantizer (SIMD where available) must equal the scalar rule bit for bit, ties included. */
+/* Every quantizer (the dispatched one, AVX2, AVX-512: those the CPU has) must equal the scalar rule bit for
+ * bit: .5 ties, an all-zero and a -0 block, blocks of many magnitudes, the max in each lane position, a block
+ * of denormals and one with a tiny normal max (127/amax overflows there: q = 0 by the rule, and d, the fp16 of
+ * amax/127, is 0 too). Non-finite blocks are test_nan_propagation's. Several tokens and a token range that starts past 0, so row offsets count. */
 static void test_quantizers_agree(void)
 {
-    enum { COLS = 256, NT = 7 };
+    enum { COLS = 256, NT = 7, NB = COLS * NT / 32 };
     uint64_t s = 11;
     float x[COLS * NT];
     fill_uniform(&s, x, COLS * NT, -3.0f, 3.0f);
@@ -67,18 +70,51 @@ static void test_quantizers_agree(void)
         x[i] = i == 0 ? 127.0f : (float)(i - 16) + 0.5f;
     for (int i = 32; i < 64; i++) /* block 1: all zero */
         x[i] = 0.0f;
+    for (int i = 64; i < 96; i++) /* block 2: all -0 */
+        x[i] = -0.0f;
+    for (int i = 96; i < 128; i++) /* block 3: denormals */
+        x[i] = (float)ldexp((double)(i - 112), -140);
+    for (int i = 128; i < 160; i++) /* block 4: zeros and a tiny normal max */
+        x[i] = i == 150 ? -2e-38f : 0.0f;
+    for (int b = 5; b < NB; b++) { /* the rest: magnitudes 2^-30..2^30, the max moved through the lanes */
+        const float m = (float)ldexp(1.0, (int)(rng_next(&s) % 61) - 30);
+        for (int i = 0; i < 32; i++)
+            x[b * 32 + i] *= m;
+        x[b * 32 + b % 32] = (b & 1 ? -4.0f : 4.0f) * m;
+    }
+    typedef void (*qfn)(const float *, mst_qact *, uint32_t, uint32_t);
+    const struct {
+        const char *name;
+        qfn fn;
+        int ok;
+    } vs[3] = {{"dispatched", mst_quantize_act, 1},
+#if defined(__x86_64__) /* each architecture's kernel files are built for its targets only */
+               {"AVX2", mst_quantize_act_avx2, mst_cpu_avx2() != NULL},
+               {"AVX-512", mst_quantize_act_avx512, mst_cpu_avx512() != NULL},
+#elif defined(__aarch64__)
+               {"NEON", mst_quantize_act_neon, mst_cpu_neon() != NULL},
+#endif
+    };
     qbuf a, b;
     a.mem = xmalloc(mst_qact_bytes(COLS, NT));
     b.mem = xmalloc(mst_qact_bytes(COLS, NT));
     mst_qact_bind(&a.q, a.mem, COLS, NT);
     mst_qact_bind(&b.q, b.mem, COLS, NT);
     mst_quantize_act_ref(x, &a.q, 0, NT);
-    mst_quantize_act(x, &b.q, 0, NT);
-    CHECK(memcmp(a.q.qs, b.q.qs, COLS * NT) == 0, "qs differ between the best and the scalar quantizer");
-    CHECK(memcmp(a.q.nsum4, b.q.nsum4, COLS * NT) == 0, "nsum4 differ");
-    CHECK(memcmp(a.q.dxe, b.q.dxe, COLS * NT) == 0, "dxe differ");
-    CHECK(memcmp(a.q.d, b.q.d, COLS * NT / 8) == 0, "d differ");
-    CHECK(memcmp(a.q.nbsum8, b.q.nbsum8, COLS * NT / 8) == 0, "nbsum8 differ");
+    CHECK(a.q.qs[96] == 0 && a.q.d[3] == 0.0f && a.q.qs[150] == 0 && a.q.d[4] == 0.0f,
+          "the scalar rule: a block whose 127/amax overflows is q = 0, d = fp16(amax/127) = 0");
+    for (int v = 0; v < 3; v++) {
+        if (!vs[v].ok)
+            continue;
+        memset(b.mem, 0x5a, mst_qact_bytes(COLS, NT));
+        vs[v].fn(x, &b.q, 0, 3); /* in two ranges, as the pool splits tokens */
+        vs[v].fn(x, &b.q, 3, NT);
+        CHECK(memcmp(a.q.qs, b.q.qs, COLS * NT) == 0, "%s: qs differ from the scalar quantizer's", vs[v].name);
+        CHECK(memcmp(a.q.nsum4, b.q.nsum4, COLS * NT) == 0, "%s: nsum4 differ", vs[v].name);
+        CHECK(memcmp(a.q.dxe, b.q.dxe, COLS * NT) == 0, "%s: dxe differ", vs[v].name);
+        CHECK(memcmp(a.q.d, b.q.d, COLS * NT / 8) == 0, "%s: d differ", vs[v].name);
+        CHECK(memcmp(a.q.nbsum8, b.q.nbsum8, COLS * NT / 8) == 0, "%s: nbsum8 differ", vs[v].name);
+    }
     free(a.mem);
     free(b.mem);
 }
@@ -277,8 +313,9 @@ int main(void)
     check_repacked(MST_TYPE_Q4_0, 4096, 4096, 1, seed++);
     check_repacked(MST_TYPE_Q8_0, 1024, 4096, 1, seed++);
     test_abi_best();
-    printf("variants checked: %s%s; x16 kernels: %s%s%s\n", mst_cpu_avx2() ? "avx2 " : "",
-           mst_cpu_avx512() ? mst_cpu_avx512()->name : "", g_x16_tables_run & 1 ? "avx2 " : "",
+    printf("variants checked: %s%s%s%s%s; x16 kernels: %s%s%s\n", mst_cpu_avx2() ? "avx2 " : "",
+           mst_cpu_avx512() ? mst_cpu_avx512()->name : "", mst_cpu_neon() ? "neon " : "",
+           mst_cpu_dotprod() ? "dotprod " : "", mst_cpu_i8mm() ? "i8mm" : "", g_x16_tables_run & 1 ? "avx2 " : "",
            g_x16_tables_run & 2 ? "avxvnni " : "", g_x16_tables_run & 4 ? "avx512" : "");
     return finish("kernel_matmul_qa");
 }

@@ -154,7 +154,7 @@ static void check_quantizer(const quantizer *qz, uint64_t *seed)
 static void test_quantizers(void)
 {
     uint64_t seed = 18;
-    quantizer qs[4];
+    quantizer qs[6];
     int n = 0;
     qs[n++] = (quantizer){"Q8_0 scalar", mst_quantize_act_ref, 0};
     qs[n++] = (quantizer){"Q8_K scalar", mst_quantize_act_k_ref, 1};
@@ -163,6 +163,13 @@ static void test_quantizers(void)
         qs[n++] = (quantizer){"Q8_0 avx512", mst_quantize_act_avx512, 0};
         qs[n++] = (quantizer){"Q8_K avx512", mst_quantize_act_k_avx512, 1};
     }
+    if (mst_cpu_avx2()) {
+        qs[n++] = (quantizer){"Q8_0 avx2", mst_quantize_act_avx2, 0};
+        qs[n++] = (quantizer){"Q8_K avx2", mst_quantize_act_k_avx2, 1};
+    }
+#elif defined(__aarch64__)
+    if (mst_cpu_neon())
+        qs[n++] = (quantizer){"Q8_0 neon", mst_quantize_act_neon, 0};
 #endif
     for (int i = 0; i < n; i++)
         check_quantizer(&qs[i], &seed);
@@ -263,10 +270,11 @@ static void check_qa_type(int32_t type, uint64_t *seed)
         (k ? mst_quantize_act_k : mst_quantize_act)(xs + j * n, &q_bad[j].q, 0, KT);
     }
 
-    const mst_cpu_kernels *tables[4] = {mst_cpu_scalar(), mst_cpu_avx2(), mst_cpu_avxvnni(), mst_cpu_avx512()};
-    qa_kernel ks[8];
+    const mst_cpu_kernels *tables[7] = {mst_cpu_scalar(), mst_cpu_avx2(),    mst_cpu_avxvnni(), mst_cpu_avx512(),
+                                        mst_cpu_neon(),   mst_cpu_dotprod(), mst_cpu_i8mm()};
+    qa_kernel ks[14];
     int nk = 0;
-    for (int t = 0; t < 4; t++) {
+    for (int t = 0; t < 7; t++) {
         if (!tables[t])
             continue;
         ks[nk] = (qa_kernel){"", mst_kernels_matmul_qa(tables[t], type), 0};

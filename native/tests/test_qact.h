@@ -33,16 +33,17 @@ static inline void quantize_k(qbuf *b, const float *x, uint32_t cols, uint32_t n
     mst_quantize_act_k(x, &b->q, 0, n_tokens);
 }
 
-/* Every SIMD variant (AVX2, AVX-512) of type's quantized-activation kernel against the scalar reference
- * y_ref: each output within bound[i], and a run split in three at arbitrary rows bit-identical to the
- * whole (threads split rows that way). y and y_split: scratch of rows * n_tokens floats. */
+/* Every SIMD variant (AVX2, AVX-512; on AArch64 NEON, dotprod, i8mm) of type's quantized-activation kernel
+ * against the scalar reference y_ref: each output within bound[i], and a run split in three at arbitrary rows
+ * bit-identical to the whole (threads split rows that way). y and y_split: scratch of rows * n_tokens floats. */
 static inline void check_qa_variants(int32_t type, const uint8_t *w, size_t row_bytes, uint32_t rows, uint32_t cols,
                                      const mst_qact *q, const float *y_ref, const double *bound, float *y, float *y_split)
 {
     const size_t ny = (size_t)q->n_tokens * rows;
     const char *tn = mst_type_name(type);
-    const mst_cpu_kernels *variants[2] = {mst_cpu_avx2(), mst_cpu_avx512()};
-    for (int v = 0; v < 2; v++) {
+    const mst_cpu_kernels *variants[5] = {mst_cpu_avx2(), mst_cpu_avx512(), mst_cpu_neon(), mst_cpu_dotprod(),
+                                          mst_cpu_i8mm()};
+    for (int v = 0; v < 5; v++) {
         if (!variants[v])
             continue;
         mst_matmul_qa_fn fn = mst_kernels_matmul_qa(variants[v], type);

@@ -1,10 +1,7 @@
 /* test_usable_cpus.c — the default thread count follows what the process may run on: its affinity mask
  * (`taskset`) and a cgroup CPU quota (containers), not the machine's online CPUs. */
-#define _GNU_SOURCE
-#include <sched.h>
-#include <unistd.h>
-
 #include "internal.h"
+#include "test_os.h"
 #include "test_util.h"
 
 static void write_file(const char *path, const char *text)
@@ -18,28 +15,27 @@ static void write_file(const char *path, const char *text)
 
 static void affinity(void)
 {
-    cpu_set_t all, one;
-    CHECK(sched_getaffinity(0, sizeof all, &all) == 0, "sched_getaffinity failed");
+    const int all = test_os_affinity_count();
+    CHECK(all >= 1, "reading the affinity mask failed");
     const uint32_t n = mst_usable_cpus();
-    CHECK(n >= 1 && n <= (uint32_t)CPU_COUNT(&all), "usable CPUs %u, affinity mask holds %d", n, CPU_COUNT(&all));
-    int first = 0;
-    while (!CPU_ISSET(first, &all))
-        first++;
-    CPU_ZERO(&one);
-    CPU_SET(first, &one);
-    CHECK(sched_setaffinity(0, sizeof one, &one) == 0, "sched_setaffinity failed");
+    CHECK(n >= 1 && (int64_t)n <= all, "usable CPUs %u, affinity mask holds %d", n, all);
+    const int first = test_os_pin_to_one_cpu();
+    CHECK(first >= 0, "pinning to one CPU failed");
+    if (first < 0)
+        return;
     CHECK(mst_usable_cpus() == 1, "pinned to one CPU (as `taskset -c %d`), usable CPUs is %u", first, mst_usable_cpus());
-    sched_setaffinity(0, sizeof all, &all);
+    test_os_restore_affinity();
+    CHECK(test_os_affinity_count() == all, "the affinity mask was not restored");
 }
 
 static void cgroup_quota(void)
 {
-    char dir[] = "/tmp/mst_cgroupXXXXXX";
-    if (!mkdtemp(dir)) {
-        CHECK(0, "mkdtemp failed");
+    char dir[512];
+    if (!test_os_make_temp_dir(dir, sizeof dir)) {
+        CHECK(0, "making a temporary directory failed");
         return;
     }
-    char max[64], q1[64], p1[64], none[64];
+    char max[600], q1[600], p1[600], none[600];
     snprintf(max, sizeof max, "%s/cpu.max", dir);
     snprintf(q1, sizeof q1, "%s/quota", dir);
     snprintf(p1, sizeof p1, "%s/period", dir);
@@ -54,7 +50,8 @@ static void cgroup_quota(void)
     write_file(q1, "-1\n");
     CHECK(mst_cgroup_cpu_quota(none, q1, p1) == 0, "v1 -1 is no quota");
     CHECK(mst_cgroup_cpu_quota(none, none, none) == 0, "no cgroup files is no quota");
-    remove(max), remove(q1), remove(p1), rmdir(dir);
+    remove(max), remove(q1), remove(p1);
+    test_os_remove_dir(dir);
 }
 
 int main(void)

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Mistral;
 
 namespace Mistral.Cli;
@@ -8,22 +9,40 @@ namespace Mistral.Cli;
 /// </summary>
 internal sealed record BackendChoice(MistralBackend Backend, int Device)
 {
-    public const string Usage = "[--backend auto|cpu|cuda] [--device N]";
-
-    public static BackendChoice Parse(CommandLine cl)
+    /// <summary>The two options, for a command to add; <see cref="From"/> reads them back.</summary>
+    public sealed record Options(Option<MistralBackend> Backend, Option<int> Device)
     {
-        var text = cl.String("backend") ?? "auto";
-        var backend = text.ToLowerInvariant() switch
+        public void AddTo(Command command)
         {
-            "auto" => MistralBackend.Auto,
-            "cpu" => MistralBackend.Cpu,
-            "cuda" => MistralBackend.Cuda,
-            _ => throw new UsageException($"--backend: '{text}' is not one of auto, cpu, cuda"),
-        };
-        var device = cl.Int("device") ?? 0;
-        if (device < 0) throw new UsageException("--device must be a CUDA device ordinal, 0 or more");
-        return new BackendChoice(backend, device);
+            command.Options.Add(Backend);
+            command.Options.Add(Device);
+        }
     }
+
+    public static Options CreateOptions() => new(
+        new Option<MistralBackend>("--backend")
+        {
+            Description = "where the model runs: auto (CUDA when an NVIDIA driver and device are present, else the CPU), cpu or cuda",
+            HelpName = "auto|cpu|cuda",
+            DefaultValueFactory = _ => MistralBackend.Auto,
+            CustomParser = result =>
+            {
+                var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+                switch (text.ToLowerInvariant())
+                {
+                    case "auto": return MistralBackend.Auto;
+                    case "cpu": return MistralBackend.Cpu;
+                    case "cuda": return MistralBackend.Cuda;
+                    default:
+                        result.AddError($"--backend: '{text}' is not one of auto, cpu, cuda");
+                        return MistralBackend.Auto;
+                }
+            },
+        },
+        CliOptions.Int("--device", 0, 0, "the CUDA device ordinal (0 = the first GPU the driver lists)"));
+
+    public static BackendChoice From(ParseResult parse, Options options) =>
+        new(parse.GetValue(options.Backend), parse.GetValue(options.Device));
 
     /// <summary>"CUDA: NVIDIA H100 80GB HBM3 (device 0 of 1, compute 9.0, driver 12.4, …)", "CUDA: SIMT emulator (CPU)", "CPU: &lt;model&gt;", plus why Auto did not take CUDA.</summary>
     public string Describe(MistralModel model)

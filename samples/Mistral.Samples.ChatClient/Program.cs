@@ -1,7 +1,7 @@
 // Microsoft.Extensions.AI: the model behind IChatClient, the interface Semantic Kernel and other
 // libraries take. Usage: dotnet run --project samples/Mistral.Samples.ChatClient -- [model.gguf]
 using Microsoft.Extensions.AI;
-using Mistral.Extensions;
+using Mistral;
 using Mistral.Samples;
 
 using IChatClient client = MistralChatClient.Load(SampleModel.PathFrom(args));

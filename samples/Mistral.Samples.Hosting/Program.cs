@@ -7,10 +7,9 @@ using Mistral;
 using Mistral.Samples;
 
 var builder = Host.CreateApplicationBuilder();
-builder.Services.AddMistralChatClient(SampleModel.PathFrom(args), options =>
+builder.Services.AddMistralChatClient(SampleModel.PathFrom(args), new MistralChatClientOptions
 {
-    options.Model = new ModelOptions { Threads = 0 };
-    options.Generation = new GenerationOptions { Temperature = 0.7f, MaxTokens = 48 };
+    Generation = new GenerationOptions { Temperature = 0.7f, MaxTokens = 48 },
 });
 builder.Services.AddHostedService<Answerer>();
 await builder.Build().RunAsync();

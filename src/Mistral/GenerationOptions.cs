@@ -2,9 +2,11 @@ namespace Mistral;
 
 /// <summary>
 /// How text is generated: sampling and stop conditions. The defaults are those of llama.cpp's CLI.
-/// A temperature of 0 means greedy decoding (always the most likely token).
+/// A temperature of 0 means greedy decoding (always the most likely token). An immutable record, like the other
+/// options types: build it with an initializer, derive a variant with <c>with</c>
+/// (<c>GenerationOptions.Greedy(64) with { StopStrings = ["END"] }</c>).
 /// </summary>
-public sealed class GenerationOptions
+public sealed record GenerationOptions
 {
     /// <summary>Most tokens to generate.</summary>
     public int MaxTokens { get; init; } = 256;

@@ -94,3 +94,43 @@ public sealed class NonFiniteOutputException : MistralException
     /// </summary>
     public int? Layer { get; }
 }
+
+/// <summary>
+/// A model (with one session of the asked context) would not fit in the memory available to it, so nothing was
+/// allocated. Thrown by <see cref="MistralModel.Load"/> before the native model is created, and by
+/// <see cref="MistralModel.CreateSession"/> for a session larger than the one the load was checked for. The message
+/// gives the numbers and what to do: a smaller <see cref="SessionOptions.ContextLength"/>, an F16 KV cache, a smaller
+/// quantization of the model; <see cref="ModelOptions.CheckMemory"/> turns the check off.
+/// </summary>
+public sealed class ModelMemoryException : MistralException
+{
+    /// <summary>Creates an exception with no message.</summary>
+    public ModelMemoryException() { }
+
+    /// <summary>Creates an exception with a message.</summary>
+    public ModelMemoryException(string message) : base(message) { }
+
+    /// <summary>Creates an exception with a message and the exception that caused it.</summary>
+    public ModelMemoryException(string message, Exception innerException) : base(message, innerException) { }
+
+    /// <summary>Creates the exception with its numbers.</summary>
+    public ModelMemoryException(string message, long neededBytes, long availableBytes, bool onDevice, MemoryEstimate estimate) : base(message)
+    {
+        NeededBytes = neededBytes;
+        AvailableBytes = availableBytes;
+        OnDevice = onDevice;
+        Estimate = estimate;
+    }
+
+    /// <summary>The bytes needed: host memory (<see cref="MemoryEstimate.Host"/>), or device memory when <see cref="OnDevice"/>.</summary>
+    public long NeededBytes { get; }
+
+    /// <summary>The bytes available: <see cref="ModelOptions.MemoryLimitBytes"/> when set, else what the system or the GPU has free.</summary>
+    public long AvailableBytes { get; }
+
+    /// <summary>True when the GPU's memory is what does not suffice; false for host memory.</summary>
+    public bool OnDevice { get; }
+
+    /// <summary>The estimate the numbers come from, part by part.</summary>
+    public MemoryEstimate? Estimate { get; }
+}

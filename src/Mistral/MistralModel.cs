@@ -66,7 +66,10 @@ public sealed class MistralModel : IDisposable
     /// <see cref="ModelOptions.Backend"/> is Cuda and no usable NVIDIA driver or device is present (the message says what was
     /// looked for), or the GPU driver failed while the weights were uploaded.
     /// </exception>
-    /// <exception cref="InsufficientMemoryException">The weights do not fit in memory; for a GPU the message gives the bytes needed and free.</exception>
+    /// <exception cref="ModelMemoryException">The model with a session of the default settings would not fit in the memory
+    /// available (<see cref="ModelOptions.CheckMemory"/>, <see cref="ModelOptions.MemoryLimitBytes"/>): checked before anything
+    /// is allocated, with the numbers in the message and its properties.</exception>
+    /// <exception cref="InsufficientMemoryException">An allocation failed all the same (or the check was off); for a GPU the message gives the bytes needed and free.</exception>
     public static unsafe MistralModel Load(string path, ModelOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -104,6 +107,9 @@ public sealed class MistralModel : IDisposable
             var tensors = ModelTensorTable.Build(file, config);
             if (options.ScanWeightsForNonFinite) NonFiniteWeightScan.ThrowIfAny(file, file.Tensors);
             progress?.Report(0.1);
+            // Before anything is allocated: what the model and a default session take, against the memory there is.
+            var memory = new MemoryCheck(ToNative(config), tensors, NativeModelParams(device, options), options, device);
+            var loadEstimate = memory.ThrowIfModelDoesNotFit(path, DefaultSession(config, options, null));
             var (handle, backend) = Create(path, config, tensors, device, options);
             handle.WeightsOwner = file; // the mapping now lives exactly as long as the native model
             var template = options.ChatTemplate == ChatTemplateKind.Auto
@@ -112,7 +118,7 @@ public sealed class MistralModel : IDisposable
             progress?.Report(1);
             options.Logger?.LogInformation("Loaded {Path}: {Layers} layers, {Embedding} wide, vocabulary {Vocab}, {Tensors} tensors, backend {Backend} ({Device}), chat template {Template}, in {Milliseconds:F0} ms",
                 path, config.LayerCount, config.EmbeddingLength, config.VocabSize, tensors.Length, backend, device.DeviceName, template.Kind, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            return new MistralModel(path, handle, config, tokenizer, options) { ChatTemplate = template, Backend = backend, BackendInfo = device };
+            return new MistralModel(path, handle, config, tokenizer, options) { ChatTemplate = template, Backend = backend, BackendInfo = device, Memory = memory, LoadEstimate = loadEstimate };
         }
         catch
         {
@@ -128,14 +134,7 @@ public sealed class MistralModel : IDisposable
     private static unsafe (MstModelHandle Handle, MistralBackend Backend) Create(string path, ModelConfig config, mst_tensor_desc[] tensors, BackendInfo device, ModelOptions options)
     {
         var nativeConfig = ToNative(config);
-        var cuda = device.Backend == MistralBackend.Cuda;
-        var modelParams = new mst_model_params
-        {
-            struct_size = (uint)sizeof(mst_model_params),
-            backend = (int)(cuda ? mst_backend_kind.MST_BACKEND_CUDA : mst_backend_kind.MST_BACKEND_CPU),
-            device = cuda ? device.Device : 0,
-            flags = cuda ? BackendSelection.FlagsFor(options.Backend) : 0,
-        };
+        var modelParams = NativeModelParams(device, options);
         using var progress = NativeProgress.For(options.Progress, 0.1, 0.95);
         progress?.Attach(ref modelParams);
         MstModelHandle handle;
@@ -166,6 +165,65 @@ public sealed class MistralModel : IDisposable
         }
     }
 
+    private static unsafe mst_model_params NativeModelParams(BackendInfo device, ModelOptions options)
+    {
+        var cuda = device.Backend == MistralBackend.Cuda;
+        return new mst_model_params
+        {
+            struct_size = (uint)sizeof(mst_model_params),
+            backend = (int)(cuda ? mst_backend_kind.MST_BACKEND_CUDA : mst_backend_kind.MST_BACKEND_CPU),
+            device = cuda ? device.Device : 0,
+            flags = cuda ? BackendSelection.FlagsFor(options.Backend) : 0,
+        };
+    }
+
+    /// <summary>
+    /// What the model and one session take, estimated from the file's header and tensor table alone (nothing is
+    /// allocated, no weight is read): on the CPU the repacked weights, the KV cache and the scratch in host memory, and the
+    /// weights read in place from the mapped file; on CUDA the device memory too. <paramref name="session"/> as
+    /// <see cref="CreateSession"/> would take it (null: the default session of <paramref name="options"/>).
+    /// <see cref="Load"/> makes the same estimate and refuses a model that does not fit (<see cref="ModelOptions.CheckMemory"/>).
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="GgufFormatException">The file is not a valid GGUF model.</exception>
+    /// <exception cref="NotSupportedException">The file uses an architecture or tensor type this version cannot run, or
+    /// the session asks for a KV cache type the backend cannot hold.</exception>
+    /// <exception cref="MistralDeviceException"><see cref="ModelOptions.Backend"/> is Cuda and no usable GPU is present.</exception>
+    public static MemoryEstimate EstimateMemory(string path, ModelOptions? options = null, SessionOptions? session = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        options ??= new ModelOptions();
+        options.Validate();
+        if (!File.Exists(path)) throw new FileNotFoundException($"The model file '{path}' does not exist.", path);
+        NativeLibraryLoader.EnsureLoaded();
+        var device = BackendSelection.Choose(options.Backend, options.Device, options.Logger, throwIfUnavailable: true);
+        using var file = GgufFile.Open(path);
+        ThrowIfNoWeights(file, path);
+        var config = ModelConfig.FromGguf(file);
+        var tensors = ModelTensorTable.Build(file, config);
+        return new MemoryCheck(ToNative(config), tensors, NativeModelParams(device, options), options, device)
+            .Estimate(DefaultSession(config, options, session));
+    }
+
+    /// <summary>The context length of a session that does not set one.</summary>
+    private static int DefaultContextLength(ModelConfig config, ModelOptions options) =>
+        options.ContextLength > 0 ? options.ContextLength : Math.Min(config.TrainedContextLength, 4096);
+
+    /// <summary>A session's settings as <see cref="CreateSession"/> resolves them, for an estimate (no validation, no warning).</summary>
+    private static MistralSession.NativeSettings DefaultSession(ModelConfig config, ModelOptions options, SessionOptions? session)
+    {
+        var contextLength = session?.ContextLength ?? DefaultContextLength(config, options);
+        var threads = Math.Min(session?.Threads ?? options.Threads, Environment.ProcessorCount);
+        var batch = session?.BatchSize ?? options.BatchSize;
+        return new MistralSession.NativeSettings(contextLength, threads, Math.Min(batch, Math.Max(contextLength, 1)),
+            session?.KvCacheType ?? KvCacheType.F16, false);
+    }
+
+    /// <summary>The memory check this model was loaded with, and its estimate of the default session.</summary>
+    private MemoryCheck? Memory { get; init; }
+
+    private MemoryEstimate? LoadEstimate { get; init; }
+
     private static string DescribeTarget(BackendInfo device) =>
         device.Backend != MistralBackend.Cuda ? "the CPU"
         : device.IsEmulated ? "the CUDA backend (SIMT emulator)"
@@ -182,7 +240,7 @@ public sealed class MistralModel : IDisposable
     public MistralSession CreateSession(SessionOptions? options = null)
     {
         ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
-        var contextLength = options?.ContextLength ?? (_options.ContextLength > 0 ? _options.ContextLength : Math.Min(Config.TrainedContextLength, 4096));
+        var contextLength = options?.ContextLength ?? DefaultContextLength(Config, _options);
         var threads = options?.Threads ?? _options.Threads;
         var batch = options?.BatchSize ?? _options.BatchSize;
         if (contextLength <= 0) throw new ArgumentOutOfRangeException(nameof(options), contextLength, "SessionOptions.ContextLength must be positive.");
@@ -191,7 +249,9 @@ public sealed class MistralModel : IDisposable
         threads = CapThreads(threads);
         var kvType = options?.KvCacheType ?? KvCacheType.F16;
         if (!Enum.IsDefined(kvType)) throw new ArgumentOutOfRangeException(nameof(options), kvType, "SessionOptions.KvCacheType must be F16 or F32.");
-        return new MistralSession(this, _handle, new MistralSession.NativeSettings(contextLength, threads, Math.Min(batch, contextLength), kvType, options?.DiagnoseNonFinite ?? false));
+        var settings = new MistralSession.NativeSettings(contextLength, threads, Math.Min(batch, contextLength), kvType, options?.DiagnoseNonFinite ?? false);
+        if (LoadEstimate is { } loaded) Memory?.ThrowIfSessionDoesNotFit(settings, loaded);
+        return new MistralSession(this, _handle, settings);
     }
 
     /// <summary>
@@ -209,10 +269,10 @@ public sealed class MistralModel : IDisposable
     }
 
     /// <summary>Generates text for a prompt in a fresh session.</summary>
-    public string Generate(string prompt, GenerationOptions? options = null)
+    public string Generate(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         using var session = CreateSession();
-        return session.Generate(prompt, options);
+        return session.Generate(prompt, options, cancellationToken);
     }
 
     /// <summary>Streams generated text for a prompt in a fresh session.</summary>

@@ -105,14 +105,16 @@ public sealed partial class MistralSession : IDisposable
     /// every one (token-major, <c>tokens.Length × VocabSize</c>) when <paramref name="allLogits"/> is set.
     /// </summary>
     /// <exception cref="ContextFullException">The tokens do not fit in what is left of the context.</exception>
-    public float[] Evaluate(ReadOnlySpan<int> tokens, bool allLogits = false)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; the session is
+    /// as before the call (see <see cref="Complete(IReadOnlyList{int}, GenerationOptions?, CancellationToken)"/>).</exception>
+    public float[] Evaluate(ReadOnlySpan<int> tokens, bool allLogits = false, CancellationToken cancellationToken = default)
     {
         if (tokens.IsEmpty) throw new ArgumentException("At least one token is needed.", nameof(tokens));
         var vocab = Model.Config.VocabSize;
         var result = new float[(allLogits ? tokens.Length : 1) * vocab];
         using (Enter())
         {
-            EvaluateCore(tokens, allLogits ? result : null);
+            EvaluateCore(tokens, allLogits ? result : null, cancellationToken);
             if (!allLogits) _lastLogits.CopyTo(result, 0);
         }
         return result;
@@ -124,14 +126,16 @@ public sealed partial class MistralSession : IDisposable
     /// benchmarks and custom decoding loops.
     /// </summary>
     /// <exception cref="ContextFullException">The tokens do not fit in what is left of the context.</exception>
-    public void Evaluate(ReadOnlySpan<int> tokens, Span<float> logits)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; the session is
+    /// as before the call.</exception>
+    public void Evaluate(ReadOnlySpan<int> tokens, Span<float> logits, CancellationToken cancellationToken = default)
     {
         if (tokens.IsEmpty) throw new ArgumentException("At least one token is needed.", nameof(tokens));
         if (logits.Length < Model.Config.VocabSize)
             throw new ArgumentException($"The logits span holds {logits.Length} floats; {Model.Config.VocabSize} are needed.", nameof(logits));
         using (Enter())
         {
-            EvaluateCore(tokens, null);
+            EvaluateCore(tokens, null, cancellationToken);
             _lastLogits.CopyTo(logits);
         }
     }
@@ -158,7 +162,10 @@ public sealed partial class MistralSession : IDisposable
     public void Reset() => Truncate(0);
 
     /// <summary>Generates text for a prompt, continuing the conversation held in this session.</summary>
-    public string Generate(string prompt, GenerationOptions? options = null) => Complete(prompt, options).Text;
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (see
+    /// <see cref="Complete(IReadOnlyList{int}, GenerationOptions?, CancellationToken)"/> for where that leaves the session).</exception>
+    public string Generate(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default) =>
+        Complete(prompt, options, cancellationToken).Text;
 
     /// <summary>Generates text and reports the token ids, the reason it stopped, and timings.</summary>
     public GenerationResult Complete(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
@@ -169,6 +176,15 @@ public sealed partial class MistralSession : IDisposable
     }
 
     /// <summary>Generates from prompt token ids (no BOS is added) and reports ids, text, finish reason and timings.</summary>
+    /// <remarks>
+    /// Cancellation is seen within a fraction of one layer's work, also while the prompt is processed: the native
+    /// forward pass stops and <see cref="OperationCanceledException"/> is thrown. Cancelled while the prompt is
+    /// processed, the session is where it was before the call; cancelled later, it holds the prompt and the tokens
+    /// generated so far, as after a normal stop. One exception: a rolling sliding-window cache (see
+    /// <see cref="PositionLimit"/>) cannot take back batches whose keys already replaced ones the earlier position
+    /// needs, so a prompt longer than the batch size may keep its first batches; <see cref="Position"/> says where
+    /// the session is, and Chat, which compares the history with the cache, carries on from there.
+    /// </remarks>
     public GenerationResult Complete(IReadOnlyList<int> promptTokens, GenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         using var run = StartRun(promptTokens, options);
@@ -259,10 +275,13 @@ public sealed partial class MistralSession : IDisposable
     /// <summary>
     /// Runs tokens through the model in batches (a pending token first). Leaves the last token's logits
     /// in <see cref="LastLogits"/>; when <paramref name="allLogits"/> is given, fills it with a row per token.
+    /// A failed or cancelled call leaves the session as it was, as far as the cache allows (see
+    /// <see cref="RollBack"/>).
     /// </summary>
-    internal unsafe void EvaluateCore(ReadOnlySpan<int> tokens, float[]? allLogits)
+    internal unsafe void EvaluateCore(ReadOnlySpan<int> tokens, float[]? allLogits, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_context.IsClosed, this);
+        cancellationToken.ThrowIfCancellationRequested();
         var position = NativePosition();
         var pending = _pendingToken is null ? 0 : 1;
         if ((long)position + pending + tokens.Length > PositionLimit)
@@ -274,7 +293,7 @@ public sealed partial class MistralSession : IDisposable
         if (_pendingToken is int first)
         {
             // The previous generation's last token was returned but not evaluated; it goes in first.
-            DecodeBatch([first], null, 0);
+            DecodeBatch([first], null, 0, cancellationToken);
             _pendingToken = null;
         }
         var vocab = _lastLogits.Length;
@@ -284,37 +303,91 @@ public sealed partial class MistralSession : IDisposable
             for (var start = 0; start < tokens.Length; start += _batchSize)
             {
                 var batch = tokens.Slice(start, Math.Min(_batchSize, tokens.Length - start));
-                DecodeBatch(batch, allLogits, start * vocab);
+                DecodeBatch(batch, allLogits, start * vocab, cancellationToken);
             }
         }
-        catch (NonFiniteOutputException) when (NativePosition() > before)
+        catch (Exception e) when (e is NonFiniteOutputException or OperationCanceledException && NativePosition() > before)
         {
             // Earlier batches of this call went in before the failing one: take them out again, so the session is
             // where it was before the call (the native core already did so for the failing batch).
-            NativeMethods.mst_context_truncate(_context, (uint)before);
+            RollBack(before);
             throw;
         }
     }
 
-    private unsafe void DecodeBatch(ReadOnlySpan<int> batch, float[]? allLogits, int offset)
+    /// <summary>
+    /// Truncates the cache and <see cref="_cached"/> back to <paramref name="position"/> after a call failed part way.
+    /// A rolling cache refuses when the batches that went in already overwrote keys that position needs: then
+    /// those batches stay, and <see cref="_cached"/> still lists exactly what the cache holds.
+    /// </summary>
+    private void RollBack(int position)
+    {
+        if (NativeMethods.mst_context_truncate(_context, (uint)position) != mst_status.MST_OK) return;
+        if (position < _cached.Count) _cached.RemoveRange(position, _cached.Count - position);
+    }
+
+    private unsafe void DecodeBatch(ReadOnlySpan<int> batch, float[]? allLogits, int offset, CancellationToken cancellationToken)
     {
         var vocab = _lastLogits.Length;
-        fixed (int* tokenPtr = batch)
+        var position = NativePosition();
+        Exception? error = null;
+        using (new AbortOnCancel(_context, cancellationToken))
         {
-            if (allLogits is null)
+            mst_status status;
+            fixed (int* tokenPtr = batch)
             {
-                fixed (float* logits = _lastLogits)
-                    NativeStatus.Check(NativeMethods.mst_decode(_context, tokenPtr, (uint)batch.Length, 0, logits, (ulong)vocab), "Evaluating tokens");
+                if (allLogits is null)
+                {
+                    fixed (float* logits = _lastLogits)
+                        status = NativeMethods.mst_decode(_context, tokenPtr, (uint)batch.Length, 0, logits, (ulong)vocab);
+                }
+                else
+                {
+                    fixed (float* logits = &allLogits[offset])
+                        status = NativeMethods.mst_decode(_context, tokenPtr, (uint)batch.Length, 1, logits, (ulong)(batch.Length * vocab));
+                }
             }
-            else
-            {
-                fixed (float* logits = &allLogits[offset])
-                    NativeStatus.Check(NativeMethods.mst_decode(_context, tokenPtr, (uint)batch.Length, 1, logits, (ulong)(batch.Length * vocab)), "Evaluating tokens");
-                allLogits.AsSpan(offset + (batch.Length - 1) * vocab, vocab).CopyTo(_lastLogits);
-            }
+            // Read the native message now: clearing the abort flag is a native call too, and clears it.
+            if (status != mst_status.MST_OK) error = NativeStatus.ToException(status, "Evaluating tokens", cancellationToken);
         }
-        // Only once the native call succeeded: a failed decode leaves the cache, and so this list, as it was.
+        if (error is not null)
+        {
+            // The native core leaves the position where the call began, or, when a rolling cache cannot take back a
+            // batch it ran in several steps, after the steps it finished (context.c: position_after_failure): this list
+            // follows the position, so it always names the ids the cache holds.
+            var kept = NativePosition() - position;
+            if (kept > 0) _cached.AddRange(batch[..kept]);
+            throw error;
+        }
+        if (allLogits is not null) allLogits.AsSpan(offset + (batch.Length - 1) * vocab, vocab).CopyTo(_lastLogits);
         _cached.AddRange(batch);
+    }
+
+    /// <summary>
+    /// While a native call runs, cancelling the token sets the context's abort flag, which the forward pass checks
+    /// between layers and between the work items of its long operations. Disposing unregisters, which waits for a
+    /// callback already running, and only then clears the flag, so no later call starts cancelled.
+    /// </summary>
+    private readonly struct AbortOnCancel : IDisposable
+    {
+        private readonly MstContextHandle? _context;
+        private readonly CancellationTokenRegistration _registration;
+
+        public AbortOnCancel(MstContextHandle context, CancellationToken cancellationToken)
+        {
+            if (!cancellationToken.CanBeCanceled) return; // nothing to register: the common, allocation-free case
+            _context = context;
+            // Unsafe: no ExecutionContext to flow into a callback that only sets a flag. A token already cancelled runs
+            // it here, and the decode then returns MST_ERR_CANCELLED before doing any work.
+            _registration = cancellationToken.UnsafeRegister(static state => NativeMethods.mst_context_set_abort((MstContextHandle)state!, 1), context);
+        }
+
+        public void Dispose()
+        {
+            if (_context is null) return;
+            _registration.Dispose();
+            NativeMethods.mst_context_set_abort(_context, 0);
+        }
     }
 
     private unsafe int NativePosition()

@@ -3,20 +3,32 @@ using Mistral.Chat;
 
 namespace Mistral;
 
-/// <summary>How a model is loaded.</summary>
+/// <summary>
+/// How a model is loaded, and the defaults of the sessions created from it. <see cref="Threads"/>,
+/// <see cref="ContextLength"/> and <see cref="BatchSize"/> are per-session settings given here once for every session;
+/// a session's <see cref="SessionOptions"/> overrides any of them for that session alone. Like every options type of this
+/// library it is an immutable record: build it with an initializer, derive a variant with <c>with</c>.
+/// </summary>
 public sealed record ModelOptions
 {
     /// <summary>
     /// Worker threads for sessions of this model; 0 (the default) means one per processor this process may run on:
     /// its CPU affinity (<c>taskset</c>), capped by a container's cgroup CPU quota. More threads than that only wait
-    /// on each other, so a larger number is capped to it (with a warning to <see cref="Logger"/>).
+    /// on each other, so a larger number is capped to it (with a warning to <see cref="Logger"/>). The default of every
+    /// session; <see cref="SessionOptions.Threads"/>, when set, wins for its session.
     /// </summary>
     public int Threads { get; init; }
 
-    /// <summary>Default context length (KV cache tokens) of sessions; 0 means the trained length, at most 4096.</summary>
+    /// <summary>
+    /// Context length (KV cache tokens) of sessions; 0 means the trained length, at most 4096. The default of every
+    /// session; <see cref="SessionOptions.ContextLength"/>, when set, wins for its session.
+    /// </summary>
     public int ContextLength { get; init; }
 
-    /// <summary>Most tokens evaluated in one native call during prompt processing.</summary>
+    /// <summary>
+    /// Most tokens evaluated in one native call during prompt processing. The default of every session;
+    /// <see cref="SessionOptions.BatchSize"/>, when set, wins for its session.
+    /// </summary>
     public int BatchSize { get; init; } = 512;
 
     /// <summary>
@@ -52,6 +64,25 @@ public sealed record ModelOptions
     /// </summary>
     public bool ScanWeightsForNonFinite { get; init; }
 
+    /// <summary>
+    /// Before the native model is created, <see cref="MistralModel.Load"/> estimates what it and a session of the default
+    /// settings will take (<see cref="MistralModel.EstimateMemory"/>) and throws <see cref="ModelMemoryException"/>, with
+    /// the numbers, when that does not fit: host memory (repacked weights, KV cache, scratch) against what the system has
+    /// available, or on CUDA device memory against the GPU's free memory. A session larger than that default is checked
+    /// the same way when it is created. True by default; false skips the check (the native core still refuses an
+    /// allocation that fails, later and with less to say).
+    /// </summary>
+    public bool CheckMemory { get; init; } = true;
+
+    /// <summary>
+    /// The memory the check of <see cref="CheckMemory"/> allows, in bytes, instead of what is available: host memory on
+    /// the CPU, device memory on CUDA. Null (the default): on the CPU the smaller of the system's available memory
+    /// (Linux MemAvailable, which counts reclaimable file cache as available) and this process's share of its container
+    /// limit (<see cref="GCMemoryInfo.TotalAvailableMemoryBytes"/> less the process's working set); on CUDA the device's
+    /// free memory. Weights read in place from the mapped file are not counted: they are file cache the system can evict.
+    /// </summary>
+    public long? MemoryLimitBytes { get; init; }
+
     internal void Validate()
     {
         if (!Enum.IsDefined(Backend)) throw new ArgumentOutOfRangeException(nameof(Backend), Backend, "Backend must be Auto, Cpu or Cuda.");
@@ -60,19 +91,30 @@ public sealed record ModelOptions
         if (Threads < 0) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "Threads must be 0 (one per processor) or positive.");
         if (ContextLength < 0) throw new ArgumentOutOfRangeException(nameof(ContextLength), ContextLength, "ContextLength must be 0 (the model's default) or positive.");
         if (BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be positive.");
+        if (MemoryLimitBytes < 0) throw new ArgumentOutOfRangeException(nameof(MemoryLimitBytes), MemoryLimitBytes, "MemoryLimitBytes must be null (what is available) or 0 or more.");
     }
 }
 
-/// <summary>How a session (one conversation with its own KV cache) is created; unset values come from <see cref="ModelOptions"/>.</summary>
-public sealed class SessionOptions
+/// <summary>
+/// How a session (one conversation with its own KV cache) is created. <see cref="Threads"/>, <see cref="ContextLength"/>
+/// and <see cref="BatchSize"/> override the model's <see cref="ModelOptions"/> for this session: null (the default)
+/// takes the model's value, a value set here wins. They exist on both because one loaded model may serve sessions of
+/// different sizes (a long chat beside short classifications) while most programs set them once, on the model.
+/// </summary>
+public sealed record SessionOptions
 {
-    /// <summary>KV cache length in tokens.</summary>
+    /// <summary>KV cache length in tokens, positive; null = <see cref="ModelOptions.ContextLength"/>.</summary>
     public int? ContextLength { get; init; }
 
-    /// <summary>Worker threads.</summary>
+    /// <summary>
+    /// Worker threads: 0 = one per processor this process may use, as for <see cref="ModelOptions.Threads"/>;
+    /// null = <see cref="ModelOptions.Threads"/>.
+    /// </summary>
     public int? Threads { get; init; }
 
-    /// <summary>Most tokens evaluated in one native call during prompt processing.</summary>
+    /// <summary>
+    /// Most tokens evaluated in one native call during prompt processing, positive; null = <see cref="ModelOptions.BatchSize"/>.
+    /// </summary>
     public int? BatchSize { get; init; }
 
     /// <summary>

@@ -94,19 +94,9 @@ public static class SyntheticModel
         var random = new Random(spec.Seed);
         var writer = new GgufWriter();
 
-        writer.Add("general.architecture", "llama");
-        writer.Add("general.name", "synthetic-mistral");
-        writer.Add("llama.vocab_size", (uint)spec.VocabSize);
-        writer.Add("llama.context_length", (uint)spec.ContextLength);
-        writer.Add("llama.embedding_length", (uint)spec.EmbeddingLength);
-        writer.Add("llama.block_count", (uint)spec.LayerCount);
-        writer.Add("llama.feed_forward_length", (uint)spec.FeedForwardLength);
-        writer.Add("llama.attention.head_count", (uint)spec.HeadCount);
-        writer.Add("llama.attention.head_count_kv", (uint)spec.KvHeadCount);
-        writer.Add("llama.rope.dimension_count", (uint)headDim);
-        writer.Add("llama.rope.freq_base", spec.RopeFreqBase);
-        writer.Add("llama.attention.layer_norm_rms_epsilon", 1e-5f);
-        if (spec.SlidingWindow > 0) writer.Add("llama.attention.sliding_window", (uint)spec.SlidingWindow);
+        AddLlamaMetadata(writer, new LlamaMetadata("synthetic-mistral", FileType: null, spec.VocabSize, spec.ContextLength,
+            spec.EmbeddingLength, spec.LayerCount, spec.FeedForwardLength, spec.HeadCount, spec.KvHeadCount, headDim,
+            WriteKeyLength: false, spec.RopeFreqBase, RmsNormEps: 1e-5f, spec.SlidingWindow));
         AddVocabulary(writer, spec.VocabSize);
 
         var embd = spec.EmbeddingLength;
@@ -136,13 +126,7 @@ public static class SyntheticModel
     /// </summary>
     private static void AddVocabulary(GgufWriter writer, int vocabSize)
     {
-        var tokens = new List<string> { "<unk>", "<s>", "</s>" };
-        var types = new List<int> { 2, 3, 3 };
-        for (var b = 0; b < 256; b++)
-        {
-            tokens.Add(string.Create(CultureInfo.InvariantCulture, $"<0x{b:X2}>"));
-            types.Add(6);
-        }
+        var (tokens, types) = ControlAndByteTokens();
         var seen = new HashSet<string>(tokens, StringComparer.Ordinal);
         const string letters = "etaoinshrdlcumwfgypbvkjxqz";
         var pieces = new List<string> { "\u2581" };
@@ -172,10 +156,69 @@ public static class SyntheticModel
         }
         // Longer pieces score higher so merges prefer them, as in a trained SentencePiece model.
         var scores = tokens.Select((t, i) => i < ByteTokenStart + 256 ? 0f : -1000f + t.Length * 10f - i * 1e-3f).ToArray();
+        AddSentencePieceTokenizer(writer, [.. tokens], scores, [.. types]);
+    }
+
+    /// <summary>
+    /// The first 259 tokens of a Mistral SentencePiece vocabulary: &lt;unk&gt; (type 2 = unknown), &lt;s&gt; and
+    /// &lt;/s&gt; (type 3 = control), then the byte-fallback tokens &lt;0x00&gt;..&lt;0xFF&gt; (type 6 = byte).
+    /// Also the start of the test suite's tiny models' vocabulary.
+    /// </summary>
+    internal static (List<string> Tokens, List<int> Types) ControlAndByteTokens()
+    {
+        var tokens = new List<string>(ByteTokenStart + 256) { "<unk>", "<s>", "</s>" };
+        var types = new List<int>(ByteTokenStart + 256) { 2, 3, 3 };
+        for (var b = 0; b < 256; b++)
+        {
+            tokens.Add(string.Create(CultureInfo.InvariantCulture, $"<0x{b:X2}>"));
+            types.Add(6);
+        }
+        return (tokens, types);
+    }
+
+    /// <summary>
+    /// The "llama"-architecture keys, in the order llama.cpp's converter writes them for a Mistral model. One
+    /// writer for every synthetic file, this library's and the test suite's tiny models, so both stay the layout
+    /// real files have.
+    /// </summary>
+    internal static void AddLlamaMetadata(GgufWriter writer, LlamaMetadata m)
+    {
+        writer.Add("general.architecture", "llama");
+        writer.Add("general.name", m.Name);
+        if (m.FileType is uint fileType) writer.Add("general.file_type", fileType);
+        writer.Add("llama.vocab_size", (uint)m.VocabSize);
+        writer.Add("llama.context_length", (uint)m.ContextLength);
+        writer.Add("llama.embedding_length", (uint)m.EmbeddingLength);
+        writer.Add("llama.block_count", (uint)m.LayerCount);
+        writer.Add("llama.feed_forward_length", (uint)m.FeedForwardLength);
+        writer.Add("llama.attention.head_count", (uint)m.HeadCount);
+        writer.Add("llama.attention.head_count_kv", (uint)m.KvHeadCount);
+        if (m.WriteKeyLength)
+        {
+            writer.Add("llama.attention.key_length", (uint)m.HeadDim);
+            writer.Add("llama.attention.value_length", (uint)m.HeadDim);
+        }
+        writer.Add("llama.rope.dimension_count", (uint)m.HeadDim);
+        writer.Add("llama.rope.freq_base", m.RopeFreqBase);
+        writer.Add("llama.attention.layer_norm_rms_epsilon", m.RmsNormEps);
+        if (m.SlidingWindow > 0) writer.Add("llama.attention.sliding_window", (uint)m.SlidingWindow);
+        if (m.ExpertCount > 0)
+        {
+            writer.Add("llama.expert_count", (uint)m.ExpertCount);
+            writer.Add("llama.expert_used_count", (uint)m.ExpertUsedCount);
+        }
+    }
+
+    /// <summary>
+    /// A SentencePiece ("llama") tokenizer as Mistral files carry it: ids 0, 1, 2 are unknown, BOS and EOS
+    /// (<see cref="ControlAndByteTokens"/>), BOS added to a prompt, EOS not.
+    /// </summary>
+    internal static void AddSentencePieceTokenizer(GgufWriter writer, string[] tokens, float[] scores, int[] types)
+    {
         writer.Add("tokenizer.ggml.model", "llama");
-        writer.Add("tokenizer.ggml.tokens", tokens.ToArray());
+        writer.Add("tokenizer.ggml.tokens", tokens);
         writer.Add("tokenizer.ggml.scores", scores);
-        writer.Add("tokenizer.ggml.token_type", types.ToArray());
+        writer.Add("tokenizer.ggml.token_type", types);
         writer.Add("tokenizer.ggml.bos_token_id", 1u);
         writer.Add("tokenizer.ggml.eos_token_id", 2u);
         writer.Add("tokenizer.ggml.unknown_token_id", 0u);
@@ -198,3 +241,26 @@ public static class SyntheticModel
         writer.AddTensor(name, GgmlType.F32, [length], GgmlQuantization.Quantize(GgmlType.F32, values));
     }
 }
+
+/// <summary>The hyper-parameters <see cref="SyntheticModel.AddLlamaMetadata"/> writes, each under its llama.* key.</summary>
+/// <param name="Name">general.name.</param>
+/// <param name="FileType">general.file_type (llama.cpp's LLAMA_FTYPE), or null to leave the key out.</param>
+/// <param name="VocabSize">vocab_size.</param>
+/// <param name="ContextLength">context_length.</param>
+/// <param name="EmbeddingLength">embedding_length.</param>
+/// <param name="LayerCount">block_count.</param>
+/// <param name="FeedForwardLength">feed_forward_length.</param>
+/// <param name="HeadCount">attention.head_count.</param>
+/// <param name="KvHeadCount">attention.head_count_kv.</param>
+/// <param name="HeadDim">rope.dimension_count, and key/value length when <paramref name="WriteKeyLength"/>.</param>
+/// <param name="WriteKeyLength">Whether attention.key_length/value_length are written: needed where the head size is
+/// not embedding / heads (Nemo), optional otherwise (readers then derive it).</param>
+/// <param name="RopeFreqBase">rope.freq_base.</param>
+/// <param name="RmsNormEps">attention.layer_norm_rms_epsilon.</param>
+/// <param name="SlidingWindow">attention.sliding_window; 0 = full attention (the key is left out).</param>
+/// <param name="ExpertCount">expert_count; 0 = dense (the expert keys are left out).</param>
+/// <param name="ExpertUsedCount">expert_used_count.</param>
+internal sealed record LlamaMetadata(
+    string Name, uint? FileType, int VocabSize, int ContextLength, int EmbeddingLength, int LayerCount, int FeedForwardLength,
+    int HeadCount, int KvHeadCount, int HeadDim, bool WriteKeyLength, float RopeFreqBase, float RmsNormEps,
+    int SlidingWindow = 0, int ExpertCount = 0, int ExpertUsedCount = 0);

@@ -91,6 +91,8 @@ typedef struct mst_attn_plan {
     uint32_t key0;       /* first key any query sees: chunks are [key0 + c * chunk_keys, ..) */
     uint32_t units;      /* n_head_kv * items_kv * chunks */
     uint64_t part_off;   /* where the chunk partials start in the scratch (after the score tiles) */
+    struct mst_pool *stop; /* NULL (as planned), or set by the caller: the pool whose abort flag mst_attention_run
+                            * checks between units (threadpool.h), leaving the rest undone once it is set */
 } mst_attn_plan;
 
 /* Floats of scratch a context with n_threads threads needs for any call with this head_dim: one

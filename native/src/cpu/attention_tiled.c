@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "attention.h"
+#include "threadpool.h"
 
 /* Smallest key chunk worth a split: below this the partial's merge and the extra pool pass cost
  * more than the keys save. */
@@ -205,8 +206,11 @@ void mst_attention_run(const mst_attn_args *a, const mst_attn_plan *p, const mst
         before += c;
         if (owner >= nth)
             owner = nth - 1;
-        if (owner == ith)
-            run_unit(a, p, kern, tile, scratch, u);
+        if (owner != ith)
+            continue;
+        if (p->stop && mst_pool_stopping(p->stop))
+            return; /* cancelled: the caller discards the pass */
+        run_unit(a, p, kern, tile, scratch, u);
     }
 }
 

@@ -3,18 +3,20 @@
  * of the last matmul input reused by the matmuls that share it.
  *
  * Matmuls, attention, rmsnorm (prefill) and swiglu are split across the context's thread pool; the residual
- * adds, RoPE, the embedding lookup and the MoE gathers run on the calling thread. Nothing here fails once the
- * context exists: the ops never call mst_backend_fail. */
+ * adds, RoPE, the embedding lookup and the MoE gathers run on the calling thread. The one failure once the
+ * context exists is cancellation: the pool watches the context's abort flag (threadpool.h), matmuls and attention
+ * check it between their work items, and an op whose run was cut short records MST_ERR_CANCELLED (cut()). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "attention.h"
 #include "backend_cpu.h"
 #include "internal.h"
+#include "matmul_tile.h"
 #include "moe_gate.h"
 #include "ops.h"
+#include "platform.h"
 #include "quant.h"
 #include "quant_act_bf16.h"
 #include "quant_act_k.h"
@@ -23,6 +25,13 @@
 static mst_cpu_context *state(mst_context *ctx)
 {
     return ctx->backend_state;
+}
+
+/* Runs a task on the context's pool; a run the abort flag cut short fails the pass (its outputs are partial). */
+static void run(mst_context *ctx, mst_task_fn fn, void *arg)
+{
+    if (mst_pool_run(state(ctx)->pool, fn, arg))
+        mst_backend_fail(ctx, MST_ERR_CANCELLED, "cancelled (mst_context_set_abort)");
 }
 
 /* ---- the quantized-activation cache ----
@@ -63,7 +72,33 @@ typedef struct matmul_task {
     uint32_t n_jobs;
     const mst_qact *qa;
     uint32_t n_tokens;
+    mst_pool *pool; /* asked between pieces whether to stop */
 } matmul_task;
+
+/* A thread's rows are run in pieces, the abort flag checked between them, so that a cancelled prefill stops
+ * within one piece instead of one whole matrix (a long prompt's Wgate/Wup is seconds of work). A piece is
+ * whole L2 tiles of the kernels (matmul_tile.h: the rows every token runs over while they stay cached), as
+ * many as make about PIECE_WORK bytes of weights times tokens: the kernels tile each piece exactly as they
+ * tiled the whole range, and a single token's matrix is usually one piece, as before. Repacked layouts' tiles
+ * are whole groups of 16 rows, others an even count. Splitting changes no result: every output row is computed
+ * alike in any row range (test_matmul checks split runs bit for bit). */
+enum { PIECE_WORK = 1u << 26 };
+
+static uint32_t piece_rows(const mst_weight *w, uint32_t n_tokens)
+{
+    const uint64_t rb = w->row_bytes ? w->row_bytes : 1;
+    uint64_t tile;
+    if (w->layout == MST_LAYOUT_GGUF) {
+        tile = MST_TILE_BYTES / rb & ~(uint64_t)1; /* even: the 2-row kernels keep their row pairs */
+    } else {
+        tile = MST_TILE_BYTES / (MST_X16_ROWS * rb) * MST_X16_ROWS;
+        tile = tile ? tile : MST_X16_ROWS;
+    }
+    tile = tile ? tile : 2;
+    const uint64_t want = PIECE_WORK / (rb * n_tokens), tiles = (want + tile - 1) / tile;
+    const uint64_t rows = (tiles ? tiles : 1) * tile;
+    return rows > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)rows;
+}
 
 static void matmul_worker(void *arg, uint32_t ith, uint32_t nth)
 {
@@ -78,12 +113,16 @@ static void matmul_worker(void *arg, uint32_t ith, uint32_t nth)
         uint64_t r0 = (uint64_t)ith * per, r1 = r0 + per;
         if (r1 > rows)
             r1 = rows;
-        if (r0 >= r1)
-            continue;
-        if (b->qa_fn)
-            b->qa_fn(b->w->data, b->w->row_bytes, rows, t->qa, b->y, (uint32_t)r0, (uint32_t)r1);
-        else
-            b->fn(b->w->data, b->w->row_bytes, rows, b->w->cols, b->x, t->n_tokens, b->y, (uint32_t)r0, (uint32_t)r1);
+        const uint64_t step = piece_rows(b->w, t->n_tokens);
+        for (uint64_t p0 = r0; p0 < r1; p0 += step) {
+            if (mst_pool_stopping(t->pool))
+                return;
+            const uint32_t p1 = (uint32_t)(p0 + step < r1 ? p0 + step : r1);
+            if (b->qa_fn)
+                b->qa_fn(b->w->data, b->w->row_bytes, rows, t->qa, b->y, (uint32_t)p0, p1);
+            else
+                b->fn(b->w->data, b->w->row_bytes, rows, b->w->cols, b->x, t->n_tokens, b->y, (uint32_t)p0, p1);
+        }
     }
 }
 
@@ -143,9 +182,10 @@ static matmul_job prepare(mst_context *ctx, const mst_weight *w, const float *x,
                                        : mst_qact_bind)(&s->qa, s->qa_buf, w->cols, n_tokens);
             quantize_task qt = {x, &s->qa};
             if (n_tokens > 1)
-                mst_pool_run(s->pool, quantize_worker, &qt);
+                run(ctx, quantize_worker, &qt);
             else
                 quantize_worker(&qt, 0, 1);
+            /* Cached even when cancelled: the pass is then lost, and begin() drops the copy before the next. */
             s->qa_src = x;
         }
         b.qa_fn = qa_fn;
@@ -163,7 +203,8 @@ static matmul_job prepare(mst_context *ctx, const mst_weight *w, const float *x,
 static void run_jobs(mst_context *ctx, matmul_task *t)
 {
     mst_cpu_context *s = state(ctx);
-    mst_pool_run(s->pool, matmul_worker, t);
+    t->pool = s->pool;
+    run(ctx, matmul_worker, t);
     for (uint32_t j = 0; j < t->n_jobs; j++)
         wrote(s, t->job[j].y, (uint64_t)t->job[j].w->rows * t->n_tokens); /* an output over the cached input */
     t->n_jobs = 0;
@@ -228,15 +269,16 @@ static void cpu_attention(mst_context *ctx, uint32_t layer, const float *q, uint
         .scratch = s->scores,
     };
     mst_attention_plan(&t.args, nth, mst_attention_scratch_floats(nth, cfg->head_dim), &t.plan);
-    mst_pool_run(s->pool, attention_worker, &t);
+    t.plan.stop = s->pool; /* a long prefill's attention stops between units once cancelled */
+    run(ctx, attention_worker, &t);
     if (t.plan.chunks > 1)
-        mst_pool_run(s->pool, attention_merge_worker, &t);
+        run(ctx, attention_merge_worker, &t);
     wrote(s, out, (uint64_t)n * m->q_dim);
 }
 
 /* ---- elementwise steps ----
- * Over the pool too: while one thread ran them the others waited (a 512-token prefill spent ~3% of its
- * samples in swiglu's expf alone, doubled in wall time by the idle thread). Threads take contiguous slices
+ * Over the pool too: while one thread ran them the others waited, so their share of a prefill (swiglu's expf
+ * above all) counted twice in wall time. Threads take contiguous slices
  * and every element is computed the same way whatever the split, so results do not depend on the thread
  * count. */
 typedef struct swiglu_task {
@@ -256,7 +298,7 @@ static void swiglu_worker(void *arg, uint32_t ith, uint32_t nth)
 static void cpu_swiglu(mst_context *ctx, float *gate, const float *up, uint64_t n)
 {
     swiglu_task t = {gate, up, n};
-    mst_pool_run(state(ctx)->pool, swiglu_worker, &t);
+    run(ctx, swiglu_worker, &t);
     wrote(state(ctx), gate, n);
 }
 
@@ -283,7 +325,7 @@ static void cpu_rmsnorm(mst_context *ctx, const float *x, const float *weight, u
     const mst_model_config *cfg = &ctx->model->cfg;
     rmsnorm_task t = {x, weight, cfg->n_embd, rows, cfg->rms_norm_eps, y};
     if (rows > 1)
-        mst_pool_run(state(ctx)->pool, rmsnorm_worker, &t);
+        run(ctx, rmsnorm_worker, &t);
     else
         rmsnorm_worker(&t, 0, 1);
     wrote(state(ctx), y, (uint64_t)rows * cfg->n_embd);
@@ -404,7 +446,8 @@ static int64_t cpu_find_nonfinite(mst_context *ctx, const float *x, uint64_t n)
 /* ---- lifecycle ---- */
 static mst_status cpu_model_init(mst_model *m, const mst_model_params *params)
 {
-    mst_model_repack(m); /* never fails: without memory the file's layout is kept */
+    /* never fails: without memory the file's layout is kept */
+    mst_model_repack(m, params ? params->progress : NULL, params ? params->progress_user_data : NULL);
     if (params && params->progress)
         params->progress(1.0f, params->progress_user_data);
     return MST_OK;
@@ -412,7 +455,8 @@ static mst_status cpu_model_init(mst_model *m, const mst_model_params *params)
 
 static void cpu_model_free(mst_model *m)
 {
-    free(m->repacked);
+    mst_os_free_large(m->repacked, m->repacked_bytes); /* weights_repack.c's arena */
+    m->repacked_bytes = 0;
     m->repacked = NULL;
 }
 
@@ -442,48 +486,39 @@ static mst_status cpu_context_init(mst_context *c, uint32_t n_threads)
 {
     const mst_model *model = c->model;
     const mst_model_config *cfg = &model->cfg;
-    if (c->kv_type != MST_TYPE_F16 && c->kv_type != MST_TYPE_F32)
-        return mst_fail(MST_ERR_UNSUPPORTED, "mst_context_create: the CPU backend holds its KV cache in F16 or F32, not "
-                        "type %d", (int)c->kv_type);
+    mst_status kv_ok = mst_cpu_check_kv_type(c->kv_type);
+    if (kv_ok != MST_OK)
+        return kv_ok;
     mst_cpu_context *s = calloc(1, sizeof *s);
     c->backend_state = s;
-    uint64_t kv_elems; /* per cache: n_layer * kv_slots * kv_dim */
-    int ok = s && mst_mul_u64((uint64_t)cfg->n_layer * c->kv_slots, model->kv_dim, &kv_elems);
+    uint64_t size[MST_CPU_BUF_COUNT]; /* backend_cpu_memory.c: the one place these sizes are written */
+    int ok = s && mst_cpu_context_sizes(c, n_threads, size);
     const uint64_t nb = c->n_batch;
     const uint32_t kv_eb = (uint32_t)mst_attn_elem_bytes(c->kv_type);
     if (ok) {
         s->kv_type = c->kv_type;
         s->kv_elem_bytes = kv_eb;
-        s->kv_bytes = 2 * kv_elems * kv_eb; /* exact once both allocations below (which check the product) succeed */
-        s->k_cache = mst_alloc_array(kv_elems, kv_eb);
-        s->v_cache = mst_alloc_array(kv_elems, kv_eb);
-        s->pos = mst_alloc_array(nb, sizeof(int32_t));
-        s->scores = mst_alloc_array(mst_attention_scratch_floats(n_threads, cfg->head_dim), sizeof(float));
-        /* the widest matmul input: n_embd (Wq/Wk/Wv, Wgate/Wup, output), q_dim (Wo), n_ff (Wdown) */
-        uint32_t w = cfg->n_embd > model->q_dim ? cfg->n_embd : model->q_dim;
-        w = cfg->n_ff > w ? cfg->n_ff : w;
-        s->qa_capacity = (uint64_t)w * nb;
-        /* room for any format (Q8_0 for Q4_0/Q8_0 weights, Q8_K for K-quants, bf16 for BF16: the largest,
-         * 6 bytes a value, floats and pairs) */
-        size_t q8_0 = nb <= UINT32_MAX ? mst_qact_bytes(w, (uint32_t)nb) : 0;
-        size_t q8_k = nb <= UINT32_MAX ? mst_qact_k_bytes(w, (uint32_t)nb) : 0;
-        size_t bf16 = nb <= UINT32_MAX ? mst_qact_bf16_bytes(w, (uint32_t)nb) : 0;
-        size_t most = q8_0 > q8_k ? q8_0 : q8_k;
-        s->qa_buf = nb <= UINT32_MAX ? malloc(bf16 > most ? bf16 : most) : NULL;
-        c->x = mst_alloc_array(nb * cfg->n_embd, sizeof(float));
-        c->xb = mst_alloc_array(nb * cfg->n_embd, sizeof(float));
-        c->xb2 = mst_alloc_array(nb * cfg->n_embd, sizeof(float));
-        c->q = mst_alloc_array(nb * model->q_dim, sizeof(float));
-        c->k = mst_alloc_array(nb * model->kv_dim, sizeof(float));
-        c->v = mst_alloc_array(nb * model->kv_dim, sizeof(float));
-        c->att = mst_alloc_array(nb * model->q_dim, sizeof(float));
-        c->hb = mst_alloc_array(nb * cfg->n_ff, sizeof(float));
-        c->hb2 = mst_alloc_array(nb * cfg->n_ff, sizeof(float));
+        s->kv_bytes = size[MST_CPU_BUF_K_CACHE] + size[MST_CPU_BUF_V_CACHE];
+        s->k_cache = mst_alloc_array(size[MST_CPU_BUF_K_CACHE], 1);
+        s->v_cache = mst_alloc_array(size[MST_CPU_BUF_V_CACHE], 1);
+        s->pos = mst_alloc_array(size[MST_CPU_BUF_POS], 1);
+        s->scores = mst_alloc_array(size[MST_CPU_BUF_SCORES], 1);
+        s->qa_capacity = (uint64_t)mst_cpu_widest_input(model) * nb;
+        s->qa_buf = malloc((size_t)size[MST_CPU_BUF_QA]);
+        c->x = mst_alloc_array(size[MST_CPU_BUF_X], 1);
+        c->xb = mst_alloc_array(size[MST_CPU_BUF_XB], 1);
+        c->xb2 = mst_alloc_array(size[MST_CPU_BUF_XB2], 1);
+        c->q = mst_alloc_array(size[MST_CPU_BUF_Q], 1);
+        c->k = mst_alloc_array(size[MST_CPU_BUF_K], 1);
+        c->v = mst_alloc_array(size[MST_CPU_BUF_V], 1);
+        c->att = mst_alloc_array(size[MST_CPU_BUF_ATT], 1);
+        c->hb = mst_alloc_array(size[MST_CPU_BUF_HB], 1);
+        c->hb2 = mst_alloc_array(size[MST_CPU_BUF_HB2], 1);
         ok = s->k_cache && s->v_cache && s->pos && s->scores && s->qa_buf && c->x && c->xb && c->xb2 && c->q &&
              c->k && c->v && c->att && c->hb && c->hb2;
         if (ok && cfg->n_expert > 0) {
-            c->router = mst_alloc_array(nb * cfg->n_expert, sizeof(float));
-            c->xg = mst_alloc_array(nb * cfg->n_embd, sizeof(float));
+            c->router = mst_alloc_array(size[MST_CPU_BUF_ROUTER], 1);
+            c->xg = mst_alloc_array(size[MST_CPU_BUF_XG], 1);
             ok = c->router && c->xg;
         }
     }
@@ -498,8 +533,10 @@ static mst_status cpu_context_init(mst_context *c, uint32_t n_threads)
     if (st != MST_OK) {
         s->pool = NULL;
         free_context(c);
+        return st;
     }
-    return st;
+    mst_pool_set_abort(s->pool, &c->abort);
+    return MST_OK;
 }
 
 static void cpu_context_free(mst_context *c)
@@ -519,6 +556,7 @@ static mst_status cpu_set_threads(mst_context *c, uint32_t n_threads)
         free(scores);
         return st;
     }
+    mst_pool_set_abort(pool, &c->abort);
     mst_pool_free(s->pool);
     free(s->scores);
     s->pool = pool;
@@ -528,57 +566,18 @@ static mst_status cpu_set_threads(mst_context *c, uint32_t n_threads)
 
 /* ---- mst_backend_query ---- */
 
-/* The value of "key : value" lines in a /proc file, or 0 when the file or key is missing. */
-static int proc_value(const char *path, const char *key, char *out, size_t out_size)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    char line[512];
-    int found = 0;
-    const size_t klen = strlen(key);
-    while (!found && fgets(line, sizeof line, f)) {
-        if (strncmp(line, key, klen) != 0)
-            continue;
-        const char *p = line + klen;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (*p != ':')
-            continue;
-        p++;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        size_t n = strcspn(p, "\n");
-        if (n >= out_size)
-            n = out_size - 1;
-        memcpy(out, p, n);
-        out[n] = '\0';
-        found = 1;
-    }
-    fclose(f);
-    return found;
-}
-
 mst_status mst_cpu_query(mst_backend_info *out)
 {
     out->available = 1;
     out->device_count = 1;
-    if (!proc_value("/proc/cpuinfo", "model name", out->device_name, sizeof out->device_name) ||
-        !out->device_name[0])
+    if (!mst_os_cpu_name(out->device_name, sizeof out->device_name))
         snprintf(out->device_name, sizeof out->device_name, "CPU");
-    const long page = sysconf(_SC_PAGESIZE), pages = sysconf(_SC_PHYS_PAGES);
-    if (page > 0 && pages > 0)
-        out->total_memory = (uint64_t)pages * (uint64_t)page;
-    char avail[64];
-    if (proc_value("/proc/meminfo", "MemAvailable", avail, sizeof avail)) {
-        out->free_memory = strtoull(avail, NULL, 10) * 1024u; /* "12345 kB" */
-    } else {
-#ifdef _SC_AVPHYS_PAGES
-        const long av = sysconf(_SC_AVPHYS_PAGES);
-        if (page > 0 && av > 0)
-            out->free_memory = (uint64_t)av * (uint64_t)page;
-#endif
-    }
+    /* left as they are where the OS does not say (platform.h answers 0) */
+    const uint64_t total = mst_os_total_memory(), avail = mst_os_available_memory();
+    if (total)
+        out->total_memory = total;
+    if (avail)
+        out->free_memory = avail;
     out->reason[0] = '\0';
     return MST_OK;
 }
@@ -590,6 +589,7 @@ const mst_backend mst_backend_cpu = {
     .context_init = cpu_context_init,
     .context_free = cpu_context_free,
     .set_threads = cpu_set_threads,
+    .estimate = mst_cpu_estimate,
     .begin = cpu_begin,
     .embed = cpu_embed,
     .rmsnorm = cpu_rmsnorm,

@@ -34,10 +34,61 @@ static const mst_cpu_kernels *g_best = &k_scalar;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 /* The per-ISA tables plus their quantized-activation kernels, which depend on more features
  * (VNNI) than the table's own ISA, so they are filled in here. */
+#if defined(__x86_64__)
 static mst_cpu_kernels g_avx2_k, g_avxvnni_k, g_avx512_k;
+#endif
+
+#if defined(__aarch64__)
+/* AArch64: NEON is always there (the Linux arm64 ABI); the levels differ in the integer dot products of the
+ * Q8_0/Q4_0 kernels on quantized activations. Plain row-major weights on every level: the x16 repacked
+ * layouts (repack.h) exist for x86 kernels only, so their slots stay NULL and weights_repack.c leaves the
+ * model as loaded. F32/F16/BF16 weights run the NEON float kernels on every level; the rest of each table
+ * (attention, dot, K-quants) is the scalar one until a NEON version is written beside it. */
+static const mst_cpu_kernels *g_neon, *g_dotprod, *g_i8mm;
+static mst_cpu_kernels g_neon_k, g_dotprod_k, g_i8mm_k;
+
+/* MISTRAL_CPU caps the level: scalar < neon < dotprod < i8mm (anything else: no cap) */
+static void choose_aarch64(void)
+{
+    const uint32_t f = mst_cpu_detect();
+    g_neon_k = k_scalar;
+    g_neon_k.name = "neon";
+    g_neon_k.matmul_f32 = mst_matmul_f32_neon;
+    g_neon_k.matmul_f16 = mst_matmul_f16_neon;
+    g_neon_k.matmul_bf16 = mst_matmul_bf16_neon;
+    g_neon_k.matmul_qa_q8_0 = mst_matmul_qa_q8_0_neon;
+    g_neon_k.matmul_qa_q4_0 = mst_matmul_qa_q4_0_neon;
+    g_neon = &g_neon_k;
+    if (f & MST_CPU_INTERNAL_ARM_DOTPROD) {
+        g_dotprod_k = g_neon_k;
+        g_dotprod_k.name = "dotprod";
+        g_dotprod_k.matmul_qa_q8_0 = mst_matmul_qa_q8_0_dotprod;
+        g_dotprod_k.matmul_qa_q4_0 = mst_matmul_qa_q4_0_dotprod;
+        g_dotprod = &g_dotprod_k;
+        if (f & MST_CPU_INTERNAL_ARM_I8MM) { /* its odd-token path is the sdot one */
+            g_i8mm_k = g_dotprod_k;
+            g_i8mm_k.name = "i8mm";
+            g_i8mm_k.matmul_qa_q8_0 = mst_matmul_qa_q8_0_i8mm;
+            g_i8mm_k.matmul_qa_q4_0 = mst_matmul_qa_q4_0_i8mm;
+            g_i8mm = &g_i8mm_k;
+        }
+    }
+    const char *cap = getenv("MISTRAL_CPU");
+    const int level = !cap                          ? 3
+                      : strcmp(cap, "scalar") == 0  ? 0
+                      : strcmp(cap, "neon") == 0    ? 1
+                      : strcmp(cap, "dotprod") == 0 ? 2
+                                                    : 3;
+    g_best = g_i8mm && level >= 3 ? g_i8mm : g_dotprod && level >= 2 ? g_dotprod : level >= 1 ? g_neon : &k_scalar;
+}
+#endif
 
 static void choose(void)
 {
+#if defined(__aarch64__)
+    choose_aarch64();
+    return;
+#endif
 #if defined(__x86_64__)
     uint32_t f = mst_cpu_detect();
     uint32_t need2 = MST_CPU_AVX2 | MST_CPU_FMA | MST_CPU_F16C;
@@ -75,10 +126,10 @@ static void choose(void)
         g_avx512_k.matmul_qa_q6_kx16 = vnni ? mst_matmul_qa_q6_kx16_vnni : mst_matmul_qa_q6_kx16_avx2;
         g_avx512_k.matmul_f16x16 = mst_matmul_f16x16_avx512;
         g_avx512_k.matmul_bf16x16 = mst_matmul_bf16x16_avx512;
-        /* Both BF16X16P kernels give the same bits (quant_act_bf16.h). Measured on one core of this
-         * project's Xeon (Sapphire Rapids class, 4096x4096, 64 tokens): FMAs 72-80 GMAC/s, vdpbf16ps 41-44,
-         * because a vdpbf16ps (32 multiply-adds) issues at a quarter of the FMA rate (16) there: 1.35 vs
-         * 5.5 G/s. So FMAs by default; MISTRAL_BF16_DOT=vdpbf16ps picks the other where it may be faster. */
+        /* Both BF16X16P kernels give the same bits (quant_act_bf16.h). FMAs by default: where a vdpbf16ps
+         * (32 multiply-adds) issues at a quarter of the rate of an FMA (16), as on Intel's AVX512_BF16 server
+         * cores, the FMA kernel is the faster one (benchmarks/RESULTS.md); MISTRAL_BF16_DOT=vdpbf16ps picks
+         * the other where it may be faster. */
         const char *dot = getenv("MISTRAL_BF16_DOT");
         int dp = (f & MST_CPU_AVX512BF16) && dot && strcmp(dot, "vdpbf16ps") == 0;
         g_avx512_k.matmul_qa_bf16x16p = dp ? mst_matmul_qa_bf16x16p_avx512bf16 : mst_matmul_qa_bf16x16p_avx512;
@@ -131,6 +182,30 @@ const mst_cpu_kernels *mst_cpu_avx512(void)
 {
     pthread_once(&g_once, choose);
     return g_avx512;
+}
+
+#if defined(__aarch64__)
+#define MST_ARM_TABLE(t) t
+#else
+#define MST_ARM_TABLE(t) NULL
+#endif
+
+const mst_cpu_kernels *mst_cpu_neon(void)
+{
+    pthread_once(&g_once, choose);
+    return MST_ARM_TABLE(g_neon);
+}
+
+const mst_cpu_kernels *mst_cpu_dotprod(void)
+{
+    pthread_once(&g_once, choose);
+    return MST_ARM_TABLE(g_dotprod);
+}
+
+const mst_cpu_kernels *mst_cpu_i8mm(void)
+{
+    pthread_once(&g_once, choose);
+    return MST_ARM_TABLE(g_i8mm);
 }
 
 mst_matmul_fn mst_kernels_matmul(const mst_cpu_kernels *k, int32_t type)

@@ -8,9 +8,9 @@
  * activations broadcast as one 32-bit word, 32 multiply-adds per instruction; the FMA step expands them to
  * two float vectors (one shift, one mask: half the conversion work of the BF16X16 layout, where each
  * column costs a widening and a shift) and multiplies each by a broadcast float activation.
- * Measured on one core of this project's Xeon (4096×4096, 64 tokens): FMA 72-80 GMAC/s (2 × 8 tokens:
- * 65; 2 × 14: the same as 2 × 12), vdpbf16ps 41-44 (it issues at a quarter of the FMA rate there), the
- * BF16X16 FMA kernel 58-64; this core's FMA peak is about 88.
+ * The FMA step is the default: where vdpbf16ps issues at a quarter of the FMA rate it is the slower one, and
+ * the pair layout also beats the BF16X16 FMA kernel; 2 × 12 tokens is where more tokens stop paying
+ * (benchmarks/RESULTS.md).
  *
  * Prefill: 2 row groups × 12 tokens = 24 accumulators + 4 weight vectors (FMA; 2 for vdpbf16ps), over
  * tiles of MST_TILE_BYTES of groups that stay in L2 while every block of tokens runs over them, as the x16

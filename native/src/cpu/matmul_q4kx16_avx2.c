@@ -12,8 +12,8 @@
  * Every Σ is the same exact int32, and the float operations per lane are the VNNI kernel's (mins term, then
  * scales term, one FMA each), so this kernel gives its bits (test_kquant_x16.c checks both against each
  * other). Prefill takes at most 4 tokens per decoded pass. The AVX-VNNI build (matmul_tile_avx2.h) forms
- * the sums as the VNNI kernel does (vpdpbusd chain, vpdpwssd against (sc_j, 0)): 4-layer Q4_K_M prefill
- * 141 → 164 t/s here. */
+ * the sums as the VNNI kernel does (vpdpbusd chain, vpdpwssd against (sc_j, 0)): fewer instructions per
+ * pass, and a faster prefill (benchmarks/RESULTS.md). */
 #include "ops.h"
 
 #if defined(__x86_64__)

@@ -6,8 +6,8 @@
  *   y += d_x·(d_w·Σ_j sc_j·isum_j) - d_x·(dmin_w·Σ_j m_j·bsum_j)
  * with every Σ an exact int32, in the order below:
  *   - isum_j is taken over 16 columns at a time (4 vpdpbusd from zero): |Σ| <= 16·15·127 = 30480 fits the
- *     low int16 of the lane, so one vpdpwssd against (sc_j, 0) per lane adds sc_j·isum exactly — on this
- *     Xeon every 512-bit integer multiply issues on one port, and vpmulld would cost two uops there;
+ *     low int16 of the lane, so one vpdpwssd against (sc_j, 0) per lane adds sc_j·isum exactly — on Intel's
+ *     server cores every 512-bit integer multiply issues on one port, and vpmulld costs two uops there;
  *   - Σ m_j·bsum_j: vpdpwssd of (m_2k, m_2k+1) per lane against (bsum_2k, bsum_2k+1) broadcast, the
  *     32-column bsums made from bsum16 once per token and unit (4 vpdpwssd instead of 8);
  *   - floats once per super-block: first the mins term, then the scales term (head_q4k, end_q4k: the
@@ -101,8 +101,8 @@ MST_AI void head_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, 
 /* Pass q of 8 (4 chunks) covers columns 16(q%2)..+15 of sub-blocks 2(q/2) (low nibbles) and 2(q/2)+1 (high
  * nibbles). The callers unroll the passes so the vpshufb controls are constants: GCC kept a pass loop and
  * rebuilt them each pass. Up to 4 tokens, the high-nibble products go to a second chain (is2), added at the
- * end (exact int32, so the same sum): one chain of 16 dependent vpdpwssd bounded decode. Both measured on
- * one core with the matrix in L2: 33 → 39 GB/s. 8 tokens have no spare registers for it. */
+ * end (exact int32, so the same sum): one chain of 16 dependent vpdpwssd bounded decode (both changes
+ * timed with the matrix in L2: benchmarks/RESULTS.md). 8 tokens have no spare registers for it. */
 MST_AI void pass_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, const int q, q4k_state *st,
                      const int NT)
 {

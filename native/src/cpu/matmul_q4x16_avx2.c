@@ -9,10 +9,9 @@
  * lanes, and the block's -8·Σq (nbsum8) removes the +8 offset. That is the exact integer sum the VNNI
  * kernel forms, and the float operations per lane are its own (scale d_w·d_x, one convert, one FMA into the
  * running sum), so this kernel gives the AVX-512 one's bits (test_matmul_qa.c checks them against each
- * other). Measured with MISTRAL_CPU=avx2 on the side-by-side runner (4-layer 7B-shaped Q4_0 model, 2 threads,
- * llama.cpp on its AVX2 build): decode 20.8 t/s with the row-layout kernel (matmul_qa_avx2.c), 46.8 with
- * this one, llama.cpp 20.4-22.8; prefill 57 → 147, llama.cpp 83-91. The AVX-VNNI build (matmul_tile_avx2.h)
- * runs the VNNI kernel's vpdpbusd chains on ymm instead: prefill 151 → 174 t/s here (MISTRAL_CPU=avxvnni). */
+ * other). This layout, not the row-layout kernel (matmul_qa_avx2.c), is what AVX2 runs: it is much faster
+ * in decode and in prefill (benchmarks/RESULTS.md). The AVX-VNNI build (matmul_tile_avx2.h) runs the VNNI
+ * kernel's vpdpbusd chains on ymm instead, which prefill gains from again (MISTRAL_CPU=avxvnni). */
 #include "ops.h"
 
 #if defined(__x86_64__)

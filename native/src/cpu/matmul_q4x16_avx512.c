@@ -5,8 +5,8 @@
  * each token needs 8 vpdpbusd (4 activations broadcast to all lanes per instruction), started from
  * -8·Σq of the block (precomputed with the activations: one broadcast load) so the unsigned nibbles
  * (w + 8) come out exact, then one convert and one FMA for all 16 rows. Two dependency chains per
- * block hide the vpdpbusd latency (one chain measured ~10% slower). Prefill: up to 8 tokens share each
- * decoded block (measured +8% over 4 on one core in the same run; 12 spills registers and loses).
+ * block hide the vpdpbusd latency (one chain is slower). Prefill: up to 8 tokens share each decoded
+ * block (faster than 4; 12 spills registers and loses; benchmarks/RESULTS.md).
  * Decode (one token) walks 4 ranges of groups at once instead (MST_DEFINE_X16_QA_FROM_UNIT in
  * matmul_tile.h). */
 #include "ops.h"

@@ -70,8 +70,8 @@ MST_AI void pass_q6k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, 
     for (int u = 0; u < NT; u++) {
         const int8_t *xq = x->qs + (t + u) * cols + (size_t)b * MST_QK_K + 16 * j;
         __m512i c = _mm512_set1_epi32(st->off[u][j]);
-        if (NT == 1) { /* decode: two chains of 2 vpdpbusd, not one of 4 (exact int32, the same sum);
-                        * one core, matrix in L2: 29.7 → 31.6 GB/s */
+        if (NT == 1) { /* decode: two chains of 2 vpdpbusd, not one of 4 (exact int32, the same sum):
+                        * half the dependency depth, faster with the matrix in L2 (benchmarks/RESULTS.md) */
             __m512i c1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[1], bcast32(xq + 4));
             c = _mm512_dpbusd_epi32(c, w[0], bcast32(xq));
             c1 = _mm512_dpbusd_epi32(c1, w[3], bcast32(xq + 12));

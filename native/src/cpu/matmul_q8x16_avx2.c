@@ -6,7 +6,7 @@
  * chunk's pairs go to int32 through their own pmaddwd (two chunks summed in int16 could overflow). The
  * block's integer sum is the exact Σ w·x of the VNNI kernel and the float operations per lane are its
  * own, so the bits are the same (test_matmul_qa.c). The AVX-VNNI build (matmul_tile_avx2.h) does as the VNNI
- * kernel (w + 128, vpdpbusd chains from -128·Σq): 4-layer Q8_0 prefill 92 → 156 t/s here. */
+ * kernel (w + 128, vpdpbusd chains from -128·Σq), with a much faster prefill (benchmarks/RESULTS.md). */
 #include "ops.h"
 
 #if defined(__x86_64__)

@@ -122,10 +122,10 @@
 
 /* One token (decode) through 16-row groups [g0, g1) of a repacked matrix (repack.h), each group gbytes long
  * and made of nb units of unit_bytes, one per column block. Decode reads the whole matrix from memory once,
- * and one sequential stream per core leaves bandwidth unused: measured on one Zen 4 core, the one-stream
- * kernel read 10.3 GB/s where a plain read gets 12.6-13 GB/s, and with two cores 22 of ~30 GB/s. So the
- * groups are split into 4 ranges walked in lockstep: 4 memory streams, 4 independent accumulator chains
- * (same runs: 13-14 GB/s on one core, 31-32 GB/s on two, at or near the plain read). Each stream asks for
+ * and one sequential stream per core leaves bandwidth unused: a one-stream kernel reads well below a plain
+ * read of the same bytes. So the groups are split into 4 ranges walked in lockstep: 4 memory streams, 4
+ * independent accumulator chains, which read at or near the plain read's rate (benchmarks/RESULTS.md).
+ * Each stream asks for
  * its unit ahead_bytes ahead so the load latency overlaps the arithmetic.
  * unit_fn(p, x, b, &acc) adds column block b of the group at p to acc with exactly the operations of the
  * tiled path for one token, so decode and prefill give bit-identical rows. */
@@ -144,8 +144,8 @@
 /* The whole matmul over 16-row groups of a repacked matrix (r0, r1 multiples of 16 or r1 = rows), whose
  * units each cover block_cols columns: decode (one token) through decode_fn (a MST_DEFINE_DECODE_STREAMS
  * function), prefill in tiles of about MST_TILE_BYTES of groups, each tile run by groups of 8 tokens, then
- * 4, then 1, while it stays in L2 (8 tokens per decoded unit measured 8-20% faster than 4 for the Q4_0 and
- * K-quant kernels; 12 spills registers). group_fn(g, nb, x, t, y, ys, NT) writes tokens t..t+NT-1 of the
+ * 4, then 1, while it stays in L2 (8 tokens per decoded unit are faster than 4 for the Q4_0 and K-quant
+ * kernels, benchmarks/RESULTS.md; 12 spills registers). group_fn(g, nb, x, t, y, ys, NT) writes tokens t..t+NT-1 of the
  * 16 rows of the group at g, nb units long. */
 #define MST_DEFINE_MATMUL_X16_QA(fn_name, group_fn, decode_fn, block_cols)                                 \
     void fn_name(const uint8_t *w, size_t row_bytes, uint32_t rows, const mst_qact *x, float *y, uint32_t r0, \
@@ -218,11 +218,11 @@
  * interleaved inside the unit: the heads of the 4 streams, then pass 0 of each, pass 1 of each, and so
  * on, so every stream is read in bursts of one pass (192-256 bytes) rather than of one whole unit. Each
  * stream's state is its own, and every stream sees exactly the operations of prefill for one token in the
- * same order, so decode stays bit-identical to its row of a batch. Why: a 5th-generation Xeon's L2 streamer
- * keeps a short distance ahead per stream, so one stream read 36 lines at a time leaves the others idle; the same
- * Q4_K arithmetic on a 400 MB matrix, 2 threads, read 23.0 GB/s unit by unit and 27.8 GB/s interleaved
- * (a plain 4-stream read: 31.3), bit for bit the same output. Each visit asks for its lines ahead_units
- * units ahead in the same stream (4: 9-13 KB; without the software prefetch, 24.6 against 28.3). */
+ * same order, so decode stays bit-identical to its row of a batch. Why: the L2 streamer prefetches only a
+ * short distance ahead per stream, so one stream read 36 lines at a time leaves the others idle; interleaved,
+ * the same arithmetic reads markedly faster, bit for bit the same output (benchmarks/RESULTS.md). Each visit
+ * asks for its lines ahead_units units ahead in the same stream (4: 9-13 KB), further than the streamer
+ * runs on its own; without that software prefetch decode is slower. */
 #define MST_DEFINE_X16_QA_FROM_PASSES(fn_name, state_t, head_fn, pass_fn, end_fn, unit_bytes, head_bytes, npass, \
                                       pass_bytes, block_cols, ahead_units)                                 \
     MST_AI void fn_name##_unit(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, MST_X16_ACC *acc, const int NT) \

@@ -8,15 +8,13 @@
  * FMA, from L2 once 4 tokens × a 4096-wide row no longer fit L1, and end every row in a horizontal sum.
  *
  * Prefill: 2 row groups × 8 tokens = 16 accumulators + 2 weight vectors of the 32 zmm registers; one
- * broadcast feeds 2 FMAs and one converted weight vector 8. Measured on one core (4096×4096, 480
- * tokens, same runs): 63-65 GMAC/s, 1 group × 8 tokens 58-61, 2 × 12 64-67 (no clear gain for 8 more
- * registers); the old kernel 16, this core's FMA peak about 86. Row groups are walked in tiles of
- * MST_TILE_BYTES that stay in L2 while every block of tokens runs over them (256 KB and 1 MB measured
- * the same here; at 4096 columns 256 KB leaves room for 8 tokens of activations in a 1 MB L2). Decode
+ * broadcast feeds 2 FMAs and one converted weight vector 8 (1 group × 8 tokens is slower; 2 × 12 is no
+ * clear gain for 8 more registers: benchmarks/RESULTS.md). Row groups are walked in tiles of
+ * MST_TILE_BYTES that stay in L2 while every block of tokens runs over them (256 KB and 1 MB timed the
+ * same; at 4096 columns 256 KB leaves room for 8 tokens of activations in a 1 MB L2). Decode
  * (one token) is memory-bound and walks 4 ranges of groups at once, the idea and the reason of
- * MST_DEFINE_DECODE_STREAMS (matmul_tile.h) written for float activations: measured on one core, a
- * 512 MB F16 matrix (past L3), 15.2 GB/s with 4 streams, 12.8 with 1, the old kernel 8.4; a plain
- * 4-stream read gets 16.8 here.
+ * MST_DEFINE_DECODE_STREAMS (matmul_tile.h) written for float activations: with 4 streams a matrix past L3
+ * is read close to a plain 4-stream read's rate, with 1 it is not.
  *
  * Summation: per lane, FLUSH columns are summed from zero by FMAs, then that partial sum is added to the
  * running one (kept in y during prefill, in registers during decode). A lane's result then carries at

@@ -52,6 +52,9 @@ typedef struct mst_cpu_kernels {
 #define MST_CPU_INTERNAL_AVX512VL (1u << 16)
 #define MST_CPU_INTERNAL_AVX (1u << 17)
 #define MST_CPU_INTERNAL_AVXVNNI (1u << 18) /* vpdpbusd/vpdpwssd on ymm without AVX-512 (CPUID 7.1:EAX bit 4) */
+/* AArch64 (cpu_features_arm.c, from the kernel's HWCAP bits; NEON itself is always there) */
+#define MST_CPU_INTERNAL_ARM_DOTPROD (1u << 19) /* sdot: HWCAP_ASIMDDP */
+#define MST_CPU_INTERNAL_ARM_I8MM (1u << 20)    /* smmla: HWCAP2_I8MM */
 uint32_t mst_cpu_detect(void);
 
 /* dispatch.c: the kernels mst_decode uses on this CPU (chosen once; MISTRAL_CPU=scalar|avx2|avxvnni|avx512
@@ -61,6 +64,11 @@ const mst_cpu_kernels *mst_cpu_scalar(void);
 const mst_cpu_kernels *mst_cpu_avx2(void);   /* NULL when this CPU/OS cannot run it */
 const mst_cpu_kernels *mst_cpu_avxvnni(void); /* the AVX2 table with AVX-VNNI x16 kernels; NULL likewise */
 const mst_cpu_kernels *mst_cpu_avx512(void); /* NULL when this CPU/OS cannot run it */
+/* AArch64 (NULL elsewhere, or when the CPU lacks the extension): plain NEON, NEON with sdot, with sdot and
+ * smmla. MISTRAL_CPU=scalar|neon|dotprod|i8mm caps the choice there. */
+const mst_cpu_kernels *mst_cpu_neon(void);
+const mst_cpu_kernels *mst_cpu_dotprod(void);
+const mst_cpu_kernels *mst_cpu_i8mm(void);
 mst_matmul_fn mst_kernels_matmul(const mst_cpu_kernels *k, int32_t type);
 /* The quantized-activation kernel for `type`, or NULL when the type has none (then the float kernel runs).
  * Q8_0/Q4_0 take Q8_0 activations, the K-quants Q8_K ones: mst_qact_format_of (quant_act_k.h) says which.
@@ -84,6 +92,11 @@ void mst_matmul_f16x16_avx2(const uint8_t *w, size_t row_bytes, uint32_t rows, u
                             uint32_t n_tokens, float *y, uint32_t r0, uint32_t r1);
 void mst_matmul_bf16x16_avx2(const uint8_t *w, size_t row_bytes, uint32_t rows, uint32_t cols, const float *x,
                              uint32_t n_tokens, float *y, uint32_t r0, uint32_t r1);
+
+/* matmul_neon.c: the float-activation F32/F16/BF16 kernels of every AArch64 table (AArch64 only). */
+void mst_matmul_f32_neon(const uint8_t *, size_t, uint32_t, uint32_t, const float *, uint32_t, float *, uint32_t, uint32_t);
+void mst_matmul_f16_neon(const uint8_t *, size_t, uint32_t, uint32_t, const float *, uint32_t, float *, uint32_t, uint32_t);
+void mst_matmul_bf16_neon(const uint8_t *, size_t, uint32_t, uint32_t, const float *, uint32_t, float *, uint32_t, uint32_t);
 
 float mst_dot_avx2(const float *a, const float *b, uint32_t n);
 float mst_dot_avx512(const float *a, const float *b, uint32_t n);

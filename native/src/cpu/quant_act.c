@@ -57,7 +57,7 @@ void mst_quantize_act_ref(const float *x, mst_qact *q, uint32_t t0, uint32_t t1)
                 nonfinite |= !(a <= FLT_MAX); /* NaN or +-Inf (fmaxf skips a NaN): the block's d becomes NaN */
             }
             const float d = nonfinite ? mst_qact_nonfinite_d() : mst_fp16_to_fp32(mst_fp32_to_fp16(amax / 127.0f));
-            const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+            const float id = mst_qact_inv_scale(amax);
             int8_t *qb = qs + b * MST_QK;
             if (nonfinite) /* q = 0: casting NaN or Inf to an integer would be undefined */
                 memset(qb, 0, MST_QK);
@@ -125,8 +125,14 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static void choose(void)
 {
 #if defined(__x86_64__)
-    if (mst_cpu_best() == mst_cpu_avx512() && mst_cpu_avx512())
+    const mst_cpu_kernels *best = mst_cpu_best();
+    if (best == mst_cpu_avx512() && mst_cpu_avx512())
         g_quantize = mst_quantize_act_avx512;
+    else if (best && (best == mst_cpu_avx2() || best == mst_cpu_avxvnni())) /* both need AVX2 + FMA + F16C */
+        g_quantize = mst_quantize_act_avx2;
+#elif defined(__aarch64__)
+    if (mst_cpu_best() != mst_cpu_scalar()) /* every AArch64 level has NEON */
+        g_quantize = mst_quantize_act_neon;
 #endif
 }
 

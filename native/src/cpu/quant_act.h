@@ -35,6 +35,15 @@ static inline float mst_qact_nonfinite_d(void)
     return v.f;
 }
 
+/* The multiplier 127/amax of a block, or 0 when amax is 0 or so small (a denormal, a tiny normal) that
+ * 127/amax overflows: then every q is 0. Without this the products are +-Inf (or 0·Inf = NaN) and their
+ * conversion to an integer is undefined: x86 happened to give 0, AArch64 saturates to -1 or 0. */
+static inline float mst_qact_inv_scale(float amax)
+{
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    return id <= 3.40282347e+38f ? id : 0.0f; /* FLT_MAX */
+}
+
 /* Which block format a mst_qact holds: Q8_0 (this header) for Q4_0/Q8_0 weights, Q8_K (quant_act_k.h)
  * for the K-quants, bf16-rounded values (quant_act_bf16.h) for BF16 weights. A set quantized for one is
  * never valid for another. */
@@ -66,6 +75,8 @@ void mst_qact_bind(mst_qact *q, void *buf, uint32_t cols, uint32_t n_tokens);
 void mst_quantize_act(const float *x, mst_qact *q, uint32_t t0, uint32_t t1);
 void mst_quantize_act_ref(const float *x, mst_qact *q, uint32_t t0, uint32_t t1);
 void mst_quantize_act_avx512(const float *x, mst_qact *q, uint32_t t0, uint32_t t1); /* x86-64 only */
+void mst_quantize_act_avx2(const float *x, mst_qact *q, uint32_t t0, uint32_t t1);   /* x86-64 only */
+void mst_quantize_act_neon(const float *x, mst_qact *q, uint32_t t0, uint32_t t1);   /* AArch64 only */
 
 /* y[t*rows + r] = dot(W row r, dequantized activations of token t), rows r0 <= r < r1. */
 typedef void (*mst_matmul_qa_fn)(const uint8_t *w, size_t row_bytes, uint32_t rows, const mst_qact *x, float *y,
@@ -94,5 +105,14 @@ void mst_matmul_qa_q8_0_avx2(const uint8_t *, size_t, uint32_t, const mst_qact *
 void mst_matmul_qa_q4_0_avx2(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);
 void mst_matmul_qa_q8_0_vnni(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);
 void mst_matmul_qa_q4_0_vnni(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);
+/* AArch64 only (the caller checks the CPU): plain NEON (smull/sadalp), sdot (dotprod), smmla on 2-row x 2-token
+ * tiles (i8mm). Each forms the exact integer sum of every block and adds d_w·d_x·isum in block order, as the
+ * reference does, so all of them give the reference's bits. */
+void mst_matmul_qa_q8_0_neon(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);
+void mst_matmul_qa_q4_0_neon(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);
+void mst_matmul_qa_q8_0_dotprod(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);
+void mst_matmul_qa_q4_0_dotprod(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);
+void mst_matmul_qa_q8_0_i8mm(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);
+void mst_matmul_qa_q4_0_i8mm(const uint8_t *, size_t, uint32_t, const mst_qact *, float *, uint32_t, uint32_t);
 
 #endif

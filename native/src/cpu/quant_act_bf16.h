@@ -22,7 +22,7 @@
  * 32-bit lane r holds row 16g+r's columns 2p (low half) and 2p+1 (high half). One 64-byte load gives the
  * 16 rows' pairs: for vdpbf16ps as they are (with one 32-bit activation pair broadcast to every lane), for
  * FMAs as two float vectors at one shift and one mask (the BF16X16 layout's columns cost a widening and a
- * shift each, on the FMA ports: the pair layout measured 72-80 GMAC/s on one core against 58-64). */
+ * shift each, on the FMA ports, so the pair layout is the faster one: benchmarks/RESULTS.md). */
 #ifndef MST_QUANT_ACT_BF16_H
 #define MST_QUANT_ACT_BF16_H
 

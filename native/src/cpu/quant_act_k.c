@@ -104,8 +104,11 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static void choose(void)
 {
 #if defined(__x86_64__)
-    if (mst_cpu_best() == mst_cpu_avx512() && mst_cpu_avx512())
+    const mst_cpu_kernels *best = mst_cpu_best();
+    if (best == mst_cpu_avx512() && mst_cpu_avx512())
         g_quantize = mst_quantize_act_k_avx512;
+    else if (best && (best == mst_cpu_avx2() || best == mst_cpu_avxvnni())) /* both need AVX2 + FMA + F16C */
+        g_quantize = mst_quantize_act_k_avx2;
 #endif
 }
 

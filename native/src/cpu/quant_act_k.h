@@ -34,6 +34,7 @@ void mst_qact_bind_k(mst_qact *q, void *buf, uint32_t cols, uint32_t n_tokens);
 void mst_quantize_act_k(const float *x, mst_qact *q, uint32_t t0, uint32_t t1);
 void mst_quantize_act_k_ref(const float *x, mst_qact *q, uint32_t t0, uint32_t t1);
 void mst_quantize_act_k_avx512(const float *x, mst_qact *q, uint32_t t0, uint32_t t1); /* x86-64 only */
+void mst_quantize_act_k_avx2(const float *x, mst_qact *q, uint32_t t0, uint32_t t1);   /* x86-64 only */
 
 /* Scalar references (matmul_kquant_qa.c): exact integer sums per sub-block, then per super-block in float
  *   Q2_K/Q4_K/Q5_K: y += d_x * (d_w * Σ_j sc_j*isum_j) - d_x * (dmin_w * Σ_j m_j*bsum_j)

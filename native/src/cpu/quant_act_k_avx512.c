@@ -9,7 +9,7 @@
  *    a NaN/inf product (-127/max overflows when |max| < 127/FLT_MAX); otherwise finite inputs never leave
  *    [-127, 127] but for float rounding of iscale * x.
  *  - bsum16: each 16-lane int32 vector is exactly one 16-value group.
- * Measured: the scalar quantizer was ~5% of a Q4_K_M prefill. */
+ * Why SIMD: the scalar quantizer was a visible share of a Q4_K_M prefill's profile (benchmarks/RESULTS.md). */
 #include "ops.h"
 
 #if defined(__x86_64__)

@@ -6,6 +6,12 @@
 #include "backend_cuda_internal.h"
 #include "kernels.h"
 
+/* short names of the buffers (backend_cuda_internal.h) */
+enum { KC = CUDA_BUF_KC, VC = CUDA_BUF_VC, X = CUDA_BUF_X, XB = CUDA_BUF_XB, XB2 = CUDA_BUF_XB2, Q = CUDA_BUF_Q,
+       K = CUDA_BUF_K, V = CUDA_BUF_V, ATT = CUDA_BUF_ATT, HB = CUDA_BUF_HB, HB2 = CUDA_BUF_HB2, ROUTER = CUDA_BUF_ROUTER,
+       XG = CUDA_BUF_XG, LOGITS = CUDA_BUF_LOGITS, TOKENS = CUDA_BUF_TOKENS, ROWS = CUDA_BUF_ROWS, ROW_W = CUDA_BUF_ROW_W,
+       CHOSEN = CUDA_BUF_CHOSEN, CHOSEN_W = CUDA_BUF_CHOSEN_W, MM = CUDA_BUF_MM, ATTN = CUDA_BUF_ATTN };
+
 static void free_cuda_ctx(cuda_ctx *s)
 {
     if (!s)
@@ -23,24 +29,24 @@ static void clear_buffers(mst_context *ctx)
     ctx->router = ctx->xg = NULL;
 }
 
-mst_status mst_cuda_context_init(mst_context *ctx, uint32_t n_threads)
+mst_status mst_cuda_check_kv_type(int32_t kv_type)
 {
-    (void)n_threads; /* the device has its own parallelism */
-    if (ctx->kv_type != MST_TYPE_F16)
+    if (kv_type != MST_TYPE_F16)
         return mst_fail(MST_ERR_UNSUPPORTED, "mst_context_create: the CUDA backend holds its KV cache in F16 only (kv_type %d asked)",
-                        (int)ctx->kv_type);
+                        (int)kv_type);
+    return MST_OK;
+}
+
+void mst_cuda_context_sizes(const mst_context *ctx, uint64_t size[CUDA_N_BUF])
+{
     const mst_model *m = ctx->model;
     const mst_model_config *cfg = &m->cfg;
-    cuda_model *cm = m->backend_state;
     const uint64_t nb = ctx->n_batch;
     const int moe = cfg->n_expert > 0;
     uint32_t widest = cfg->n_embd > m->q_dim ? cfg->n_embd : m->q_dim;
     widest = cfg->n_ff > widest ? cfg->n_ff : widest;
-
-    /* every buffer's size, before anything is allocated */
-    enum { KC, VC, X, XB, XB2, Q, K, V, ATT, HB, HB2, ROUTER, XG, LOGITS, TOKENS, ROWS, ROW_W, CHOSEN, CHOSEN_W, MM, ATTN,
-           N_BUF };
-    uint64_t size[N_BUF] = {0};
+    for (int i = 0; i < CUDA_N_BUF; i++)
+        size[i] = 0;
     const uint64_t kv_elems = (uint64_t)cfg->n_layer * ctx->kv_slots * m->kv_dim;
     size[KC] = size[VC] = kv_elems * sizeof(uint16_t);
     size[X] = size[XB] = size[XB2] = nb * cfg->n_embd * sizeof(float);
@@ -57,12 +63,41 @@ mst_status mst_cuda_context_init(mst_context *ctx, uint32_t n_threads)
     size[CHOSEN_W] = moe ? nb * cfg->n_expert_used * sizeof(float) : 0;
     size[MM] = mst_cuda_matmul_scratch_bytes(widest, (uint32_t)nb);
     size[ATTN] = mst_cuda_attention_scratch_bytes((uint32_t)nb, cfg->n_head, cfg->head_dim, ctx->kv_slots);
+}
+
+uint64_t mst_cuda_context_host_bytes(const mst_context *ctx)
+{
+    /* free_cuda_ctx's list: the state, the find_nonfinite download buffer, the MoE rows and weights, and the list
+     * of device allocations */
+    const uint64_t nb = ctx->n_batch;
+    uint64_t bytes = mst_alloc_bound(sizeof(cuda_ctx), 0) + mst_alloc_bound((uint64_t)CUDA_CHECK_CHUNK * sizeof(float), 0) +
+                     mst_cuda_list_bytes(CUDA_N_BUF);
+    if (ctx->model->cfg.n_expert > 0)
+        bytes += mst_alloc_bound(nb * sizeof(int32_t), 0) + mst_alloc_bound(nb * sizeof(float), 0);
+    return bytes;
+}
+
+mst_status mst_cuda_context_init(mst_context *ctx, uint32_t n_threads)
+{
+    (void)n_threads; /* the device has its own parallelism */
+    mst_status st = mst_cuda_check_kv_type(ctx->kv_type);
+    if (st != MST_OK)
+        return st;
+    const mst_model *m = ctx->model;
+    const mst_model_config *cfg = &m->cfg;
+    cuda_model *cm = m->backend_state;
+    const uint64_t nb = ctx->n_batch;
+    const int moe = cfg->n_expert > 0;
+
+    /* every buffer's size, before anything is allocated */
+    uint64_t size[CUDA_N_BUF];
+    mst_cuda_context_sizes(ctx, size);
     uint64_t total = 0;
-    for (int i = 0; i < N_BUF; i++)
+    for (int i = 0; i < CUDA_N_BUF; i++)
         total += size[i];
 
     mst_dev_desc desc;
-    mst_status st = mst_dev_describe(cm->dev, &desc);
+    st = mst_dev_describe(cm->dev, &desc);
     if (st != MST_OK)
         return st;
     if (total > mst_cuda_usable(desc.free_memory)) {
@@ -94,8 +129,8 @@ mst_status mst_cuda_context_init(mst_context *ctx, uint32_t n_threads)
             return mst_fail(MST_ERR_OUT_OF_MEMORY, "out of host memory for the routing of %u tokens", (unsigned)nb);
         }
     }
-    mst_dptr p[N_BUF] = {0};
-    for (int i = 0; i < N_BUF && st == MST_OK; i++)
+    mst_dptr p[CUDA_N_BUF] = {0};
+    for (int i = 0; i < CUDA_N_BUF && st == MST_OK; i++)
         if (size[i])
             st = mst_cuda_list_alloc(s->dev, &s->allocs, size[i], &p[i]);
     if (st == MST_OK) /* a fresh cache holds zeros, not garbage that a bug could read as keys */

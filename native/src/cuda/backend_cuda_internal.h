@@ -37,6 +37,8 @@ typedef struct alloc_list {
 } alloc_list;
 
 mst_status mst_cuda_list_alloc(mst_dev *d, alloc_list *l, uint64_t bytes, mst_dptr *out);
+/* Host bytes of a list holding n allocations (its array grows by doubling), counted with mst_alloc_bound. */
+uint64_t mst_cuda_list_bytes(uint32_t n);
 void mst_cuda_list_free(mst_dev *d, alloc_list *l);
 
 static inline mst_dptr dptr_of(const void *p)
@@ -60,6 +62,12 @@ typedef struct cuda_model {
 
 mst_status mst_cuda_model_init(mst_model *m, const mst_model_params *params);
 void mst_cuda_model_free(mst_model *m);
+/* Device bytes model_init allocates for m (weights after conversion, and the norms) and how many allocations, from
+ * the weights' types and shapes alone (a skeleton's NULL data is never read); fails like model_init for a weight
+ * type the kernels cannot read. */
+mst_status mst_cuda_model_device_bytes(mst_model *m, uint64_t *out_bytes, uint32_t *out_allocs);
+/* Host bytes model_init keeps for a model of n_allocs device allocations, counted with mst_alloc_bound. */
+uint64_t mst_cuda_model_host_bytes(uint32_t n_allocs);
 
 /* ---- the context: KV cache and scratch on the device (backend_cuda_context.c) ---- */
 
@@ -95,5 +103,18 @@ static inline mst_dev *cdev(mst_context *ctx)
 
 mst_status mst_cuda_context_init(mst_context *ctx, uint32_t n_threads);
 void mst_cuda_context_free(mst_context *ctx);
+
+/* The device buffers of a context, by index (context_init allocates those of nonzero size). */
+enum { CUDA_BUF_KC, CUDA_BUF_VC, CUDA_BUF_X, CUDA_BUF_XB, CUDA_BUF_XB2, CUDA_BUF_Q, CUDA_BUF_K, CUDA_BUF_V,
+       CUDA_BUF_ATT, CUDA_BUF_HB, CUDA_BUF_HB2, CUDA_BUF_ROUTER, CUDA_BUF_XG, CUDA_BUF_LOGITS, CUDA_BUF_TOKENS,
+       CUDA_BUF_ROWS, CUDA_BUF_ROW_W, CUDA_BUF_CHOSEN, CUDA_BUF_CHOSEN_W, CUDA_BUF_MM, CUDA_BUF_ATTN, CUDA_N_BUF };
+/* Their sizes for a planned context (mst_context_plan): the one place they are written. */
+void mst_cuda_context_sizes(const mst_context *ctx, uint64_t size[CUDA_N_BUF]);
+/* Host bytes context_init keeps for ctx, counted with mst_alloc_bound. */
+uint64_t mst_cuda_context_host_bytes(const mst_context *ctx);
+/* MST_OK for the KV cache types this backend holds (F16), else MST_ERR_UNSUPPORTED naming the type. */
+mst_status mst_cuda_check_kv_type(int32_t kv_type);
+/* The backend's estimate hook (backend.h; backend_cuda_estimate.c). */
+mst_status mst_cuda_estimate(const mst_context *ctx, uint32_t n_threads, mst_memory_estimate *out);
 
 #endif

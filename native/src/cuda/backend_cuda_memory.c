@@ -27,11 +27,22 @@ uint64_t mst_cuda_usable(uint64_t free_bytes)
     return free_bytes > reserve ? free_bytes - reserve : 0;
 }
 
+/* The list's first capacity; it doubles when full. */
+#define LIST_FIRST_CAP 64u
+
+uint64_t mst_cuda_list_bytes(uint32_t n)
+{
+    uint64_t cap = LIST_FIRST_CAP;
+    while (cap < n)
+        cap *= 2;
+    return mst_alloc_bound(cap * sizeof(mst_dptr), 0);
+}
+
 mst_status mst_cuda_list_alloc(mst_dev *d, alloc_list *l, uint64_t bytes, mst_dptr *out)
 {
     *out = 0;
     if (l->n == l->cap) {
-        const uint32_t cap = l->cap ? l->cap * 2 : 64;
+        const uint32_t cap = l->cap ? l->cap * 2 : LIST_FIRST_CAP;
         mst_dptr *p = realloc(l->p, cap * sizeof *p);
         if (!p)
             return mst_fail(MST_ERR_OUT_OF_MEMORY, "out of host memory for the list of device allocations");

@@ -20,13 +20,14 @@ typedef struct upload {
     mst_dptr at;
 } upload;
 
+/* Presence is told by shape, not by data: a skeleton's weights (mst_estimate_memory) may have NULL data. */
 static uint32_t collect(mst_model *m, upload *u)
 {
     uint32_t n = 0;
     const mst_model_config *cfg = &m->cfg;
 #define ADD(weight, mats)                                                                                         \
     do {                                                                                                          \
-        if ((weight)->data) {                                                                                     \
+        if ((weight)->rows) {                                                                                     \
             memset(&u[n], 0, sizeof u[n]);                                                                        \
             u[n].w[0] = (weight);                                                                                 \
             u[n].n_w = 1;                                                                                         \
@@ -35,7 +36,7 @@ static uint32_t collect(mst_model *m, upload *u)
         }                                                                                                         \
     } while (0)
     ADD(&m->tok_embd, 1);
-    if (m->output.data == m->tok_embd.data)
+    if (m->tied_output)
         u[0].w[u[0].n_w++] = &m->output; /* tied: the output matmul reads the embedding table's upload */
     else
         ADD(&m->output, 1);
@@ -115,6 +116,53 @@ static mst_status upload_tensor(cuda_model *cm, const upload *u, void **staging,
     return MST_OK;
 }
 
+/* Sets each upload's device type and size; *out_need: their sum with the norms, every device byte of the model.
+ * Fails, naming the tensor's type, for one the kernels cannot read. Reads no weight data. */
+static mst_status plan_uploads(const mst_model *m, upload *u, uint32_t n_up, uint64_t *out_need)
+{
+    const mst_model_config *cfg = &m->cfg;
+    const uint64_t norm_floats = (1 + 2 * (uint64_t)cfg->n_layer) * cfg->n_embd;
+    uint64_t need = norm_floats * sizeof(float);
+    for (uint32_t i = 0; i < n_up; i++) {
+        const mst_weight *w = u[i].w[0];
+        u[i].dev_type = mst_cuda_upload_type(w->type);
+        u[i].dev_row_bytes = mst_cuda_upload_row_bytes(w->type, w->cols);
+        if (u[i].dev_type < 0 || u[i].dev_row_bytes == 0)
+            return mst_fail(MST_ERR_INVALID_ARGUMENT,
+                            "the CUDA backend has no kernels for weights of type %s (%d) (%u x %u)",
+                            mst_type_name(w->type), (int)w->type, w->rows, w->cols);
+        u[i].bytes = u[i].dev_row_bytes * w->rows * u[i].matrices;
+        need += u[i].bytes;
+    }
+    *out_need = need;
+    return MST_OK;
+}
+
+/* 2 global + 8 per layer at most */
+static uint64_t max_uploads(const mst_model *m)
+{
+    return 2 + 8 * (uint64_t)m->cfg.n_layer;
+}
+
+mst_status mst_cuda_model_device_bytes(mst_model *m, uint64_t *out_bytes, uint32_t *out_allocs)
+{
+    upload *u = mst_alloc_array(max_uploads(m), sizeof *u);
+    if (!u)
+        return mst_fail(MST_ERR_OUT_OF_MEMORY, "out of host memory for the upload plan of %u layers", m->cfg.n_layer);
+    const uint32_t n_up = collect(m, u);
+    mst_status st = plan_uploads(m, u, n_up, out_bytes);
+    free(u);
+    *out_allocs = n_up + 1; /* one per upload, and the norms */
+    return st;
+}
+
+uint64_t mst_cuda_model_host_bytes(uint32_t n_allocs)
+{
+    /* the model state, the device handle (device.c: a few words, opaque here; within one allocation's bound; the
+     * driver's own host memory is the driver's), and the list of its allocations */
+    return mst_alloc_bound(sizeof(cuda_model), 0) + mst_alloc_bound(0, 0) + mst_cuda_list_bytes(n_allocs);
+}
+
 static void free_cuda_model(cuda_model *cm)
 {
     if (!cm)
@@ -145,9 +193,7 @@ mst_status mst_cuda_model_init(mst_model *m, const mst_model_params *params)
         return st;
     }
 
-    /* 2 global + 8 per layer at most */
-    const uint64_t max_uploads = 2 + 8 * (uint64_t)cfg->n_layer;
-    upload *u = mst_alloc_array(max_uploads, sizeof *u);
+    upload *u = mst_alloc_array(max_uploads(m), sizeof *u);
     if (!u) {
         free_cuda_model(cm);
         return mst_fail(MST_ERR_OUT_OF_MEMORY, "out of host memory for the upload plan of %u layers", cfg->n_layer);
@@ -156,20 +202,12 @@ mst_status mst_cuda_model_init(mst_model *m, const mst_model_params *params)
 
     /* Every size first, so a model that does not fit fails before anything is allocated. */
     const uint64_t norm_floats = (1 + 2 * (uint64_t)cfg->n_layer) * cfg->n_embd;
-    uint64_t need = norm_floats * sizeof(float);
-    for (uint32_t i = 0; i < n_up; i++) {
-        const mst_weight *w = u[i].w[0];
-        u[i].dev_type = mst_cuda_upload_type(w->type);
-        u[i].dev_row_bytes = mst_cuda_upload_row_bytes(w->type, w->cols);
-        if (u[i].dev_type < 0 || u[i].dev_row_bytes == 0) {
-            free(u);
-            free_cuda_model(cm);
-            return mst_fail(MST_ERR_INVALID_ARGUMENT,
-                            "the CUDA backend has no kernels for weights of type %s (%d) (%u x %u)",
-                            mst_type_name(w->type), (int)w->type, w->rows, w->cols);
-        }
-        u[i].bytes = u[i].dev_row_bytes * w->rows * u[i].matrices;
-        need += u[i].bytes;
+    uint64_t need = 0;
+    st = plan_uploads(m, u, n_up, &need);
+    if (st != MST_OK) {
+        free(u);
+        free_cuda_model(cm);
+        return st;
     }
     cm->weight_bytes = need;
     if (need > mst_cuda_usable(cm->desc.free_memory)) {

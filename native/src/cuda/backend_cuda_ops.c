@@ -266,6 +266,7 @@ const mst_backend mst_backend_cuda = {
     .context_init = mst_cuda_context_init,
     .context_free = mst_cuda_context_free,
     .set_threads = cuda_set_threads,
+    .estimate = mst_cuda_estimate,
     .begin = cuda_begin,
     .embed = cuda_embed,
     .rmsnorm = cuda_rmsnorm,

@@ -25,7 +25,9 @@ MST_KERNEL void mst_k_quantize_q8_0(const float *x, uint32_t cols, int8_t *qs, f
     for (int m = 16; m > 0; m >>= 1)
         amax = mst_fmaxf(amax, mst_shfl_xor_f32(amax, m));
     const float dq = nonfinite ? kmm_u2f(KMM_NONFINITE_D) : mst_h2f(mst_f2h(mst_divf(amax, 127.0f)));
-    const float id = amax != 0.0f ? mst_divf(127.0f, amax) : 0.0f;
+    /* as the CPU's mst_qact_inv_scale: 0 where 127/amax overflows (a block of denormals), never an Inf to cast */
+    const float id0 = amax != 0.0f ? mst_divf(127.0f, amax) : 0.0f;
+    const float id = id0 <= 3.40282347e+38f ? id0 : 0.0f;
     qs[i] = nonfinite ? 0 : (int8_t)(int32_t)kmm_rintf(v * id);
     if (lane == 0)
         d[(uint64_t)t * nb + b] = dq;

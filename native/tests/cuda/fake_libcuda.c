@@ -11,7 +11,8 @@
  *   FAKE_CUDA_JIT_ERROR=1       cuModuleLoadDataEx fails as an old driver does on newer PTX, with its log
  *   FAKE_CUDA_NO_PROC_ADDRESS=1 no cuGetProcAddress (a driver before CUDA 11.3): entry points by symbol only
  * and the test may call, through dlsym, fake_cuda_fail_syncs(N): every later cuStreamSynchronize returns N
- * (an asynchronous kernel fault, as CUDA_ERROR_ILLEGAL_ADDRESS shows up at the next synchronization).
+ * (an asynchronous kernel fault, as CUDA_ERROR_ILLEGAL_ADDRESS shows up at the next synchronization), and
+ * fake_cuda_allocated(): the device bytes allocated and not yet freed.
  * Device memory is host memory (malloc); launches do nothing but count (fake_cuda_launch_count()). Kernels are
  * found by ".entry <name>(" in the PTX text, so lookups across the embedded modules behave as on a real
  * driver. */
@@ -39,6 +40,12 @@ static long g_launches;
 EXPORT long fake_cuda_launch_count(void)
 {
     return g_launches;
+}
+
+/* Bytes cuMemAlloc has handed out and not taken back: what a test compares with the backend's own figures. */
+EXPORT uint64_t fake_cuda_allocated(void)
+{
+    return g_allocated;
 }
 
 EXPORT void fake_cuda_fail_syncs(CUresult error)

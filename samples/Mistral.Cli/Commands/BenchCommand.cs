@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -13,27 +14,46 @@ namespace Mistral.Cli.Commands;
 /// </summary>
 internal static class BenchCommand
 {
-    public static int Run(CommandLine cl)
-    {
-        var modelPath = cl.Required("model");
-        var promptTokens = cl.Int("prompt-tokens") ?? 128;
-        var genTokens = cl.Int("gen-tokens") ?? 64;
-        var threads = cl.Int("threads") ?? 0;
-        var runs = cl.Int("runs") ?? 3;
-        var json = cl.Flag("json");
-        var backend = BackendChoice.Parse(cl);
-        cl.RejectUnknown();
-        if (promptTokens < 1 || genTokens < 1 || runs < 1)
-            throw new UsageException("--prompt-tokens, --gen-tokens and --runs must be at least 1");
+    private static readonly Option<string> Model = CliOptions.Model(required: true);
+    private static readonly Option<int> PromptTokens = CliOptions.Int("--prompt-tokens", 128, 1, "prompt length of each run (one batch)");
+    private static readonly Option<int> GenTokens = CliOptions.Int("--gen-tokens", 64, 1, "tokens decoded one by one after the prompt");
+    private static readonly Option<int> Threads = CliOptions.Threads();
+    private static readonly Option<int> Runs = CliOptions.Int("--runs", 3, 1, "measured runs after the warm-up; the median is reported");
+    private static readonly Option<bool> Json = new("--json") { Description = "print one JSON object instead of a table" };
+    private static readonly BackendChoice.Options Backend = BackendChoice.CreateOptions();
 
-        using var model = MistralModel.Load(modelPath, new ModelOptions
+    public static Command Create()
+    {
+        var command = new Command("bench", "measure prefill and decode speed of a model");
+        foreach (var option in new Option[] { Model, PromptTokens, GenTokens, Threads, Runs, Json })
+            command.Options.Add(option);
+        Backend.AddTo(command);
+        command.SetAction(Run);
+        return command;
+    }
+
+    private static int Run(ParseResult parse)
+    {
+        var modelPath = parse.GetValue(Model)!;
+        var promptTokens = parse.GetValue(PromptTokens);
+        var genTokens = parse.GetValue(GenTokens);
+        var runs = parse.GetValue(Runs);
+        var json = parse.GetValue(Json);
+        var backend = BackendChoice.From(parse, Backend);
+        // The count the session really runs with: 0 is one per usable CPU and more than that is capped (as
+        // ModelOptions.Threads says), both by the processors this process may use, which ProcessorCount counts.
+        var asked = parse.GetValue(Threads);
+        var threads = asked == 0 ? Environment.ProcessorCount : Math.Min(asked, Environment.ProcessorCount);
+
+        using var model = LoadProgress.Run("loading", progress => MistralModel.Load(modelPath, new ModelOptions
         {
             Threads = threads,
             ContextLength = promptTokens + genTokens,
             BatchSize = promptTokens,
             Backend = backend.Backend,
             Device = backend.Device,
-        });
+            Progress = progress,
+        }));
         var device = model.BackendInfo;
         using var session = model.CreateSession();
         var vocab = model.Config.VocabSize;
@@ -91,7 +111,7 @@ internal static class BenchCommand
         else
         {
             var ci = CultureInfo.InvariantCulture;
-            Console.WriteLine($"model   {modelPath} ({weightBytes / 1e6:F0} MB), threads {(threads == 0 ? "all" : threads.ToString(ci))}, median of {runs} after a warm-up");
+            Console.WriteLine($"model   {modelPath} ({weightBytes / 1e6:F0} MB), threads {threads.ToString(ci)}, median of {runs} after a warm-up");
             Console.WriteLine($"backend {backend.Describe(model)}");
             Console.WriteLine($"| phase   | tokens | tokens/s |");
             Console.WriteLine($"| ------- | -----: | -------: |");

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using Mistral;
 
@@ -10,12 +11,20 @@ namespace Mistral.Cli.Commands;
 /// </summary>
 internal static class DemoCommand
 {
-    public static int Run(CommandLine cl)
-    {
-        var threads = cl.Int("threads") ?? 0;
-        var maxTokens = cl.Int("max-tokens") ?? 64;
-        cl.RejectUnknown();
+    private static readonly Option<int> Threads = CliOptions.Threads();
+    private static readonly Option<int> MaxTokens = CliOptions.Int("--max-tokens", 64, 1, "most tokens to generate");
 
+    public static Command Create()
+    {
+        var command = new Command("demo", "write a synthetic model, generate from it and print tokens/s (the default command)");
+        command.Options.Add(Threads);
+        command.Options.Add(MaxTokens);
+        command.SetAction(parse => Run(parse.GetValue(Threads), parse.GetValue(MaxTokens)));
+        return command;
+    }
+
+    private static int Run(int threads, int maxTokens)
+    {
         var spec = new SyntheticModelSpec();
         var path = Path.Combine(Path.GetTempPath(), $"mistral-demo-{Environment.ProcessId}.gguf");
         try

@@ -1,6 +1,8 @@
+using System.CommandLine;
 using System.Globalization;
 using Mistral;
 using Mistral.Gguf;
+using Mistral.Tokenization;
 
 namespace Mistral.Cli.Commands;
 
@@ -13,16 +15,26 @@ internal static class InfoCommand
 {
     private const int MaxArrayItemsShown = 8;
 
-    public static int Run(CommandLine cl)
+    private static readonly Option<string> Model = CliOptions.Model(required: false);
+    private static readonly BackendChoice.Options Backend = BackendChoice.CreateOptions();
+
+    public static Command Create()
     {
-        var modelPath = cl.String("model");
-        var choice = BackendChoice.Parse(cl);
-        cl.RejectUnknown();
+        var command = new Command("info", "the backends here and, with --model, the model's configuration, chat template, metadata and tensors");
+        command.Options.Add(Model);
+        Backend.AddTo(command);
+        command.SetAction(parse => Run(parse.GetValue(Model), BackendChoice.From(parse, Backend)));
+        return command;
+    }
+
+    private static int Run(string? modelPath, BackendChoice choice)
+    {
         var usable = PrintBackends(choice);
         if (modelPath is not null)
         {
             Console.WriteLine();
             PrintModel(modelPath);
+            MemoryReport.Print(modelPath, choice);
         }
         if (!usable)
         {
@@ -57,6 +69,7 @@ internal static class InfoCommand
             Console.WriteLine($"dimensions:   vocab {c.VocabSize}, hidden {c.EmbeddingLength}, layers {c.LayerCount}, heads {c.HeadCount}/{c.KvHeadCount} kv, head dim {c.HeadDim}, ffn {c.FeedForwardLength}");
             Console.WriteLine($"experts:      {(c.ExpertCount > 0 ? $"{c.ExpertUsedCount} of {c.ExpertCount} per token (mixture of experts)" : "none (dense)")}");
             Console.WriteLine($"tokenizer:    {file.GetString("tokenizer.ggml.model") ?? "none"}{(file.GetString("tokenizer.ggml.pre") is { } pre ? $" ({pre})" : "")}, {file.GetArray<string>("tokenizer.ggml.tokens")?.Length ?? 0} tokens");
+            PrintChatTemplate(file);
             Console.WriteLine($"attention:    context {c.TrainedContextLength}, window {(c.SlidingWindow > 0 ? c.SlidingWindow.ToString(CultureInfo.InvariantCulture) : "none (full)")}, rope base {c.RopeFreqBase.ToString(CultureInfo.InvariantCulture)}, rms eps {c.RmsNormEps.ToString(CultureInfo.InvariantCulture)}");
             PrintKvCache(c);
         }
@@ -74,6 +87,19 @@ internal static class InfoCommand
         Console.WriteLine("tensors:");
         foreach (var t in file.Tensors)
             Console.WriteLine($"  {t.Name,-32} {t.Type,-5} [{string.Join(", ", t.Dimensions)}] {t.ByteSize} bytes");
+    }
+
+    /// <summary>The chat format a model loaded with default options gets, and where it comes from (see <see cref="ChatTemplateReport"/>).</summary>
+    private static void PrintChatTemplate(GgufFile file)
+    {
+        try
+        {
+            Console.WriteLine($"chat:         {ChatTemplateReport.Read(file, MistralTokenizer.FromGguf(file)).Describe()}");
+        }
+        catch (InvalidDataException ex)
+        {
+            Console.WriteLine($"chat:         unknown: the tokenizer metadata is invalid: {ex.Message}");
+        }
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json;
 using Mistral.Gguf;
 using Mistral.Tokenization;
@@ -7,13 +8,26 @@ namespace Mistral.Cli.Commands;
 /// <summary><c>tokenize</c>: prints the token ids of a text as a JSON array.</summary>
 internal static class TokenizeCommand
 {
-    public static int Run(CommandLine cl)
+    private static readonly Option<string> Model = CliOptions.Model(required: true);
+    private static readonly Option<string> Text = new("--text", "-t") { Description = "the text to tokenize", Required = true };
+    private static readonly Option<bool> Bos = new("--bos") { Description = "put the BOS token first" };
+    private static readonly Option<bool> Special = new("--special") { Description = "read control tokens written in the text ([INST], </s>) as those tokens" };
+
+    public static Command Create()
     {
-        var modelPath = cl.Required("model");
-        var text = cl.Required("text");
-        var bos = cl.Flag("bos");
-        var special = cl.Flag("special");
-        cl.RejectUnknown();
+        var command = new Command("tokenize", "print the token ids of a text as a JSON array (reads only the tokenizer)");
+        foreach (var option in new Option[] { Model, Text, Bos, Special })
+            command.Options.Add(option);
+        command.SetAction(Run);
+        return command;
+    }
+
+    private static int Run(ParseResult parse)
+    {
+        var modelPath = parse.GetValue(Model)!;
+        var text = parse.GetValue(Text)!;
+        var bos = parse.GetValue(Bos);
+        var special = parse.GetValue(Special);
         // Only the tokenizer is read, not the weights: faster, and it works on vocabulary-only files (llama.cpp ships
         // such files for its tokenizer tests) as well as on models.
         using var file = GgufFile.Open(modelPath);

@@ -27,8 +27,14 @@ public abstract class ChatTemplate
     /// <summary>The Tekken format (control tokens, no spaces).</summary>
     public static ChatTemplate Tekken { get; } = new MistralV3ChatTemplate(tekken: true);
 
+    /// <summary>V1 chosen for a file that names no format (a base model): Chat warns when it uses it.</summary>
+    internal static ChatTemplate AssumedV1 { get; } = new MistralV1ChatTemplate { IsAssumed = true };
+
     /// <summary>Which format this is.</summary>
     public abstract ChatTemplateKind Kind { get; }
+
+    /// <summary>True for the V1 that <see cref="Detect(string?, MistralTokenizer)"/> falls back to when the file names no format.</summary>
+    internal bool IsAssumed { get; init; }
 
     /// <summary>The template for a kind; <see cref="ChatTemplateKind.Auto"/> is not a template.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="kind"/> is Auto or unknown.</exception>
@@ -47,11 +53,19 @@ public abstract class ChatTemplate
     /// <param name="jinjaTemplate">The file's <c>tokenizer.chat_template</c>, or null.</param>
     /// <param name="tokenizer">The model's tokenizer.</param>
     /// <returns>The template to use.</returns>
-    public static ChatTemplate Detect(string? jinjaTemplate, MistralTokenizer tokenizer)
+    public static ChatTemplate Detect(string? jinjaTemplate, MistralTokenizer tokenizer) => Detect(jinjaTemplate, tokenizer, out _);
+
+    /// <summary>As <see cref="Detect(string?, MistralTokenizer)"/>, and says where the format came from (for tools that show it).</summary>
+    /// <param name="jinjaTemplate">The file's <c>tokenizer.chat_template</c>, or null.</param>
+    /// <param name="tokenizer">The model's tokenizer.</param>
+    /// <param name="origin">The file's template, the tokenizer, or nothing (V1 assumed: a base model).</param>
+    /// <returns>The template to use.</returns>
+    public static ChatTemplate Detect(string? jinjaTemplate, MistralTokenizer tokenizer, out ChatTemplateOrigin origin)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         if (!string.IsNullOrEmpty(jinjaTemplate) && jinjaTemplate.Contains("[INST]", StringComparison.Ordinal))
         {
+            origin = ChatTemplateOrigin.FileTemplate;
             // v0.1/v0.2 templates write "' [/INST]'" (a space before the closing tag); v0.3 templates write
             // "'[INST] ' + content + '[/INST]'" (a space after the opening tag only); Nemo's Tekken template
             // writes neither space: "'[INST]' + content + '[/INST]'".
@@ -60,7 +74,10 @@ public abstract class ChatTemplate
             return Tekken;
         }
         var instIsControl = tokenizer.TryGetTokenId("[INST]", out var inst) && tokenizer.IsControl(inst);
-        if (!instIsControl) return V1;
+        // Nothing names a format (a base model, or a non-Mistral template): V1 is the guess that needs no special
+        // tokens, but it is only a guess, so it is marked and Chat says so rather than silently using it.
+        origin = instIsControl ? ChatTemplateOrigin.Tokenizer : ChatTemplateOrigin.Assumed;
+        if (!instIsControl) return AssumedV1;
         // A SentencePiece vocabulary adds "▁" before each text; Tekken's byte-level BPE adds nothing.
         return tokenizer.AddSpacePrefix ? V3 : Tekken;
     }

@@ -12,6 +12,7 @@ public sealed partial class MistralSession
     // passes that text back in the history, these ids stand in for it, so the history matches the cache.
     private string? _lastAnswerText;
     private int[]? _lastAnswerTokens;
+    private bool _warnedAssumedTemplate;
 
     /// <summary>Tokens of the whole rendered conversation of the last chat call (reported as input usage).</summary>
     internal int LastChatPromptTokens { get; private set; }
@@ -24,7 +25,7 @@ public sealed partial class MistralSession
     /// </summary>
     /// <param name="messages">The conversation, ending with a user message (see <see cref="ChatTemplate"/>).</param>
     /// <param name="options">Sampling and stopping; <see cref="GenerationOptions.AddBos"/> is ignored (the template adds BOS).</param>
-    /// <param name="cancellationToken">Stops generation between tokens.</param>
+    /// <param name="cancellationToken">Stops the call within a fraction of one layer's work, prompt processing included (<see cref="OperationCanceledException"/>).</param>
     /// <returns>The answer; <see cref="GenerationResult.PromptTokenCount"/> counts only the tokens evaluated for this call.</returns>
     /// <exception cref="ArgumentException">The roles do not alternate user/assistant or the last message is not a user message.</exception>
     /// <exception cref="ContextFullException">The conversation does not fit in the session.</exception>
@@ -34,6 +35,7 @@ public sealed partial class MistralSession
 
     internal GenerationResult ChatTurns(IReadOnlyList<ChatTurn> messages, GenerationOptions? options, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested(); // before PrepareChat, which may truncate the cache
         options ??= new GenerationOptions();
         var prompt = PrepareChat(messages, out _);
         var result = Complete(prompt, options, cancellationToken);
@@ -47,7 +49,7 @@ public sealed partial class MistralSession
     /// <summary>Streams the answer to the last user message of a conversation; reuses the KV cache as <see cref="Chat"/> does.</summary>
     /// <param name="messages">The conversation, ending with a user message.</param>
     /// <param name="options">Sampling and stopping.</param>
-    /// <param name="cancellationToken">Stops generation between tokens.</param>
+    /// <param name="cancellationToken">Stops the call within a fraction of one layer's work, prompt processing included (<see cref="OperationCanceledException"/>).</param>
     /// <returns>Pieces of the answer, each whole UTF-8 characters.</returns>
     public async IAsyncEnumerable<string> ChatAsync(IEnumerable<ChatMessage> messages, GenerationOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -66,6 +68,7 @@ public sealed partial class MistralSession
     internal async IAsyncEnumerable<ChatUpdate> ChatStreamAsync(IReadOnlyList<ChatTurn> messages, GenerationOptions? options,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested(); // before PrepareChat, which may truncate the cache
         options ??= new GenerationOptions();
         var prompt = PrepareChat(messages, out var rendered);
         using var run = StartRun(prompt, options);
@@ -101,6 +104,14 @@ public sealed partial class MistralSession
     private int[] PrepareChat(IReadOnlyList<ChatTurn> messages, out int renderedCount)
     {
         ObjectDisposedException.ThrowIf(_context.IsClosed, this);
+        if (Model.ChatTemplate.IsAssumed && !_warnedAssumedTemplate)
+        {
+            // A base model was never trained on a chat format: say which one is being guessed, once per session.
+            _warnedAssumedTemplate = true;
+            Model.Logger?.LogWarning("{Path} has no chat template (no tokenizer.chat_template naming a Mistral format, no [INST] control token): " +
+                "chat assumes the {Template} format, which a base model was not trained on. Set ModelOptions.ChatTemplate to choose a format.",
+                Model.Path, ChatTemplateKind.V1);
+        }
         var answerText = _lastAnswerText;
         var answerTokens = _lastAnswerTokens;
         var rendered = Model.ChatTemplate.Tokenize(messages, Model.Tokenizer,

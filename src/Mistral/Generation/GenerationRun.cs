@@ -69,19 +69,21 @@ internal sealed class GenerationRun : IDisposable
         if (Finish is not null) return false;
         cancellationToken.ThrowIfCancellationRequested();
 
+        // A cancelled or failed evaluation throws with the session unchanged (EvaluateCore) and this run's state as
+        // it was: the prompt not marked started, the last token still unevaluated and handed back on Dispose.
         if (!_started)
         {
-            _started = true;
             var prompt = _prompt as int[] ?? [.. _prompt];
             var start = Stopwatch.GetTimestamp();
-            _session.EvaluateCore(prompt, null);
+            _session.EvaluateCore(prompt, null, cancellationToken);
+            _started = true;
             _promptTicks = Stopwatch.GetTimestamp() - start;
             foreach (var token in prompt) _sampler.Accept(token);
         }
         else if (_unevaluated is int previous)
         {
             var start = Stopwatch.GetTimestamp();
-            _session.EvaluateCore([previous], null);
+            _session.EvaluateCore([previous], null, cancellationToken);
             _unevaluated = null;
             _decodeSteps++;
             _decodeTicks += Stopwatch.GetTimestamp() - start;

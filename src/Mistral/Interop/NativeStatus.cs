@@ -15,10 +15,21 @@ internal static partial class NativeStatus
         if (status != mst_status.MST_OK) throw ToException(status, operation);
     }
 
-    internal static Exception ToException(mst_status status, string operation)
+    /// <summary>As <see cref="Check(mst_status, string)"/>, for a call that <paramref name="cancellationToken"/> may abort.</summary>
+    internal static void Check(mst_status status, string operation, CancellationToken cancellationToken)
+    {
+        if (status != mst_status.MST_OK) throw ToException(status, operation, cancellationToken);
+    }
+
+    /// <param name="status">The failed call's status.</param>
+    /// <param name="operation">What was being done, for the message.</param>
+    /// <param name="cancellationToken">The token whose cancellation set the native abort flag: MST_ERR_CANCELLED
+    /// becomes an <see cref="OperationCanceledException"/> carrying it, as .NET callers match on.</param>
+    internal static Exception ToException(mst_status status, string operation, CancellationToken cancellationToken = default)
     {
         var detail = LastError();
-        var message = string.IsNullOrEmpty(detail) ? $"{operation} failed ({status})." : $"{operation} failed: {detail}";
+        var outcome = status == mst_status.MST_ERR_CANCELLED ? "was cancelled" : "failed";
+        var message = string.IsNullOrEmpty(detail) ? $"{operation} {outcome} ({status})." : $"{operation} {outcome}: {detail}";
         return status switch
         {
             mst_status.MST_ERR_INVALID_ARGUMENT => new ArgumentException(message),
@@ -31,6 +42,7 @@ internal static partial class NativeStatus
             // The native message names the driver call, the driver's error and what to do.
             mst_status.MST_ERR_DEVICE => new MistralDeviceException(message),
             mst_status.MST_ERR_NON_FINITE => NonFinite(message, detail),
+            mst_status.MST_ERR_CANCELLED => new OperationCanceledException(message, cancellationToken),
             _ => new MistralException(message),
         };
     }

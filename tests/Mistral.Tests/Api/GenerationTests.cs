@@ -57,10 +57,15 @@ public class GenerationTests(MistralBackend backend) : SmallModelFixture(backend
     [Test]
     public void Max_tokens_bounds_the_generated_tokens()
     {
+        static GenerationOptions Upto(int max) => new() { MaxTokens = max, Seed = 3, Temperature = 1, TopK = 0, TopP = 1, MinP = 0 };
+        // The same seed without the bound: the sampled sequence is the same, so the bounded run is its first 5 tokens.
+        using var free = Model.CreateSession();
+        var unbounded = free.Complete("x", Upto(50));
+        Assert.That(unbounded.Tokens, Has.Count.GreaterThan(5), "this seed must run past 5 tokens for the bound to matter");
         using var session = Model.CreateSession();
-        var result = session.Complete("x", new GenerationOptions { MaxTokens = 5, Seed = 3, Temperature = 1, TopK = 0, TopP = 1, MinP = 0 });
-        Assert.That(result.Tokens.Count, Is.LessThanOrEqualTo(5));
-        if (result.FinishReason == FinishReason.MaxTokens) Assert.That(result.Tokens.Count, Is.EqualTo(5));
+        var result = session.Complete("x", Upto(5));
+        Assert.That(result.Tokens, Is.EqualTo(unbounded.Tokens.Take(5)));
+        Assert.That(result.FinishReason, Is.EqualTo(FinishReason.MaxTokens));
     }
 
     [Test]

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
-using Mistral.Extensions;
+using Microsoft.Extensions.Logging;
 using Mistral.Tests.Support;
 
 namespace Mistral.Tests.Chat;
@@ -15,10 +15,12 @@ public class ChatClientTests(MistralBackend backend) : SmallModelFixture(backend
 
     private static ChatMessage[] Conversation => [new(ChatRole.System, "be kind"), new(ChatRole.User, "hello world")];
 
-    private string SessionAnswer(GenerationOptions options)
+    private string SessionAnswer(GenerationOptions options) => SessionResult(options).Text;
+
+    private GenerationResult SessionResult(GenerationOptions options)
     {
         using var session = Model.CreateSession();
-        return session.Chat(Conversation, options).Text;
+        return session.Chat(Conversation, options);
     }
 
     [Test]
@@ -41,10 +43,13 @@ public class ChatClientTests(MistralBackend backend) : SmallModelFixture(backend
         using var client = new MistralChatClient(Model);
         var updates = new List<ChatResponseUpdate>();
         await foreach (var update in client.GetStreamingResponseAsync(Conversation, Options)) updates.Add(update);
-        var expected = SessionAnswer(ChatOptionsMapping.ToGenerationOptions(Options, new GenerationOptions()));
+        var session = SessionResult(ChatOptionsMapping.ToGenerationOptions(Options, new GenerationOptions()));
+        var expected = session.Text;
         Assert.That(string.Concat(updates.Select(u => u.Text)), Is.EqualTo(expected));
-        Assert.That(updates[^1].FinishReason, Is.Not.Null);
-        Assert.That(updates[^1].Contents.OfType<UsageContent>().Single().Details.OutputTokenCount, Is.InRange(1, 10));
+        // With this seed the session's own run reaches MaxOutputTokens (10), which IChatClient calls Length.
+        Assert.That(session.FinishReason, Is.EqualTo(FinishReason.MaxTokens));
+        Assert.That(updates[^1].FinishReason, Is.EqualTo(ChatFinishReason.Length));
+        Assert.That(updates[^1].Contents.OfType<UsageContent>().Single().Details.OutputTokenCount, Is.EqualTo(session.Tokens.Count));
         var response = updates.ToChatResponse();
         Assert.That(response.Text, Is.EqualTo(expected));
     }
@@ -90,10 +95,10 @@ public class ChatClientTests(MistralBackend backend) : SmallModelFixture(backend
     public async Task Dependency_injection_resolves_a_working_client_that_owns_its_model()
     {
         var services = new ServiceCollection();
-        services.AddMistralChatClient(Files.Path, o =>
+        services.AddMistralChatClient(Files.Path, new MistralChatClientOptions
         {
-            o.Model = TestBackend.Options(Backend);
-            o.Generation = GenerationOptions.Greedy(4);
+            Model = TestBackend.Options(Backend),
+            Generation = GenerationOptions.Greedy(4),
         });
         IChatClient chat;
         await using (var provider = services.BuildServiceProvider())
@@ -104,5 +109,51 @@ public class ChatClientTests(MistralBackend backend) : SmallModelFixture(backend
             Assert.That(response.Usage!.OutputTokenCount, Is.InRange(1, 4));
         }
         await Assert.ThrowsAsync<ObjectDisposedException>(() => chat.GetResponseAsync("hello"), "the container disposed the client");
+    }
+
+    [Test]
+    public async Task Dependency_injection_logs_through_the_containers_logger_factory_unless_a_logger_is_given()
+    {
+        var fromContainer = new RecordingLogger();
+        var factory = new OneLoggerFactory(fromContainer);
+        var services = new ServiceCollection();
+        services.AddSingleton<ILoggerFactory>(factory);
+        services.AddMistralChatClient(Files.Path, new MistralChatClientOptions { Model = TestBackend.Options(Backend) });
+        await using (var provider = services.BuildServiceProvider())
+        {
+            provider.GetRequiredService<IChatClient>();
+            Assert.That(factory.Categories, Is.EqualTo(new[] { "Mistral" }));
+            Assert.That(fromContainer.Lines, Has.Some.Matches<(LogLevel Level, string Message)>(l => l.Level == LogLevel.Information && l.Message.StartsWith("Loaded ", StringComparison.Ordinal)));
+        }
+
+        var given = new RecordingLogger();
+        var unused = new OneLoggerFactory(new RecordingLogger());
+        services = new ServiceCollection();
+        services.AddSingleton<ILoggerFactory>(unused);
+        services.AddMistralChatClient(Files.Path, new MistralChatClientOptions { Model = TestBackend.Options(Backend) with { Logger = given } });
+        await using (var provider = services.BuildServiceProvider())
+        {
+            provider.GetRequiredService<IChatClient>();
+            Assert.That(unused.Categories, Is.Empty, "a logger set in the options wins over the container's");
+            Assert.That(given.Lines, Has.Some.Matches<(LogLevel Level, string Message)>(l => l.Message.StartsWith("Loaded ", StringComparison.Ordinal)));
+        }
+    }
+
+    /// <summary>Hands out one logger and remembers the categories asked for.</summary>
+    private sealed class OneLoggerFactory(ILogger logger) : ILoggerFactory
+    {
+        public List<string> Categories { get; } = [];
+
+        public ILogger CreateLogger(string categoryName)
+        {
+            Categories.Add(categoryName);
+            return logger;
+        }
+
+        public void AddProvider(ILoggerProvider provider) => throw new NotSupportedException();
+
+        public void Dispose()
+        {
+        }
     }
 }

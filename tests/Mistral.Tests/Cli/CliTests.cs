@@ -14,7 +14,7 @@ public class CliTests : SmallModelFixture
         var expected = Model.Generate("the cat", GenerationOptions.Greedy(12));
         var result = CliProcess.Run("generate", "--model", Files.Path, "--prompt", "the cat", "--max-tokens", "12", "--temperature", "0", "--threads", "2");
         Assert.That(result.ExitCode, Is.Zero, result.StdErr);
-        Assert.That(result.StdOut, Is.EqualTo(expected));
+        Assert.That(result.StdOut, Is.EqualTo(expected + "\n"), "the text, then a newline");
         // Where it ran goes to stderr, so stdout stays the text alone.
         Assert.That(result.StdErr, Does.Contain("backend: "));
     }
@@ -107,7 +107,7 @@ public class CliTests : SmallModelFixture
         var second = CliProcess.Run(args);
         Assert.That(first.ExitCode, Is.Zero, first.StdErr);
         Assert.That(second.StdOut, Is.EqualTo(first.StdOut));
-        Assert.That(first.StdOut, Is.EqualTo(Model.Generate("seeded", new GenerationOptions { MaxTokens = 16, Temperature = 1.0f, Seed = 77 })));
+        Assert.That(first.StdOut, Is.EqualTo(Model.Generate("seeded", new GenerationOptions { MaxTokens = 16, Temperature = 1.0f, Seed = 77 }) + "\n"));
     }
 
     [Test]
@@ -170,12 +170,12 @@ public class CliTests : SmallModelFixture
         Assert.That(result.StdOut, Does.Match(@"decode:\s+\d+ tokens, [\d.]+ tokens/s"));
     }
 
-    [TestCase(new[] { "generate", "--prompt", "x" }, "--model is required")]
-    [TestCase(new[] { "generate", "--model", "m.gguf", "--prompt", "x", "--max-tokens", "many" }, "--max-tokens")]
-    [TestCase(new[] { "generate", "--model", "m.gguf", "--prompt", "x", "--tempreature", "1" }, "unknown option --tempreature")]
-    [TestCase(new[] { "fly" }, "unknown command 'fly'")]
-    [TestCase(new[] { "generate", "--model", "m.gguf", "--prompt", "x", "--backend", "gpu" }, "--backend: 'gpu' is not one of auto, cpu, cuda")]
-    [TestCase(new[] { "info", "--device", "-1" }, "--device must be a CUDA device ordinal")]
+    [TestCase(new[] { "generate", "--prompt", "x" }, "mistral generate: Option '--model' is required.")]
+    [TestCase(new[] { "generate", "--model", "m.gguf", "--prompt", "x", "--max-tokens", "many" }, "mistral generate: --max-tokens: 'many' is not a whole number")]
+    [TestCase(new[] { "generate", "--model", "m.gguf", "--prompt", "x", "--tempreature", "1" }, "mistral generate: Unrecognized command or argument '--tempreature'.")]
+    [TestCase(new[] { "fly" }, "mistral: Unrecognized command or argument 'fly'.")]
+    [TestCase(new[] { "generate", "--model", "m.gguf", "--prompt", "x", "--backend", "gpu" }, "mistral generate: --backend: 'gpu' is not one of auto, cpu, cuda")]
+    [TestCase(new[] { "info", "--device", "-1" }, "mistral info: --device must be at least 0 (got -1)")]
     public void Usage_errors_exit_with_2_and_say_what_is_wrong(string[] args, string message)
     {
         var result = CliProcess.Run(args);

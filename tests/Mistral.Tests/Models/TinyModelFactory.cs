@@ -448,47 +448,21 @@ internal static class TinyModelFactory
         };
     }
 
-    /// <summary>The metadata llama.cpp's converter writes for a Mistral model, with an SPM ("llama") vocabulary.</summary>
+    /// <summary>
+    /// The metadata llama.cpp's converter writes for a Mistral model, with an SPM ("llama") vocabulary: the library's
+    /// own synthetic-model writer (<see cref="SyntheticModel"/>), given this spec's values. Unlike the library's
+    /// synthetic models these always carry general.file_type and key_length (Nemo-style specs need the latter).
+    /// </summary>
     private static void WriteMetadata(GgufWriter writer, TinyModelSpec spec)
     {
-        writer.Add("general.architecture", "llama");
-        writer.Add("general.name", $"tiny-mistral-{spec.WeightType}");
         // A mix reports its base type's "medium" file type, as llama-quantize labels Q4_K_M.
-        writer.Add("general.file_type", spec.TypeOverrides is { Count: > 0 } && spec.WeightType == GgmlType.Q4_K
-            ? 15u : FileType(spec.WeightType));
-        writer.Add("llama.vocab_size", (uint)spec.VocabSize);
-        writer.Add("llama.context_length", (uint)spec.ContextLength);
-        writer.Add("llama.embedding_length", (uint)spec.EmbeddingLength);
-        writer.Add("llama.block_count", (uint)spec.LayerCount);
-        writer.Add("llama.feed_forward_length", (uint)spec.FeedForwardLength);
-        writer.Add("llama.attention.head_count", (uint)spec.HeadCount);
-        writer.Add("llama.attention.head_count_kv", (uint)spec.KvHeadCount);
-        writer.Add("llama.attention.key_length", (uint)spec.HeadDim);
-        writer.Add("llama.attention.value_length", (uint)spec.HeadDim);
-        writer.Add("llama.rope.dimension_count", (uint)spec.HeadDim);
-        writer.Add("llama.rope.freq_base", spec.RopeFreqBase);
-        writer.Add("llama.attention.layer_norm_rms_epsilon", spec.RmsNormEps);
-        if (spec.SlidingWindow > 0)
-        {
-            writer.Add("llama.attention.sliding_window", (uint)spec.SlidingWindow);
-        }
-
-        if (spec.ExpertCount > 0)
-        {
-            writer.Add("llama.expert_count", (uint)spec.ExpertCount);
-            writer.Add("llama.expert_used_count", (uint)spec.ExpertUsedCount);
-        }
-
+        uint fileType = spec.TypeOverrides is { Count: > 0 } && spec.WeightType == GgmlType.Q4_K ? 15u : FileType(spec.WeightType);
+        SyntheticModel.AddLlamaMetadata(writer, new LlamaMetadata($"tiny-mistral-{spec.WeightType}", fileType, spec.VocabSize,
+            spec.ContextLength, spec.EmbeddingLength, spec.LayerCount, spec.FeedForwardLength, spec.HeadCount, spec.KvHeadCount,
+            spec.HeadDim, WriteKeyLength: true, spec.RopeFreqBase, spec.RmsNormEps, spec.SlidingWindow, spec.ExpertCount,
+            spec.ExpertUsedCount));
         (string[] tokens, float[] scores, int[] types) = BuildVocabulary(spec.VocabSize);
-        writer.Add("tokenizer.ggml.model", "llama");
-        writer.Add("tokenizer.ggml.tokens", tokens);
-        writer.Add("tokenizer.ggml.scores", scores);
-        writer.Add("tokenizer.ggml.token_type", types);
-        writer.Add("tokenizer.ggml.bos_token_id", (uint)BosId);
-        writer.Add("tokenizer.ggml.eos_token_id", (uint)EosId);
-        writer.Add("tokenizer.ggml.unknown_token_id", (uint)UnknownId);
-        writer.Add("tokenizer.ggml.add_bos_token", true);
-        writer.Add("tokenizer.ggml.add_eos_token", false);
+        SyntheticModel.AddSentencePieceTokenizer(writer, tokens, scores, types);
     }
 
     /// <summary>llama.cpp's LLAMA_FTYPE values ("mostly" = the 2-D weights), as general.file_type holds them.</summary>
@@ -508,21 +482,15 @@ internal static class TinyModelFactory
     };
 
     /// <summary>
-    /// An SPM vocabulary shaped like Mistral's: &lt;unk&gt; (type 2 = unknown), &lt;s&gt; and &lt;/s&gt;
-    /// (type 3 = control), the 256 byte-fallback tokens &lt;0x00&gt;..&lt;0xFF&gt; (type 6 = byte), then
-    /// unique normal pieces (type 1) with decreasing scores (earlier = preferred merge), up to vocabSize.
+    /// An SPM vocabulary shaped like Mistral's: the control and byte-fallback tokens every synthetic model starts
+    /// with (<see cref="SyntheticModel.ControlAndByteTokens"/>: ids 0..258), then unique normal pieces (type 1) with
+    /// decreasing scores (earlier = preferred merge), up to vocabSize. Its own pieces, not the library's: the tests'
+    /// token ids were chosen against this list.
     /// </summary>
     public static (string[] Tokens, float[] Scores, int[] Types) BuildVocabulary(int vocabSize)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(vocabSize, FirstNormalId + 1);
-        var tokens = new List<string> { "<unk>", "<s>", "</s>" };
-        var types = new List<int> { 2, 3, 3 };
-        for (int b = 0; b < 256; b++)
-        {
-            tokens.Add($"<0x{b:X2}>");
-            types.Add(6);
-        }
-
+        var (tokens, types) = SyntheticModel.ControlAndByteTokens();
         var seen = new HashSet<string>(tokens, StringComparer.Ordinal);
         foreach (string piece in NormalPieces())
         {

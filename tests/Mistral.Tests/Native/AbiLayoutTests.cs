@@ -19,6 +19,7 @@ public class AbiLayoutTests
         // A function-pointer field (progress) and two char[N] fixed buffers (device_name, reason).
         ((int)mst_struct_id.MST_STRUCT_MODEL_PARAMS, typeof(mst_model_params)),
         ((int)mst_struct_id.MST_STRUCT_BACKEND_INFO, typeof(mst_backend_info)),
+        ((int)mst_struct_id.MST_STRUCT_MEMORY_ESTIMATE, typeof(mst_memory_estimate)),
     ];
 
     [Test]

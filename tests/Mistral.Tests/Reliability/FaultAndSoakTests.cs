@@ -62,10 +62,25 @@ public class FaultAndSoakTests
             catch (CallerFault)
             {
             }
-            // The run's lease was released by the enumerator's disposal: the session serves the next call.
-            Assert.That(session.Generate("again", GenerationOptions.Greedy(2)), Is.Not.Null);
+            // The run's lease was released by the enumerator's disposal: the session serves the next call, and
+            // answers exactly as a session whose caller stopped at the same piece without throwing.
+            Assert.That(session.Generate("again", GenerationOptions.Greedy(2)), Is.EqualTo(await AnswerAfterAQuietStop(i)));
         }
         Assert.That(MstContextHandle.Live, Is.EqualTo(before), "native contexts leaked");
+    }
+
+    /// <summary>The fault test's steps with a <c>break</c> where it throws: what its session must answer next.</summary>
+    private async Task<string> AnswerAfterAQuietStop(int seed)
+    {
+        using var session = _model.CreateSession(new SessionOptions { ContextLength = 64 });
+        var pieces = 0;
+        await foreach (var _ in session.GenerateAsync("go on", new GenerationOptions { MaxTokens = 40, Seed = (ulong)seed }))
+        {
+            if (++pieces == 2) break;
+        }
+        var answer = session.Generate("again", GenerationOptions.Greedy(2));
+        Assert.That(answer, Is.Not.Empty, "two greedy tokens decode to some text, so equality above compares something");
+        return answer;
     }
 
     [Test]

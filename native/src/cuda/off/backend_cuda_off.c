@@ -25,6 +25,12 @@ static mst_status off_context_init(mst_context *ctx, uint32_t n_threads)
     return mst_fail(MST_ERR_DEVICE, NOT_BUILT);
 }
 
+static mst_status off_estimate(const mst_context *ctx, uint32_t n_threads, mst_memory_estimate *out)
+{
+    (void)ctx, (void)n_threads, (void)out;
+    return mst_fail(MST_ERR_DEVICE, NOT_BUILT);
+}
+
 static void off_context_free(mst_context *ctx)
 {
     (void)ctx;
@@ -43,6 +49,7 @@ const mst_backend mst_backend_cuda = {
     .context_init = off_context_init,
     .context_free = off_context_free,
     .set_threads = off_set_threads,
+    .estimate = off_estimate,
 };
 
 mst_status mst_cuda_query(uint32_t flags, mst_backend_info *out)

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
 
-namespace Mistral.Extensions;
+namespace Mistral;
 
 /// <summary>
 /// A Microsoft.Extensions.AI <see cref="IChatClient"/> over a local model, usable wherever an IChatClient is

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.AI;
 
-namespace Mistral.Extensions;
+namespace Mistral;
 
 /// <summary>Maps Microsoft.Extensions.AI request options and messages onto this library's own.</summary>
 internal static class ChatOptionsMapping

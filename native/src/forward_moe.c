@@ -1,0 +1,97 @@
+/* forward_moe.c — Mixtral's feed-forward for a batch of n tokens, written against backend.h (forward.c calls
+ * it where a dense layer runs its own feed-forward):
+ *   router logits = Wrouter h                        [n_embd -> n_expert] per token
+ *   chosen, weights = top n_expert_used of them, softmax over those (backend moe_gate)
+ *   out[t] = sum over t's chosen e of weight * Wdown_e (silu(Wgate_e h[t]) * Wup_e h[t])
+ *
+ * Grouped by expert: each expert some token chose runs one matmul per weight over exactly the tokens routed to it
+ * (gathered into ctx->xg), so prefill multiplies a whole group at once (the GEMM reads the expert once for all
+ * its tokens) and decode reads only the n_expert_used chosen experts. The expert slices are repacked at load
+ * like dense matrices (weights_repack.c), so they run on the same kernels at the same bandwidth. */
+#include "forward_moe.h"
+
+#include <string.h>
+
+/* Router matmul and gate: ctx->chosen / ctx->chosen_w filled. 0 when the pass failed (nothing to run). */
+static int route(mst_context *ctx, const mst_layer *L, uint32_t n)
+{
+    const mst_backend *b = ctx->backend;
+    const uint32_t k = ctx->model->cfg.n_expert_used;
+    const mst_weight *router = &L->router;
+    b->matmul(ctx, &router, &ctx->router, 1, ctx->xb, n);          /* router [n_embd -> n_expert] */
+    b->moe_gate(ctx, ctx->router, n, ctx->chosen, ctx->chosen_w); /* k experts per token and weights (host) */
+    if (mst_backend_failed(ctx))
+        return 0; /* chosen was not written: the pass is lost anyway */
+    for (uint32_t t = 0; t < n; t++)
+        if (ctx->chosen[(size_t)t * k] < 0) { /* backend.h: a NaN/Inf among the token's router logits */
+            mst_backend_fail(ctx, MST_ERR_NON_FINITE, "layer %u produced non-finite router logits at position %u",
+                             (unsigned)(L - ctx->model->layers), ctx->n_past + t);
+            return 0;
+        }
+    return 1;
+}
+
+/* Expert e over g tokens whose inputs are the g rows at x: ctx->xb2[group[j]] += group_w[j] * its output. */
+static void run_expert(mst_context *ctx, const mst_layer *L, uint32_t e, const float *x, uint32_t g)
+{
+    const mst_backend *b = ctx->backend;
+    const uint32_t n_embd = ctx->model->cfg.n_embd, n_ff = ctx->model->cfg.n_ff;
+    const mst_weight gate = mst_expert_slice(&L->w_gate, e), up = mst_expert_slice(&L->w_up, e),
+                     down = mst_expert_slice(&L->w_down, e);
+    const mst_weight *gate_up[2] = {&gate, &up}, *downp = &down;
+    float *const hidden[2] = {ctx->hb, ctx->hb2};
+
+    b->matmul(ctx, gate_up, hidden, 2, x, g);              /* Wgate_e, Wup_e [n_embd -> n_ff] */
+    b->swiglu(ctx, ctx->hb, ctx->hb2, (uint64_t)g * n_ff); /* silu(gate) * up */
+    b->matmul(ctx, &downp, &ctx->xg, 1, ctx->hb, g);       /* Wdown_e [n_ff -> n_embd] */
+    b->scatter_add(ctx, ctx->xb2, ctx->xg, ctx->group, ctx->group_w, g, n_embd);
+}
+
+void mst_moe_ffn(mst_context *ctx, const mst_layer *L, uint32_t n)
+{
+    const mst_backend *b = ctx->backend;
+    const mst_model_config *cfg = &ctx->model->cfg;
+    const uint32_t k = cfg->n_expert_used;
+    if (!route(ctx, L, n))
+        return;
+    b->zero(ctx, ctx->xb2, (uint64_t)n * cfg->n_embd);
+    /* Experts in ascending order, so every token's sum is added up in the order of its expert ids. */
+    for (uint32_t e = 0; e < cfg->n_expert; e++) {
+        uint32_t g = 0; /* tokens routed to expert e (ascending), and their weights for it */
+        for (uint32_t t = 0; t < n; t++)
+            for (uint32_t i = 0; i < k; i++)
+                if (ctx->chosen[(size_t)t * k + i] == (int32_t)e) {
+                    ctx->group[g] = (int32_t)t;
+                    ctx->group_w[g++] = ctx->chosen_w[(size_t)t * k + i];
+                }
+        if (g == 0)
+            continue;
+        /* Every token of the batch routed here (always so in decode): the rows are xb itself, in order, so the
+         * copy is skipped. */
+        if (g == n) {
+            run_expert(ctx, L, e, ctx->xb, g);
+        } else {
+            b->gather(ctx, ctx->xg, ctx->xb, ctx->group, g, cfg->n_embd); /* the g tokens' inputs */
+            run_expert(ctx, L, e, ctx->xg, g);
+        }
+    }
+}
+
+void mst_moe_ffn_per_token(mst_context *ctx, const mst_layer *L, uint32_t n)
+{
+    const mst_backend *b = ctx->backend;
+    const mst_model_config *cfg = &ctx->model->cfg;
+    const uint32_t k = cfg->n_expert_used;
+    if (!route(ctx, L, n))
+        return;
+    b->zero(ctx, ctx->xb2, (uint64_t)n * cfg->n_embd);
+    for (uint32_t t = 0; t < n; t++)
+        for (uint32_t e = 0; e < cfg->n_expert; e++)
+            for (uint32_t i = 0; i < k; i++)
+                if (ctx->chosen[(size_t)t * k + i] == (int32_t)e) {
+                    ctx->group[0] = (int32_t)t;
+                    ctx->group_w[0] = ctx->chosen_w[(size_t)t * k + i];
+                    b->gather(ctx, ctx->xg, ctx->xb, ctx->group, 1, cfg->n_embd);
+                    run_expert(ctx, L, e, ctx->xg, 1);
+                }
+}

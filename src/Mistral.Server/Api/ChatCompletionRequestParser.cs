@@ -1,0 +1,184 @@
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+
+namespace Mistral.Server.Api;
+
+/// <summary>
+/// Reads a chat-completions body field by field, so every refusal names the field at fault (<c>messages[2].role</c>,
+/// <c>max_tokens</c>) instead of a serializer's type error. Unknown fields are ignored, as clients send extras.
+/// </summary>
+internal static class ChatCompletionRequestParser
+{
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 32 };
+
+    public static ChatCompletionRequest Parse(ReadOnlyMemory<byte> body, int maxTokensLimit)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(body, DocumentOptions);
+        }
+        catch (JsonException ex)
+        {
+            throw new ApiException(ApiError.InvalidField("body", $"The request body is not valid JSON: {ex.Message}"));
+        }
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw Invalid("body", "The request body must be a JSON object.");
+            RefuseUnsupported(root);
+            return new ChatCompletionRequest
+            {
+                Model = OptionalString(root, "model"),
+                Messages = Messages(root),
+                Temperature = OptionalNumber(root, "temperature", 0, 2, "between 0 and 2"),
+                TopP = TopP(root),
+                MaxTokens = MaxTokens(root, maxTokensLimit),
+                Stop = Stop(root),
+                Seed = Seed(root),
+                Stream = OptionalBool(root, "stream") ?? false,
+            };
+        }
+    }
+
+    private static IReadOnlyList<ChatMessage> Messages(JsonElement root)
+    {
+        if (!root.TryGetProperty("messages", out var messages) || messages.ValueKind == JsonValueKind.Null)
+            throw Invalid("messages", "The field 'messages' is required: the conversation, ending with a user message.");
+        if (messages.ValueKind != JsonValueKind.Array) throw Invalid("messages", "The field 'messages' must be an array.");
+        if (messages.GetArrayLength() == 0) throw Invalid("messages", "The field 'messages' must not be empty.");
+        var list = new List<ChatMessage>(messages.GetArrayLength());
+        var index = 0;
+        foreach (var message in messages.EnumerateArray())
+        {
+            var at = $"messages[{index}]";
+            if (message.ValueKind != JsonValueKind.Object) throw Invalid(at, $"'{at}' must be an object with 'role' and 'content'.");
+            list.Add(new ChatMessage(Role(message, at), Content(message, at)));
+            index++;
+        }
+        return list;
+    }
+
+    private static ChatRole Role(JsonElement message, string at)
+    {
+        var role = message.TryGetProperty("role", out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+        return role switch
+        {
+            "system" => ChatRole.System,
+            "user" => ChatRole.User,
+            "assistant" => ChatRole.Assistant,
+            "tool" => throw Invalid($"{at}.role", $"'{at}.role' is \"tool\": tool calling is not supported by this server yet."),
+            null => throw Invalid($"{at}.role", $"'{at}.role' is required: \"system\", \"user\" or \"assistant\"."),
+            _ => throw Invalid($"{at}.role", $"'{at}.role' is \"{role}\"; it must be \"system\", \"user\" or \"assistant\"."),
+        };
+    }
+
+    /// <summary>A string, or an array of chunks (<c>{"type":"text","text":…}</c>) as both Mistral's and OpenAI's clients may send.</summary>
+    private static string Content(JsonElement message, string at)
+    {
+        if (!message.TryGetProperty("content", out var content) || content.ValueKind == JsonValueKind.Null)
+            throw Invalid($"{at}.content", $"'{at}.content' is required.");
+        if (content.ValueKind == JsonValueKind.String) return content.GetString()!;
+        if (content.ValueKind != JsonValueKind.Array) throw Invalid($"{at}.content", $"'{at}.content' must be a string or an array of text chunks.");
+        var text = new System.Text.StringBuilder();
+        var index = 0;
+        foreach (var chunk in content.EnumerateArray())
+        {
+            var chunkAt = $"{at}.content[{index++}]";
+            var type = chunk.ValueKind == JsonValueKind.Object && chunk.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+            if (type != "text") throw Invalid(chunkAt, $"'{chunkAt}' must be a text chunk ({{\"type\":\"text\",\"text\":…}}); other content (images, documents) is not supported.");
+            if (!chunk.TryGetProperty("text", out var part) || part.ValueKind != JsonValueKind.String)
+                throw Invalid($"{chunkAt}.text", $"'{chunkAt}.text' must be a string.");
+            text.Append(part.GetString());
+        }
+        return text.ToString();
+    }
+
+    private static float? TopP(JsonElement root)
+    {
+        var topP = OptionalNumber(root, "top_p", 0, 1, "greater than 0 and at most 1");
+        if (topP == 0) throw Invalid("top_p", "'top_p' must be greater than 0 and at most 1 (use temperature 0 for greedy decoding).");
+        return topP;
+    }
+
+    private static int? MaxTokens(JsonElement root, int limit)
+    {
+        var name = root.TryGetProperty("max_tokens", out var v) && v.ValueKind != JsonValueKind.Null ? "max_tokens" : "max_completion_tokens";
+        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return null;
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt64(out var tokens) || tokens < 1)
+            throw Invalid(name, $"'{name}' must be a positive integer.");
+        if (tokens > limit) throw Invalid(name, $"'{name}' is {tokens}; this server's limit is {limit} (MaxTokensLimit).");
+        return (int)tokens;
+    }
+
+    private static List<string>? Stop(JsonElement root)
+    {
+        if (!root.TryGetProperty("stop", out var stop) || stop.ValueKind == JsonValueKind.Null) return null;
+        if (stop.ValueKind == JsonValueKind.String) return NonEmpty([stop.GetString()!]);
+        if (stop.ValueKind != JsonValueKind.Array) throw Invalid("stop", "'stop' must be a string or an array of strings.");
+        var list = new List<string>();
+        foreach (var item in stop.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.String) throw Invalid("stop", "'stop' must be a string or an array of strings.");
+            list.Add(item.GetString()!);
+        }
+        return NonEmpty(list);
+
+        static List<string> NonEmpty(List<string> stops) =>
+            stops.Any(string.IsNullOrEmpty) ? throw Invalid("stop", "'stop' must not contain empty strings.") : stops;
+    }
+
+    private static long? Seed(JsonElement root)
+    {
+        var name = root.TryGetProperty("random_seed", out var v) && v.ValueKind != JsonValueKind.Null ? "random_seed" : "seed";
+        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return null;
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt64(out var seed)) throw Invalid(name, $"'{name}' must be an integer.");
+        return seed;
+    }
+
+    /// <summary>Fields of features not built yet: refused by name, so a client never gets an answer that ignored them.</summary>
+    private static void RefuseUnsupported(JsonElement root)
+    {
+        if (root.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Array && tools.GetArrayLength() > 0)
+            throw Invalid("tools", "'tools': tool calling is not supported by this server yet.");
+        if (root.TryGetProperty("response_format", out var format) && format.ValueKind == JsonValueKind.Object &&
+            format.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() != "text")
+            throw Invalid("response_format", $"'response_format' type \"{type.GetString()}\" is not supported by this server yet; only \"text\".");
+        if (root.TryGetProperty("n", out var n) && n.ValueKind != JsonValueKind.Null && !(n.TryGetInt32(out var count) && count == 1))
+            throw Invalid("n", "'n' must be 1: one choice per request.");
+        foreach (var penalty in (string[])["presence_penalty", "frequency_penalty"])
+        {
+            if (root.TryGetProperty(penalty, out var p) && p.ValueKind == JsonValueKind.Number && p.GetDouble() != 0)
+                throw Invalid(penalty, $"'{penalty}' is not supported by this server; leave it at 0.");
+        }
+        if (OptionalBool(root, "safe_prompt") == true)
+            throw Invalid("safe_prompt", "'safe_prompt' is not supported by this server; send your own system message.");
+    }
+
+    private static string? OptionalString(JsonElement root, string name)
+    {
+        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return null;
+        return value.ValueKind == JsonValueKind.String ? value.GetString() : throw Invalid(name, $"'{name}' must be a string.");
+    }
+
+    private static bool? OptionalBool(JsonElement root, string name)
+    {
+        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return null;
+        return value.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            _ => throw Invalid(name, $"'{name}' must be true or false."),
+        };
+    }
+
+    private static float? OptionalNumber(JsonElement root, string name, double min, double max, string range)
+    {
+        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return null;
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetDouble(out var number) || number < min || number > max)
+            throw Invalid(name, $"'{name}' must be a number {range}.");
+        return (float)number;
+    }
+
+    private static ApiException Invalid(string param, string message) => new(ApiError.InvalidField(param, message));
+}
