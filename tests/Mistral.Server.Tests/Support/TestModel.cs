@@ -24,8 +24,16 @@ internal sealed class TestModel : IDisposable
         WeightType = Mistral.Gguf.GgmlType.Q8_0,
     };
 
-    /// <summary>Big enough that a long generation takes seconds: for holding a session busy and for timing.</summary>
-    public static SyntheticModelSpec Medium { get; } = new() { ContextLength = 4096 };
+    /// <summary>
+    /// Big enough that a long generation takes many seconds on any machine: about 100 MB of Q4_0 weights, read once
+    /// per decoded token, so decode is bound by memory bandwidth (a few hundred tokens/s at most) and a 4,000-token
+    /// answer outlasts the one-second bounds of the queue tests. The default synthetic model fits in a cache and
+    /// decodes over a thousand tokens/s, which made those tests inconclusive on a fast machine.
+    /// </summary>
+    public static SyntheticModelSpec Medium { get; } = new()
+    {
+        EmbeddingLength = 2048, FeedForwardLength = 5632, HeadCount = 16, KvHeadCount = 4, LayerCount = 4, ContextLength = 4096,
+    };
 
     public string Path { get; }
 
