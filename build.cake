@@ -30,7 +30,7 @@ Task("Test")
     .Does(() => DotNetTest(solution, new DotNetTestSettings { Configuration = configuration, NoBuild = true }));
 
 Task("Pack")
-    .Description("Mistral.Native: the managed assembly and the one native library (CPU and CUDA backends inside).")
+    .Description("Mistral.Native for this host only: the managed assembly and the building host's native library (on linux-x64, CPU and CUDA backends inside). PackAllRids makes the release package.")
     .IsDependentOn("Build")
     .Does(() =>
 {
@@ -39,6 +39,25 @@ Task("Pack")
         Configuration = configuration,
         NoBuild = true,
         OutputDirectory = "artifacts/packages",
+    });
+    foreach (var package in GetFiles("artifacts/packages/*.nupkg"))
+        Information($"{package.GetFilename()}  {new System.IO.FileInfo(package.FullPath).Length / 1024} KiB");
+});
+
+Task("PackAllRids")
+    .Description("The release package: Mistral.Native with the linux-x64, linux-arm64 and win-x64 native libraries. Cross-builds the two others " +
+                 "(needs gcc-aarch64-linux-gnu and gcc-mingw-w64-x86-64, as .ci/run installs) and fails, naming the RID, if any library is missing.")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    // native/Native.targets does the work (the same as `dotnet pack src/Mistral -c Release -p:MistralAllRids=true`):
+    // it builds the cross libraries in the trees scripts/cross-test-*.sh use, then refuses a package without all three.
+    DotNetPack("src/Mistral/Mistral.csproj", new DotNetPackSettings
+    {
+        Configuration = configuration,
+        NoBuild = true,
+        OutputDirectory = "artifacts/packages",
+        MSBuildSettings = new DotNetMSBuildSettings().WithProperty("MistralAllRids", "true"),
     });
     foreach (var package in GetFiles("artifacts/packages/*.nupkg"))
         Information($"{package.GetFilename()}  {new System.IO.FileInfo(package.FullPath).Length / 1024} KiB");
@@ -66,10 +85,11 @@ Task("GpuCheck")
 });
 
 Task("NativeAllRids")
-    .Description("Configure every planned RID from CMakePresets.json; builds those this host can (linux-x64 on a Linux x64 host; linux-arm64 needs aarch64-linux-gnu-gcc; win-x64 and osx-arm64 need their own runners).")
+    .Description("Configure and build every RID's preset from CMakePresets.json that this host can: on Linux x64 that is linux-x64, linux-arm64 " +
+                 "(gcc-aarch64-linux-gnu) and win-x64-mingw (mingw-w64); win-x64 (MSVC) and osx-arm64 need their own runners.")
     .Does(() =>
 {
-    foreach (var preset in new[] { "linux-x64", "linux-arm64", "win-x64", "osx-arm64" })
+    foreach (var preset in new[] { "linux-x64", "linux-arm64", "win-x64-mingw", "win-x64", "osx-arm64" })
     {
         var configured = StartProcess("cmake", new ProcessSettings { Arguments = $"--preset {preset}" }) == 0;
         if (configured && StartProcess("cmake", new ProcessSettings { Arguments = $"--build --preset {preset}" }) == 0)

@@ -20,11 +20,19 @@ export WINEPREFIX="$build/wineprefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,m
 
 cmake -S "$root" -B "$build" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/mingw-w64-x86_64.cmake" \
       -DCMAKE_BUILD_TYPE=Release -DMISTRAL_CUDA=OFF >/dev/null || fail "configure failed"
+# Creating the prefix mostly waits on wine's own processes and the disk, so it runs beside the compile instead of
+# after it (the build never writes to the prefix folder).
+boot=
+if [ ! -f "$WINEPREFIX/system.reg" ]; then
+  wineboot -i >/dev/null 2>&1 &
+  boot=$!
+fi
 cmake --build "$build" --parallel "$jobs" >/dev/null || {
+  [ -z "$boot" ] || wait "$boot"
   cmake --build "$build" 2>&1 | grep -E 'error|Error' | head -20
   fail "build failed"
 }
-[ -f "$WINEPREFIX/system.reg" ] || wineboot -i >/dev/null 2>&1 || fail "wineboot could not create $WINEPREFIX"
+if [ -n "$boot" ]; then wait "$boot" || fail "wineboot could not create $WINEPREFIX"; fi
 
 log=$(mktemp)
 ctest --test-dir "$build" -j"$jobs" --timeout 900 --output-on-failure 2>&1 | tee "$log"

@@ -30,6 +30,9 @@ internal sealed record CpuSignature(string Key, string Description)
         {
             if (NativeMethods.mst_cpu_features(&features) != mst_status.MST_OK) features = 0;
         }
+        if ((features & (uint)mst_cpu_feature.MST_CPU_NEON) != 0) // arm64: no cap, the dot-product extensions name the level
+            return (features & (uint)mst_cpu_feature.MST_CPU_ARM_I8MM) != 0 ? "i8mm"
+                : (features & (uint)mst_cpu_feature.MST_CPU_ARM_DOTPROD) != 0 ? "dotprod" : "neon";
         const uint avx2 = (uint)(mst_cpu_feature.MST_CPU_AVX2 | mst_cpu_feature.MST_CPU_FMA | mst_cpu_feature.MST_CPU_F16C);
         const uint avx512 = avx2 | (uint)(mst_cpu_feature.MST_CPU_AVX512F | mst_cpu_feature.MST_CPU_AVX512BW);
         string[] order = ["scalar", "avx2", "avxvnni", "avx512", "avx512vnni"];

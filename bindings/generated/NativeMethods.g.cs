@@ -90,6 +90,9 @@ internal enum mst_cpu_feature : int
     MST_CPU_AVX512BW = 16,
     MST_CPU_AVX512VNNI = 32,
     MST_CPU_AVX512BF16 = 64,
+    MST_CPU_NEON = 128,
+    MST_CPU_ARM_DOTPROD = 256,
+    MST_CPU_ARM_I8MM = 512,
 }
 
 internal enum mst_struct_id : int

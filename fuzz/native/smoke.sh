@@ -43,9 +43,9 @@ export UBSAN_OPTIONS="print_stacktrace=1:${UBSAN_OPTIONS:-}"
 for seed in "$build/seeds"/*; do
   name=$(basename "$seed")
   out=$(FUZZ_VERBOSE=1 "$build/fuzz_model_create" "$seed" 2>&1) || { echo "$out" | tail -30; fail "seed $name crashed"; }
-  echo "$out" | grep -q "mst_model_create: ok" || { echo "$out" | grep "fuzz_model_create:"; fail "seed $name no longer loads: the seeds (gen_seeds.py) or the harness need updating"; }
+  grep -q "mst_model_create: ok" <<<"$out" || { echo "$out" | grep "fuzz_model_create:"; fail "seed $name no longer loads: the seeds (gen_seeds.py) or the harness need updating"; }
   if [ "$name" != nonfinite_embedding ]; then
-    echo "$out" | grep -q "mst_decode: ok" || { echo "$out" | grep "fuzz_model_create:"; fail "seed $name loads but does not decode"; }
+    grep -q "mst_decode: ok" <<<"$out" || { echo "$out" | grep "fuzz_model_create:"; fail "seed $name loads but does not decode"; }
   fi
 done
 

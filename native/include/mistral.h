@@ -104,7 +104,10 @@ typedef enum mst_cpu_feature {
     MST_CPU_AVX512F = 8,
     MST_CPU_AVX512BW = 16,
     MST_CPU_AVX512VNNI = 32,
-    MST_CPU_AVX512BF16 = 64
+    MST_CPU_AVX512BF16 = 64,
+    MST_CPU_NEON = 128,        /* AArch64 Advanced SIMD: always set on arm64 */
+    MST_CPU_ARM_DOTPROD = 256, /* sdot/udot (HWCAP_ASIMDDP) */
+    MST_CPU_ARM_I8MM = 512     /* smmla (HWCAP2_I8MM) */
 } mst_cpu_feature;
 
 /* Structs whose layout the C# side checks against the native one (mst_struct_layout). */

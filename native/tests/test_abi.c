@@ -235,6 +235,12 @@ static void test_errors(void)
     uint32_t f;
     EXPECT(mst_cpu_features(&f), MST_OK);
     CHECK(mst_last_error()[0] == '\0', "success leaves an error message");
+#if defined(__aarch64__) /* NEON is base AArch64; i8mm CPUs all have dotprod; no x86 bit on ARM */
+    CHECK((f & MST_CPU_NEON) && (!(f & MST_CPU_ARM_I8MM) || (f & MST_CPU_ARM_DOTPROD)) && !(f & MST_CPU_AVX2),
+          "arm64 features %#x", (unsigned)f);
+#elif defined(__x86_64__)
+    CHECK(!(f & (MST_CPU_NEON | MST_CPU_ARM_DOTPROD | MST_CPU_ARM_I8MM)), "ARM bits on x86-64: %#x", (unsigned)f);
+#endif
     EXPECT(mst_cpu_features(NULL), MST_ERR_INVALID_ARGUMENT);
     EXPECT(mst_model_config_default(NULL), MST_ERR_INVALID_ARGUMENT);
     EXPECT(mst_context_params_default(NULL), MST_ERR_INVALID_ARGUMENT);

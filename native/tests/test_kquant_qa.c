@@ -12,6 +12,9 @@
  *    weight, so |w·x| alone is too small a yardstick): bound = 1e-5 · Σ_c (|wS_c·xq_c| + |wM_c·xq_c|), wS and
  *    wM the weights dequantized with dmin = 0 and with d = 0. One wrong quant of 256 moves y by ~1e-3 of
  *    that sum, far above it. Split row ranges must be bit-identical (the pool splits that way).
+ *    The AArch64 kernels (NEON, dotprod; Q4_K, Q5_K, Q6_K) add the per-super-block floats with the reference's
+ *    own expressions in its order (matmul_kquant_qa_arm.h), so they must equal it bit for bit, not only within
+ *    the bound.
  * 4. The approximation: every dequantized activation is within |d|/2·(1 + 1e-4) of x, which is at most
  *    amax/254·(1 + 1e-4): half a step, plus the float rounding of iscale·x (<= 127·2^-24 of a step before
  *    rounding to an integer) and of d = 1/iscale and d·q (2^-24 each), together < 5e-5 of half a step. So
@@ -251,6 +254,28 @@ static void split_weights(int32_t type, const uint8_t *w, size_t bytes, uint64_t
     free(c);
 }
 
+/* 3c: the AArch64 tables' Q4_K/Q5_K/Q6_K kernels against the scalar reference, bit for bit (see 3 above). */
+static void check_arm_exact(int32_t type, const uint8_t *w, size_t row_bytes, uint32_t rows, const mst_qact *q,
+                            const float *y_ref, float *y)
+{
+    if (type != MST_TYPE_Q4_K && type != MST_TYPE_Q5_K && type != MST_TYPE_Q6_K)
+        return;
+    const mst_cpu_kernels *arm[3] = {mst_cpu_neon(), mst_cpu_dotprod(), mst_cpu_i8mm()};
+    const size_t ny = (size_t)q->n_tokens * rows;
+    for (int v = 0; v < 3; v++) {
+        if (!arm[v])
+            continue;
+        memset(y, 0x7f, ny * sizeof *y);
+        mst_kernels_matmul_qa(arm[v], type)(w, row_bytes, rows, q, y, 0, rows);
+        for (size_t i = 0; i < ny; i++)
+            if (memcmp(&y[i], &y_ref[i], 4) != 0) {
+                CHECK(0, "%s %s rows=%u cols=%u tokens=%u: y[%zu] = %.9g, reference %.9g: not bit-identical",
+                      arm[v]->name, mst_type_name(type), rows, q->cols, q->n_tokens, i, y[i], y_ref[i]);
+                break;
+            }
+    }
+}
+
 static void check_case(int32_t type, uint32_t rows, uint32_t cols, uint32_t n_tokens, uint64_t seed)
 {
     uint64_t s = seed;
@@ -315,6 +340,7 @@ static void check_case(int32_t type, uint32_t rows, uint32_t cols, uint32_t n_to
 
     /* 3b: every SIMD variant against the scalar reference */
     check_qa_variants(type, w, row_bytes, rows, cols, &b.q, y_ref, bound, y, y_split);
+    check_arm_exact(type, w, row_bytes, rows, &b.q, y_ref, y);
     free(w), free(x), free(b.mem), free(xdq), free(wf), free(wS), free(wM), free(y_ref), free(y_dq), free(y_fl);
     free(y), free(y_split), free(bound), free(qbound), free(bmax);
 }
@@ -363,6 +389,8 @@ int main(void)
                     seed++;
                 }
     test_abi_best();
-    printf("variants checked: scalar %s%s\n", mst_cpu_avx2() ? "avx2 " : "", mst_cpu_avx512() ? mst_cpu_avx512()->name : "");
+    printf("variants checked: scalar %s%s%s%s%s\n", mst_cpu_avx2() ? "avx2 " : "",
+           mst_cpu_avx512() ? mst_cpu_avx512()->name : "", mst_cpu_neon() ? "neon " : "",
+           mst_cpu_dotprod() ? "dotprod " : "", mst_cpu_i8mm() ? "i8mm" : "");
     return finish("kernel_kquant_qa");
 }

@@ -7,6 +7,7 @@
  *             test_ops.c's TOL (1e-5 of max(1, max |ref|)), which holds for the same reason as there: the values
  *             are floats, so nothing but the float kernels' own rounding separates them. And the reference on
  *             halves equals the reference on the widened floats bit for bit (it reads each half as that float)
+ *   kernels_long: the same checks at long contexts (decode 2,048 and 8,192 positions in, a late prefill chunk)
  *   model:    whole tiny models, an F16 context against an F32 one: logits within the bound below, and greedy
  *             continuations identical; also on a rolling (sliding-window) cache past n_ctx
  *   memory:   an F16 context's cache is 2 bytes a value, half an F32 one's: the sizes the backend records and what
@@ -52,6 +53,8 @@ static uint32_t isa_tables(const mst_attn_kernels **out)
         out[n++] = mst_kernels_attn(mst_cpu_avx2());
     if (mst_cpu_avx512())
         out[n++] = mst_kernels_attn(mst_cpu_avx512());
+    if (mst_cpu_neon()) /* AArch64: one NEON attention for every level */
+        out[n++] = mst_kernels_attn(mst_cpu_neon());
     return n;
 }
 
@@ -210,6 +213,27 @@ static void test_kernels(void)
     const uint32_t n_isa = isa_tables(isa);
     for (uint32_t i = 0; i < n_isa; i++)
         printf("kernels %s: F16 = float kernels bit for bit; worst normalized error vs reference %.3g (bound %.3g)\n",
+               isa[i]->name, g_kernel_worst[i], TOL);
+}
+
+/* The F16 cache at long contexts (test_ops.c's attention_long shapes on halves): decode 2,048 and 8,192
+ * positions in with a group of 4 (one 4-row score block per tile) and of 3 (the 2- and 1-row remainders),
+ * and a late prefill chunk whose 64-row blocks cross ~30 key tiles. Same two checks as test_kernels. */
+static void test_kernels_long(void)
+{
+    for (uint32_t i = 0; i < 3; i++)
+        g_kernel_worst[i] = 0.0;
+    kernel_case(1, 1, 2047, 2048, 4, 1, 16, 0, 0);
+    kernel_case(2, 1, 2047, 2048, 8, 2, 16, 0, 0);
+    kernel_case(4, 1, 2047, 2048, 3, 1, 33, 0, 0); /* keys split over chunks */
+    kernel_case(2, 1, 8191, 8192, 4, 1, 8, 0, 0);
+    kernel_case(2, 150, 1898, 2048, 4, 1, 16, 0, 0);
+    kernel_case(3, 130, 7870, 8000, 8, 2, 24, 4096, 0); /* window */
+    const mst_attn_kernels *isa[3];
+    const uint32_t n_isa = isa_tables(isa);
+    for (uint32_t i = 0; i < n_isa; i++)
+        printf("long-context kernels %s: F16 = float kernels bit for bit; worst normalized error vs reference %.3g "
+               "(bound %.3g)\n",
                isa[i]->name, g_kernel_worst[i], TOL);
 }
 
@@ -391,6 +415,8 @@ int main(int argc, char **argv)
         test_convert();
     if (all || strcmp(which, "kernels") == 0)
         test_kernels();
+    if (all || strcmp(which, "kernels_long") == 0)
+        test_kernels_long();
     if (all || strcmp(which, "model") == 0)
         test_models();
     if (all || strcmp(which, "memory") == 0)

@@ -1,7 +1,7 @@
 /* test_ops.c — rmsnorm, rope, swiglu and attention: BEST against REFERENCE through the ABI,
  * the tiled attention of every ISA against the double reference below the ABI (thread splits,
  * rolling caches), the per-ISA dot product (rmsnorm), and an independent check of the attention mask.
- * Usage: test_ops rmsnorm|rope|swiglu|attention
+ * Usage: test_ops rmsnorm|rope|swiglu|attention|attention_long
  *
  * Tolerance: max |best - ref| <= 1e-5 * max(1, max |ref|) unless stated. */
 #include "test_util.h"
@@ -317,6 +317,35 @@ static void attention_balance_case(uint32_t nt, uint32_t pos0, uint32_t nth, uin
     free(q), free(o), free(scratch);
 }
 
+/* Long contexts, the shapes whose cost grows with the context (decode over thousands of cached positions,
+ * a prefill chunk late in a long prompt), each ISA's tiled kernels against the double reference within TOL,
+ * as test_attention_tiled. Head counts and head_dim stay tiny so the reference stays cheap; what is long is
+ * the key axis: thousands of keys in 64-key tiles, row blocks whose causal edge falls inside a tile, the
+ * decode group of 4 (Mistral's) that the 4-row score blocks take whole, and groups of 1..3 that leave the
+ * 2- and 1-row remainders. Splits over keys happen where the thread count asks for them (expect -1: either). */
+static void test_attention_long_context(const mst_attn_kernels *kern)
+{
+    g_tiled_worst = 0.0;
+    /* decode at position 2,047 and 8,191: GQA 4 (one unit per KV head), with and without a key split */
+    tiled_case(kern, 1, 1, 2047, 2048, 4, 1, 16, 0, 0, 0);
+    tiled_case(kern, 2, 1, 2047, 2048, 8, 2, 16, 0, 0, -1);
+    tiled_case(kern, 4, 1, 2047, 2048, 4, 1, 24, 0, 0, 1);
+    tiled_case(kern, 2, 1, 8191, 8192, 4, 1, 8, 0, 0, -1);
+    /* groups 1, 2, 3 (rows left after the 4-row blocks) and 5, decoding 2,048 positions in */
+    tiled_case(kern, 2, 1, 2047, 2048, 2, 2, 16, 0, 0, -1);
+    tiled_case(kern, 2, 1, 2047, 2048, 2, 1, 16, 0, 0, -1);
+    tiled_case(kern, 2, 1, 2047, 2048, 3, 1, 33, 0, 0, -1);
+    tiled_case(kern, 2, 1, 2047, 2048, 5, 1, 16, 0, 0, -1);
+    /* the last 150 tokens of a 2,048-token prefill: 64-row blocks that see ~1,900 keys over 30 tiles, the
+     * causal edge inside the last tile of each block; and a 130-token chunk at 8,000 with a 4,096 window */
+    tiled_case(kern, 2, 150, 1898, 2048, 4, 1, 16, 0, 0, 0);
+    tiled_case(kern, 3, 150, 1898, 2048, 6, 2, 24, 0, 0, 0); /* group 3: 63-row blocks, 2- and 1-row remainders */
+    tiled_case(kern, 2, 130, 7870, 8000, 4, 1, 8, 4096, 0, 0);
+    /* a whole 2,048-token prompt at once: the causal triangle over 32 tiles */
+    tiled_case(kern, 2, 2048, 0, 2048, 1, 1, 8, 0, 0, 0);
+    printf("long-context attention %s: worst normalized error %.3g (bound %.3g)\n", kern->name, g_tiled_worst, TOL);
+}
+
 static void test_attention(void)
 {
     attention_case(1, 0, 1, 1, 1, 8, 0, 1);
@@ -341,6 +370,8 @@ static void test_attention(void)
         test_attention_tiled(mst_kernels_attn(mst_cpu_avx2()));
     if (mst_cpu_avx512())
         test_attention_tiled(mst_kernels_attn(mst_cpu_avx512()));
+    if (mst_cpu_neon()) /* AArch64: every level's table runs the same NEON attention */
+        test_attention_tiled(mst_kernels_attn(mst_cpu_neon()));
     test_vec(mst_cpu_scalar());
     if (mst_cpu_avx2())
         test_vec(mst_cpu_avx2());
@@ -366,5 +397,14 @@ int main(int argc, char **argv)
         test_swiglu();
     if (all || strcmp(which, "attention") == 0)
         test_attention();
+    if (all || strcmp(which, "attention_long") == 0) {
+        test_attention_long_context(mst_kernels_attn(mst_cpu_scalar()));
+        if (mst_cpu_avx2())
+            test_attention_long_context(mst_kernels_attn(mst_cpu_avx2()));
+        if (mst_cpu_avx512())
+            test_attention_long_context(mst_kernels_attn(mst_cpu_avx512()));
+        if (mst_cpu_neon())
+            test_attention_long_context(mst_kernels_attn(mst_cpu_neon()));
+    }
     return finish(which);
 }

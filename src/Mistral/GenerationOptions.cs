@@ -38,6 +38,26 @@ public sealed record GenerationOptions
     /// <summary>Add the BOS token before the prompt; null = as the model's tokenizer says, and only at the start of a session.</summary>
     public bool? AddBos { get; init; }
 
+    /// <summary>
+    /// A shape the output must have, enforced token by token (<see cref="Mistral.ResponseFormat.JsonObject"/>,
+    /// <see cref="Mistral.ResponseFormat.ForJsonSchema"/>);
+    /// null = free text. Only <see cref="FinishReason.EndOfSequence"/> then means the value is complete: see
+    /// <see cref="Mistral.ResponseFormat"/>.
+    /// </summary>
+    public ResponseFormat? ResponseFormat { get; init; }
+
+    /// <summary>
+    /// Token ids that are never generated (their logits set to -∞ before sampling): how chat with tools answers
+    /// <c>ToolMode.None</c>, by ruling out <c>[TOOL_CALLS]</c>.
+    /// </summary>
+    internal IReadOnlyList<int> SuppressedTokens { get; init; } = [];
+
+    /// <summary>
+    /// A token generated first whatever the logits say: how chat answers <c>ToolMode.RequireAny</c> (tool_choice
+    /// "required"/"any"), by starting the answer with <c>[TOOL_CALLS]</c>, after which the model writes the calls.
+    /// </summary>
+    internal int? ForcedFirstToken { get; init; }
+
     /// <summary>Greedy decoding of at most <paramref name="maxTokens"/> tokens.</summary>
     public static GenerationOptions Greedy(int maxTokens = 256) => new() { Temperature = 0, MaxTokens = maxTokens };
 

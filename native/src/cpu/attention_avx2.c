@@ -27,101 +27,126 @@ static inline __m256 reduce8(const __m256 *v)
     return _mm256_add_ps(_mm256_permute2f128_ps(g0, g1, 0x20), _mm256_permute2f128_ps(g0, g1, 0x31));
 }
 
-/* Eight values of a K or V row from column d: floats, or halves widened (exactly) by F16C. */
-static inline __attribute__((always_inline)) __m256 load8(const float *f, const uint16_t *h, uint32_t d)
+/* Eight values of a K or V row from column d: floats, or halves widened (exactly) by F16C. `half` is a constant at
+ * every call (the entry points pass 0 or 1), so the choice costs nothing in the loops; testing the row pointer
+ * instead left a compare and branch beside every load. */
+static inline __attribute__((always_inline)) __m256 load8(const float *f, const uint16_t *h, int half, uint32_t d)
 {
-    return h ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + d))) : _mm256_loadu_ps(f + d);
+    return half ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + d))) : _mm256_loadu_ps(f + d);
 }
 
 /* The n (< 8) values from column d, the other lanes zero. AVX2 has no 16-bit masked load, so halves
  * go through a zeroed copy: never read past the row (it may end the cache). */
-static inline __attribute__((always_inline)) __m256 load_tail(const float *f, const uint16_t *h, uint32_t d,
-                                                              uint32_t n, __m256i m)
+static inline __attribute__((always_inline)) __m256 load_tail(const float *f, const uint16_t *h, int half,
+                                                              uint32_t d, uint32_t n, __m256i m)
 {
-    if (!h)
+    if (!half)
         return _mm256_maskload_ps(f + d, m);
     uint16_t t[8] = {0};
     memcpy(t, h + d, n * sizeof *t);
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)t));
 }
 
-/* Scores in 2x4 blocks (8 accumulators: AVX2 has 16 registers). Edge blocks repeat the last row.
- * K rows are kf (floats) or kh (halves); the other is NULL, and each caller passes a constant NULL so
- * the compiler builds one loop per element type. */
-static inline __attribute__((always_inline)) void scores_body(const float *const *q, uint32_t nq,
-                                                              const float *const *kf, const uint16_t *const *kh,
-                                                              uint32_t nk, uint32_t hd, float scale, float *s,
-                                                              uint32_t lds)
+/* One block of scores: NR query rows x KB = 8 / NR keys, 8 accumulators (AVX2 has 16 registers), reduced
+ * together by reduce8 into row r's KB scores at lanes [r * KB, r * KB + KB). NR = 4 is the main case: a
+ * decode step's 4 GQA heads (Mistral's group) or 4 rows of a prefill block share every K load and every
+ * F16 widening (2 per 8 FMAs, where 2 rows x 4 keys needed 4). NR = 2 and 1 take the rows left over so no
+ * row is computed twice. Keys past nk repeat the last key (their scores are dropped); nothing past the
+ * rows or keys given is read. K rows are kf (floats, half = 0) or kh (halves, half = 1); the other is NULL,
+ * and half is a constant at each call, so the compiler builds one loop per element type. */
+static inline __attribute__((always_inline)) void scores_block(const float *const *q, const int NR,
+                                                               const float *const *kf, const uint16_t *const *kh,
+                                                               const int half, uint32_t j0, uint32_t nk, uint32_t hd,
+                                                               __m256 vs, float *s, uint32_t lds)
 {
-    const __m256 vs = _mm256_set1_ps(scale);
+    const int KB = 8 / NR;
     const uint32_t full = hd & ~7u;
-    const __m256i mt = lane_mask(hd & 7u);
-    for (uint32_t i0 = 0; i0 < nq; i0 += 2) {
-        const float *q0 = q[i0], *q1 = q[i0 + 1 < nq ? i0 + 1 : nq - 1];
-        for (uint32_t j0 = 0; j0 < nk; j0 += 4) {
-            const float *kk[4] = {0};
-            const uint16_t *hk[4] = {0};
-            for (uint32_t b = 0; b < 4; b++) {
-                const uint32_t j = j0 + b < nk ? j0 + b : nk - 1;
-                if (kh)
-                    hk[b] = kh[j];
-                else
-                    kk[b] = kf[j];
-            }
-            __m256 acc[8];
-            for (int x = 0; x < 8; x++)
-                acc[x] = _mm256_setzero_ps();
-            for (uint32_t d = 0; d < full; d += 8) {
-                __m256 a0 = _mm256_loadu_ps(q0 + d), a1 = _mm256_loadu_ps(q1 + d);
-                for (int b = 0; b < 4; b++) {
-                    __m256 kv = load8(kk[b], kh ? hk[b] : NULL, d);
-                    acc[b] = _mm256_fmadd_ps(a0, kv, acc[b]);
-                    acc[4 + b] = _mm256_fmadd_ps(a1, kv, acc[4 + b]);
-                }
-            }
-            if (hd & 7u) {
-                __m256 a0 = _mm256_maskload_ps(q0 + full, mt), a1 = _mm256_maskload_ps(q1 + full, mt);
-                for (int b = 0; b < 4; b++) {
-                    __m256 kv = load_tail(kk[b], kh ? hk[b] : NULL, full, hd & 7u, mt);
-                    acc[b] = _mm256_fmadd_ps(a0, kv, acc[b]);
-                    acc[4 + b] = _mm256_fmadd_ps(a1, kv, acc[4 + b]);
-                }
-            }
-            __m256 r = _mm256_mul_ps(reduce8(acc), vs); /* row i0's 4 keys, then row i0+1's */
-            float *dst = s + (size_t)i0 * lds + j0;
-            _mm_storeu_ps(dst, _mm256_castps256_ps128(r));
-            if (i0 + 1 < nq)
-                _mm_storeu_ps(dst + lds, _mm256_extractf128_ps(r, 1));
+    const float *kk[8] = {0};
+    const uint16_t *hk[8] = {0};
+    for (int b = 0; b < KB; b++) {
+        const uint32_t j = j0 + (uint32_t)b < nk ? j0 + (uint32_t)b : nk - 1;
+        if (half)
+            hk[b] = kh[j];
+        else
+            kk[b] = kf[j];
+    }
+    __m256 acc[8];
+    for (int x = 0; x < 8; x++)
+        acc[x] = _mm256_setzero_ps();
+    for (uint32_t d = 0; d < full; d += 8) {
+        __m256 qv[4];
+        for (int r = 0; r < NR; r++)
+            qv[r] = _mm256_loadu_ps(q[r] + d);
+        for (int b = 0; b < KB; b++) {
+            const __m256 kv = load8(kk[b], hk[b], half, d);
+            for (int r = 0; r < NR; r++)
+                acc[r * KB + b] = _mm256_fmadd_ps(qv[r], kv, acc[r * KB + b]);
         }
     }
+    if (hd & 7u) {
+        const __m256i mt = lane_mask(hd & 7u);
+        __m256 qv[4];
+        for (int r = 0; r < NR; r++)
+            qv[r] = _mm256_maskload_ps(q[r] + full, mt);
+        for (int b = 0; b < KB; b++) {
+            const __m256 kv = load_tail(kk[b], hk[b], half, full, hd & 7u, mt);
+            for (int r = 0; r < NR; r++)
+                acc[r * KB + b] = _mm256_fmadd_ps(qv[r], kv, acc[r * KB + b]);
+        }
+    }
+    float r8[8];
+    _mm256_storeu_ps(r8, _mm256_mul_ps(reduce8(acc), vs));
+    const uint32_t valid = nk - j0 < (uint32_t)KB ? nk - j0 : (uint32_t)KB;
+    for (int r = 0; r < NR; r++)
+        memcpy(s + (size_t)r * lds + j0, r8 + r * KB, valid * sizeof(float));
+}
+
+static inline __attribute__((always_inline)) void scores_body(const float *const *q, uint32_t nq,
+                                                              const float *const *kf, const uint16_t *const *kh,
+                                                              const int half, uint32_t nk, uint32_t hd, float scale,
+                                                              float *s, uint32_t lds)
+{
+    const __m256 vs = _mm256_set1_ps(scale);
+    uint32_t i0 = 0;
+    for (; i0 + 4 <= nq; i0 += 4)
+        for (uint32_t j0 = 0; j0 < nk; j0 += 2)
+            scores_block(q + i0, 4, kf, kh, half, j0, nk, hd, vs, s + (size_t)i0 * lds, lds);
+    if (nq - i0 >= 2) {
+        for (uint32_t j0 = 0; j0 < nk; j0 += 4)
+            scores_block(q + i0, 2, kf, kh, half, j0, nk, hd, vs, s + (size_t)i0 * lds, lds);
+        i0 += 2;
+    }
+    if (i0 < nq)
+        for (uint32_t j0 = 0; j0 < nk; j0 += 8)
+            scores_block(q + i0, 1, kf, kh, half, j0, nk, hd, vs, s + (size_t)i0 * lds, lds);
 }
 
 static void scores_avx2(const float *const *q, uint32_t nq, const float *const *k, uint32_t nk, uint32_t hd,
                         float scale, float *s, uint32_t lds)
 {
-    scores_body(q, nq, k, NULL, nk, hd, scale, s, lds);
+    scores_body(q, nq, k, NULL, 0, nk, hd, scale, s, lds);
 }
 
 static void scores_f16_avx2(const float *const *q, uint32_t nq, const uint16_t *const *k, uint32_t nk, uint32_t hd,
                             float scale, float *s, uint32_t lds)
 {
-    scores_body(q, nq, NULL, k, nk, hd, scale, s, lds);
+    scores_body(q, nq, NULL, k, 1, nk, hd, scale, s, lds);
 }
 
 /* o[0..nr) columns [d0, d0 + 16) += p . v; nr constant at each call, accumulators in registers.
- * V rows are vf (floats) or vh (halves), the other NULL, as in scores_body. */
+ * V rows are vf (floats, half = 0) or vh (halves, half = 1), the other NULL, as in scores_block. */
 static inline __attribute__((always_inline)) void pv_panel(float *const *o, int nr, const float *p, uint32_t ldp,
                                                            const float *const *vf, const uint16_t *const *vh,
-                                                           uint32_t nk, uint32_t d0)
+                                                           const int half, uint32_t nk, uint32_t d0)
 {
     __m256 acc[4][2];
     for (int r = 0; r < nr; r++)
         for (int c = 0; c < 2; c++)
             acc[r][c] = _mm256_loadu_ps(o[r] + d0 + 8 * c);
     for (uint32_t j = 0; j < nk; j++) {
-        const float *f = vh ? NULL : vf[j];
-        const uint16_t *h = vh ? vh[j] : NULL;
-        __m256 v0 = load8(f, h, d0), v1 = load8(f, h, d0 + 8);
+        const float *f = half ? NULL : vf[j];
+        const uint16_t *h = half ? vh[j] : NULL;
+        __m256 v0 = load8(f, h, half, d0), v1 = load8(f, h, half, d0 + 8);
         for (int r = 0; r < nr; r++) {
             __m256 w = _mm256_broadcast_ss(p + (size_t)r * ldp + j);
             acc[r][0] = _mm256_fmadd_ps(w, v0, acc[r][0]);
@@ -135,7 +160,7 @@ static inline __attribute__((always_inline)) void pv_panel(float *const *o, int 
 
 static inline __attribute__((always_inline)) void pv_body(float *const *o, uint32_t nq, const float *p, uint32_t ldp,
                                                           const float *const *vf, const uint16_t *const *vh,
-                                                          uint32_t nk, uint32_t hd)
+                                                          const int half, uint32_t nk, uint32_t hd)
 {
     const uint32_t panels = hd & ~15u;
     for (uint32_t i0 = 0; i0 < nq; i0 += 4) {
@@ -143,10 +168,10 @@ static inline __attribute__((always_inline)) void pv_body(float *const *o, uint3
         const float *pr = p + (size_t)i0 * ldp;
         for (uint32_t d0 = 0; d0 < panels; d0 += 16) {
             switch (nr) {
-            case 4: pv_panel(o + i0, 4, pr, ldp, vf, vh, nk, d0); break;
-            case 3: pv_panel(o + i0, 3, pr, ldp, vf, vh, nk, d0); break;
-            case 2: pv_panel(o + i0, 2, pr, ldp, vf, vh, nk, d0); break;
-            default: pv_panel(o + i0, 1, pr, ldp, vf, vh, nk, d0); break;
+            case 4: pv_panel(o + i0, 4, pr, ldp, vf, vh, half, nk, d0); break;
+            case 3: pv_panel(o + i0, 3, pr, ldp, vf, vh, half, nk, d0); break;
+            case 2: pv_panel(o + i0, 2, pr, ldp, vf, vh, half, nk, d0); break;
+            default: pv_panel(o + i0, 1, pr, ldp, vf, vh, half, nk, d0); break;
             }
         }
         /* columns past the last whole panel: 8 at a time, the last masked, one row at a time */
@@ -156,9 +181,9 @@ static inline __attribute__((always_inline)) void pv_body(float *const *o, uint3
                 const __m256i m = lane_mask(cnt);
                 __m256 acc = _mm256_maskload_ps(o[i0 + r] + d, m);
                 for (uint32_t j = 0; j < nk; j++) {
-                    const float *f = vh ? NULL : vf[j];
-                    const uint16_t *h = vh ? vh[j] : NULL;
-                    const __m256 vv = cnt == 8 ? load8(f, h, d) : load_tail(f, h, d, cnt, m);
+                    const float *f = half ? NULL : vf[j];
+                    const uint16_t *h = half ? vh[j] : NULL;
+                    const __m256 vv = cnt == 8 ? load8(f, h, half, d) : load_tail(f, h, half, d, cnt, m);
                     acc = _mm256_fmadd_ps(_mm256_broadcast_ss(pr + (size_t)r * ldp + j), vv, acc);
                 }
                 _mm256_maskstore_ps(o[i0 + r] + d, m, acc);
@@ -169,13 +194,13 @@ static inline __attribute__((always_inline)) void pv_body(float *const *o, uint3
 static void pv_avx2(float *const *o, uint32_t nq, const float *p, uint32_t ldp, const float *const *v, uint32_t nk,
                     uint32_t hd)
 {
-    pv_body(o, nq, p, ldp, v, NULL, nk, hd);
+    pv_body(o, nq, p, ldp, v, NULL, 0, nk, hd);
 }
 
 static void pv_f16_avx2(float *const *o, uint32_t nq, const float *p, uint32_t ldp, const uint16_t *const *v,
                         uint32_t nk, uint32_t hd)
 {
-    pv_body(o, nq, p, ldp, NULL, v, nk, hd);
+    pv_body(o, nq, p, ldp, NULL, v, 1, nk, hd);
 }
 
 /* F16C rounds as the current MXCSR mode says unless told: _MM_FROUND_TO_NEAREST_INT fixes nearest-even,

@@ -34,26 +34,28 @@ static inline __m512 reduce16(const __m512 *v)
 }
 
 /* Sixteen values of a K or V row from column d, floats or halves widened (exactly); with a mask m the
- * lanes outside it are zero and nothing outside it is read (masked loads do not fault). */
-static inline __attribute__((always_inline)) __m512 load16(const float *f, const uint16_t *h, uint32_t d)
+ * lanes outside it are zero and nothing outside it is read (masked loads do not fault). `half` is a
+ * constant at every call (the entry points pass 0 or 1): testing the row pointer instead left a compare
+ * and branch beside every load. */
+static inline __attribute__((always_inline)) __m512 load16(const float *f, const uint16_t *h, int half, uint32_t d)
 {
-    return h ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(h + d))) : _mm512_loadu_ps(f + d);
+    return half ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(h + d))) : _mm512_loadu_ps(f + d);
 }
 
-static inline __attribute__((always_inline)) __m512 load16_masked(const float *f, const uint16_t *h, uint32_t d,
-                                                                  __mmask16 m)
+static inline __attribute__((always_inline)) __m512 load16_masked(const float *f, const uint16_t *h, int half,
+                                                                  uint32_t d, __mmask16 m)
 {
-    return h ? _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, h + d)) : _mm512_maskz_loadu_ps(m, f + d);
+    return half ? _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, h + d)) : _mm512_maskz_loadu_ps(m, f + d);
 }
 
 /* Scores in 4x4 blocks: 4 query rows and 4 key rows stream through once per block, 16 FMAs per
  * 8 loads. Blocks at the edges repeat the last row (results dropped) rather than branch.
- * K rows are kf (floats) or kh (halves); the other is NULL, and each caller passes a constant NULL so
- * the compiler builds one loop per element type. */
+ * K rows are kf (floats, half = 0) or kh (halves, half = 1); the other is NULL, and half is a constant
+ * at each call, so the compiler builds one loop per element type. */
 static inline __attribute__((always_inline)) void scores_body(const float *const *q, uint32_t nq,
                                                               const float *const *kf, const uint16_t *const *kh,
-                                                              uint32_t nk, uint32_t hd, float scale, float *s,
-                                                              uint32_t lds)
+                                                              const int half, uint32_t nk, uint32_t hd, float scale,
+                                                              float *s, uint32_t lds)
 {
     const __m512 vs = _mm512_set1_ps(scale);
     const uint32_t full = hd & ~15u;
@@ -67,7 +69,7 @@ static inline __attribute__((always_inline)) void scores_body(const float *const
             const uint16_t *hk[4] = {0};
             for (uint32_t b = 0; b < 4; b++) {
                 const uint32_t j = j0 + b < nk ? j0 + b : nk - 1;
-                if (kh)
+                if (half)
                     hk[b] = kh[j];
                 else
                     kk[b] = kf[j];
@@ -80,7 +82,7 @@ static inline __attribute__((always_inline)) void scores_body(const float *const
                 for (int a = 0; a < 4; a++)
                     qv[a] = _mm512_loadu_ps(qq[a] + d);
                 for (int b = 0; b < 4; b++) {
-                    __m512 kv = load16(kk[b], kh ? hk[b] : NULL, d);
+                    __m512 kv = load16(kk[b], hk[b], half, d);
                     for (int a = 0; a < 4; a++) /* index 4b + a: reduce16 then puts row a's keys together */
                         acc[4 * b + a] = _mm512_fmadd_ps(qv[a], kv, acc[4 * b + a]);
                 }
@@ -90,7 +92,7 @@ static inline __attribute__((always_inline)) void scores_body(const float *const
                 for (int a = 0; a < 4; a++)
                     qv[a] = _mm512_maskz_loadu_ps(mt, qq[a] + full);
                 for (int b = 0; b < 4; b++) {
-                    __m512 kv = load16_masked(kk[b], kh ? hk[b] : NULL, full, mt);
+                    __m512 kv = load16_masked(kk[b], hk[b], half, full, mt);
                     for (int a = 0; a < 4; a++)
                         acc[4 * b + a] = _mm512_fmadd_ps(qv[a], kv, acc[4 * b + a]);
                 }
@@ -113,32 +115,32 @@ static inline __attribute__((always_inline)) void scores_body(const float *const
 static void scores_avx512(const float *const *q, uint32_t nq, const float *const *k, uint32_t nk, uint32_t hd,
                           float scale, float *s, uint32_t lds)
 {
-    scores_body(q, nq, k, NULL, nk, hd, scale, s, lds);
+    scores_body(q, nq, k, NULL, 0, nk, hd, scale, s, lds);
 }
 
 static void scores_f16_avx512(const float *const *q, uint32_t nq, const uint16_t *const *k, uint32_t nk, uint32_t hd,
                               float scale, float *s, uint32_t lds)
 {
-    scores_body(q, nq, NULL, k, nk, hd, scale, s, lds);
+    scores_body(q, nq, NULL, k, 1, nk, hd, scale, s, lds);
 }
 
 /* o[0..nr) columns [d0, d0 + 64) += p . v: 4 rows x 4 vectors of accumulators, each V load
  * serving nr rows. nr is a constant at every call so the accumulators stay in registers.
- * V rows are vf (floats) or vh (halves), the other NULL, as in scores_body. */
+ * V rows are vf (floats, half = 0) or vh (halves, half = 1), the other NULL, as in scores_body. */
 static inline __attribute__((always_inline)) void pv_panel(float *const *o, int nr, const float *p, uint32_t ldp,
                                                            const float *const *vf, const uint16_t *const *vh,
-                                                           uint32_t nk, uint32_t d0)
+                                                           const int half, uint32_t nk, uint32_t d0)
 {
     __m512 acc[4][4];
     for (int r = 0; r < nr; r++)
         for (int c = 0; c < 4; c++)
             acc[r][c] = _mm512_loadu_ps(o[r] + d0 + 16 * c);
     for (uint32_t j = 0; j < nk; j++) {
-        const float *f = vh ? NULL : vf[j];
-        const uint16_t *h = vh ? vh[j] : NULL;
+        const float *f = half ? NULL : vf[j];
+        const uint16_t *h = half ? vh[j] : NULL;
         __m512 vv[4];
         for (int c = 0; c < 4; c++)
-            vv[c] = load16(f, h, d0 + 16 * c);
+            vv[c] = load16(f, h, half, d0 + 16 * c);
         for (int r = 0; r < nr; r++) {
             __m512 w = _mm512_set1_ps(p[(size_t)r * ldp + j]);
             for (int c = 0; c < 4; c++)
@@ -152,7 +154,7 @@ static inline __attribute__((always_inline)) void pv_panel(float *const *o, int 
 
 static inline __attribute__((always_inline)) void pv_body(float *const *o, uint32_t nq, const float *p, uint32_t ldp,
                                                           const float *const *vf, const uint16_t *const *vh,
-                                                          uint32_t nk, uint32_t hd)
+                                                          const int half, uint32_t nk, uint32_t hd)
 {
     const uint32_t panels = hd & ~63u;
     for (uint32_t i0 = 0; i0 < nq; i0 += 4) {
@@ -160,10 +162,10 @@ static inline __attribute__((always_inline)) void pv_body(float *const *o, uint3
         const float *pr = p + (size_t)i0 * ldp;
         for (uint32_t d0 = 0; d0 < panels; d0 += 64) {
             switch (nr) {
-            case 4: pv_panel(o + i0, 4, pr, ldp, vf, vh, nk, d0); break;
-            case 3: pv_panel(o + i0, 3, pr, ldp, vf, vh, nk, d0); break;
-            case 2: pv_panel(o + i0, 2, pr, ldp, vf, vh, nk, d0); break;
-            default: pv_panel(o + i0, 1, pr, ldp, vf, vh, nk, d0); break;
+            case 4: pv_panel(o + i0, 4, pr, ldp, vf, vh, half, nk, d0); break;
+            case 3: pv_panel(o + i0, 3, pr, ldp, vf, vh, half, nk, d0); break;
+            case 2: pv_panel(o + i0, 2, pr, ldp, vf, vh, half, nk, d0); break;
+            default: pv_panel(o + i0, 1, pr, ldp, vf, vh, half, nk, d0); break;
             }
         }
         /* columns past the last whole panel, 16 at a time with a masked tail, one row at a time */
@@ -173,7 +175,7 @@ static inline __attribute__((always_inline)) void pv_body(float *const *o, uint3
                 __m512 acc = _mm512_maskz_loadu_ps(m, o[i0 + r] + d);
                 for (uint32_t j = 0; j < nk; j++)
                     acc = _mm512_fmadd_ps(_mm512_set1_ps(pr[(size_t)r * ldp + j]),
-                                          load16_masked(vh ? NULL : vf[j], vh ? vh[j] : NULL, d, m), acc);
+                                          load16_masked(half ? NULL : vf[j], half ? vh[j] : NULL, half, d, m), acc);
                 _mm512_mask_storeu_ps(o[i0 + r] + d, m, acc);
             }
     }
@@ -182,13 +184,13 @@ static inline __attribute__((always_inline)) void pv_body(float *const *o, uint3
 static void pv_avx512(float *const *o, uint32_t nq, const float *p, uint32_t ldp, const float *const *v, uint32_t nk,
                       uint32_t hd)
 {
-    pv_body(o, nq, p, ldp, v, NULL, nk, hd);
+    pv_body(o, nq, p, ldp, v, NULL, 0, nk, hd);
 }
 
 static void pv_f16_avx512(float *const *o, uint32_t nq, const float *p, uint32_t ldp, const uint16_t *const *v,
                           uint32_t nk, uint32_t hd)
 {
-    pv_body(o, nq, p, ldp, NULL, v, nk, hd);
+    pv_body(o, nq, p, ldp, NULL, v, 1, nk, hd);
 }
 
 /* Rounding fixed to nearest-even (mst_fp32_to_fp16's rule) whatever the caller's MXCSR mode; the tail

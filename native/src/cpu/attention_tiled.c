@@ -4,7 +4,8 @@
  * cache once per query head and reduced with one horizontal sum per key. Here one unit holds up
  * to MST_ATTN_ROWS query rows of one KV head (all `group` heads of a few tokens) and walks the
  * keys MST_ATTN_KT at a time, so each K/V row serves all those rows while it is hot, and the
- * micro-kernels batch their reductions over whole 4x4 blocks of scores. */
+ * micro-kernels batch their reductions over whole blocks of scores (4 rows x 4 keys with AVX-512, 4 x 2
+ * with AVX2). Decode units also prefetch the next tile's K/V rows (prefetch_tile). */
 #include <math.h>
 #include <string.h>
 
@@ -97,6 +98,26 @@ static uint64_t unit_cost(const mst_attn_args *a, const mst_attn_plan *p, uint32
     return (uint64_t)nq * ((j1 - j0) + 8);
 }
 
+/* Decode reads each K and V row of its KV head once, and little work is done per row (a group of a few
+ * query rows), so it waits on memory. The rows of one head are a KV row apart (n_head_kv heads
+ * interleaved), a stride the hardware prefetchers follow poorly across pages: asking for the next tile
+ * while this one is computed keeps reads in flight. A prefill block's rows do ~16x the work per key and
+ * already hide the reads. */
+enum { PREFETCH_MAX_ROWS = 16 };
+
+static void prefetch_tile(const mst_attn_args *a, uint32_t g, uint32_t j0, uint32_t nk)
+{
+    const size_t eb = mst_attn_elem_bytes(a->kv_type), row_bytes = (size_t)a->head_dim * eb;
+    const size_t kv_stride = (size_t)a->n_head_kv * a->head_dim * eb;
+    for (uint32_t jj = 0; jj < nk; jj++) {
+        const size_t at = mst_attn_kv_row(a, j0 + jj) * kv_stride + (size_t)g * row_bytes;
+        for (size_t b = 0; b < row_bytes; b += 64) {
+            __builtin_prefetch((const char *)a->k + at + b);
+            __builtin_prefetch((const char *)a->v + at + b);
+        }
+    }
+}
+
 static float *partial_o(const mst_attn_plan *p, float *scratch, uint32_t u, uint32_t hd)
 {
     return scratch + p->part_off + (uint64_t)u * p->rows * (hd + 2);
@@ -144,6 +165,8 @@ static void run_unit(const mst_attn_args *a, const mst_attn_plan *p, const mst_a
                 vp[jj] = (const float *)a->v + e;
             }
         }
+        if (nq <= PREFETCH_MAX_ROWS && j0 + nk < u1)
+            prefetch_tile(a, g, j0 + nk, u1 - (j0 + nk) < MST_ATTN_KT ? u1 - (j0 + nk) : MST_ATTN_KT);
         if (f16)
             kern->scores_f16(qp, nq, kh, nk, hd, scale, tile, MST_ATTN_KT);
         else

@@ -2,8 +2,9 @@
  *
  * AArch64 has no user-mode cpuid: the feature registers are privileged, and the kernel publishes what it
  * has enabled for user space in the auxiliary vector (AT_HWCAP, AT_HWCAP2), as it does for every process.
- * NEON (ASIMD) is part of the base ARMv8-A Linux ABI, so it needs no bit here; the table dispatch.c picks
- * depends only on the two dot-product extensions below. */
+ * NEON (ASIMD) is part of the base ARMv8-A Linux ABI, so MST_CPU_NEON is always set; the table dispatch.c
+ * picks depends only on the two dot-product extensions below, reported both as the public bits
+ * (mst_cpu_features) and the internal ones the dispatcher reads. */
 #include <sys/auxv.h>
 
 #include "ops.h"
@@ -19,10 +20,10 @@
 uint32_t mst_cpu_detect(void)
 {
     const unsigned long hw = getauxval(AT_HWCAP), hw2 = getauxval(AT_HWCAP2);
-    uint32_t f = 0;
+    uint32_t f = MST_CPU_NEON;
     if (hw & HWCAP_ASIMDDP)
-        f |= MST_CPU_INTERNAL_ARM_DOTPROD;
+        f |= MST_CPU_ARM_DOTPROD | MST_CPU_INTERNAL_ARM_DOTPROD;
     if (hw2 & HWCAP2_I8MM)
-        f |= MST_CPU_INTERNAL_ARM_I8MM;
+        f |= MST_CPU_ARM_I8MM | MST_CPU_INTERNAL_ARM_I8MM;
     return f;
 }

@@ -40,10 +40,11 @@ static mst_cpu_kernels g_avx2_k, g_avxvnni_k, g_avx512_k;
 
 #if defined(__aarch64__)
 /* AArch64: NEON is always there (the Linux arm64 ABI); the levels differ in the integer dot products of the
- * Q8_0/Q4_0 kernels on quantized activations. Plain row-major weights on every level: the x16 repacked
- * layouts (repack.h) exist for x86 kernels only, so their slots stay NULL and weights_repack.c leaves the
- * model as loaded. F32/F16/BF16 weights run the NEON float kernels on every level; the rest of each table
- * (attention, dot, K-quants) is the scalar one until a NEON version is written beside it. */
+ * kernels on quantized activations (Q8_0/Q4_0, and Q4_K/Q5_K/Q6_K on Q8_K). Plain row-major weights on every
+ * level: the x16 repacked layouts (repack.h) exist for x86 kernels only, so their slots stay NULL and
+ * weights_repack.c leaves the model as loaded. F32/F16/BF16 weights and attention (F32 and F16 caches) run
+ * the NEON kernels on every level; dot, Q2_K/Q3_K and the Q8_K quantizer stay on the scalar code. */
+#include "kernels_arm.h"
 static const mst_cpu_kernels *g_neon, *g_dotprod, *g_i8mm;
 static mst_cpu_kernels g_neon_k, g_dotprod_k, g_i8mm_k;
 
@@ -58,12 +59,15 @@ static void choose_aarch64(void)
     g_neon_k.matmul_bf16 = mst_matmul_bf16_neon;
     g_neon_k.matmul_qa_q8_0 = mst_matmul_qa_q8_0_neon;
     g_neon_k.matmul_qa_q4_0 = mst_matmul_qa_q4_0_neon;
+    g_neon_k.kquant_qa = &mst_kquant_qa_neon;
+    g_neon_k.attn = &mst_attn_neon;
     g_neon = &g_neon_k;
     if (f & MST_CPU_INTERNAL_ARM_DOTPROD) {
         g_dotprod_k = g_neon_k;
         g_dotprod_k.name = "dotprod";
         g_dotprod_k.matmul_qa_q8_0 = mst_matmul_qa_q8_0_dotprod;
         g_dotprod_k.matmul_qa_q4_0 = mst_matmul_qa_q4_0_dotprod;
+        g_dotprod_k.kquant_qa = &mst_kquant_qa_dotprod;
         g_dotprod = &g_dotprod_k;
         if (f & MST_CPU_INTERNAL_ARM_I8MM) { /* its odd-token path is the sdot one */
             g_i8mm_k = g_dotprod_k;

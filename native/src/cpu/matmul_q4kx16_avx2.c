@@ -156,6 +156,63 @@ MST_AI void end_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, q
     }
 }
 
-MST_AVX2_X16_FROM_PASSES(mst_matmul_qa_q4_kx16, q4k_state, head_q4k, pass_q4k, end_q4k, UNIT, 256, 8,
-                              256, MST_QK_K, 4)
+#if defined(MST_X16_AVXVNNI)
+MST_AVX2_X16_FROM_PASSES(mst_matmul_qa_q4_kx16, q4k_state, head_q4k, pass_q4k, end_q4k, UNIT, 256, 8, 256, MST_QK_K, 4)
+#else
+/* Plain AVX2's prefill unit: the head and end of decode's split, and between them the passes with both halves
+ * at once, so each activation broadcast feeds two pmaddubsw (one per half) instead of one. The plain AVX2 build
+ * runs mostly on cores that move at most two vector loads a cycle into the vector unit (Zen 2/3), where the
+ * loads bound this kernel: decode's order (one half at a time, 16 sums for 4 tokens held across the passes)
+ * takes a broadcast per pmaddubsw and spilled the sums on every pass. Here a pass holds 8 decoded chunks, 2
+ * scales and a token's 2 partial sums; the 8 running sums are loaded and stored once per 8 pmaddubsw. LLVM's
+ * machine model of Zen 3 (llvm-mca) puts a unit at about 3/4 of the cycles of decode's order; an AVX-512 core
+ * held to AVX2, with three load ports, runs both at the same speed (benchmarks/RESULTS.md). The AVX-VNNI build
+ * keeps decode's order, which its vpdpbusd chains run faster. Per lane the integer sum is the same exact int32, gathered in another order
+ * (both nibbles into st.is, st.is2 left zero), and the float operations are the head's and the end's, so a
+ * batch row equals the token alone (decode) bit for bit. */
+MST_AI void prefill_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, mst_acc16 *acc, const int NT)
+{
+    const uint32_t cols = x->cols;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    q4k_state st;
+    head_q4k(p, x, t, b, &st, acc, NT);
+    _Pragma("GCC unroll 8") for (int q = 0; q < 8; q++) {
+        const int pr = q / 2, half = q % 2;
+        for (int nib = 0; nib < 2; nib++) {
+            const int sb = 2 * pr + nib;
+            __m256i v[2][4], sc[2];
+            for (int h = 0; h < 2; h++) {
+                for (int i = 0; i < 4; i++) {
+                    const __m256i c = chunk(p, 4 + 4 * q + i, h);
+                    v[h][i] = _mm256_and_si256(nib ? _mm256_srli_epi16(c, 4) : c, m4);
+                }
+                sc[h] = _mm256_shuffle_epi8(st.sc[h][sb / 4], pick_both(sb % 4));
+            }
+            for (int u = 0; u < NT; u++) {
+                const int8_t *xq = x->qs + (t + u) * cols + (size_t)b * MST_QK_K + 64 * pr + 32 * nib + 16 * half;
+                __m256i s[2];
+                for (int i = 0; i < 4; i++) {
+                    const __m256i xb = mst_bcast32(xq + 4 * i);
+                    for (int h = 0; h < 2; h++) {
+                        const __m256i m = _mm256_maddubs_epi16(v[h][i], xb);
+                        s[h] = i ? _mm256_add_epi16(s[h], m) : m;
+                    }
+                    /* The empty asm statements pin values where they stand. Here: a chain, not a tree whose
+                     * products all stay live (GCC scheduled all 8 pmaddubsw first and spilled them). */
+                    __asm__("" : "+x"(s[0]), "+x"(s[1]));
+                }
+                for (int h = 0; h < 2; h++)
+                    st.is[u][h] = _mm256_add_epi32(st.is[u][h], _mm256_madd_epi16(s[h], sc[h]));
+                /* Each running sum as it stands: GCC otherwise reassociates a sum's 16 adds across the unrolled
+                 * passes into a tree, whose partial sums spill to the stack. */
+                __asm__("" : "+x"(st.is[u][0]), "+x"(st.is[u][1]));
+            }
+        }
+    }
+    end_q4k(p, x, t, b, &st, acc, NT);
+}
+
+MST_AVX2_X16_FROM_PASSES_PREFILL(mst_matmul_qa_q4_kx16, q4k_state, head_q4k, pass_q4k, end_q4k, prefill_q4k, UNIT,
+                                 256, 8, 256, MST_QK_K, 4)
+#endif
 #endif

@@ -49,6 +49,10 @@ MST_AI void unit_q4_0(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b,
             __m256i s0 = _mm256_maddubs_epi16(lo[0], _mm256_set1_epi32(xd[0]));
             __m256i s1 = _mm256_maddubs_epi16(hi[0], _mm256_set1_epi32(xd[4]));
             for (int c = 1; c < 4; c++) {
+                /* Empty asm: the chains as written. Left alone GCC issues all 8 broadcasts first, spills them to
+                 * the stack and reads them back as operands: three memory accesses per activation instead of one,
+                 * on Zen 2/3 (two vector loads a cycle) the bound of this kernel (llvm-mca). */
+                __asm__("" : "+x"(s0), "+x"(s1));
                 s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(lo[c], _mm256_set1_epi32(xd[c])));
                 s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(hi[c], _mm256_set1_epi32(xd[4 + c])));
             }

@@ -110,6 +110,55 @@ MST_AI void end_q6k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, q
     }
 }
 
+#if defined(MST_X16_AVXVNNI)
 MST_AVX2_X16_FROM_PASSES(mst_matmul_qa_q6_kx16, q6k_state, head_q6k, pass_q6k, end_q6k, UNIT, 288, 16,
                               192, MST_QK_K, 4)
+#else
+/* Plain AVX2's prefill unit, as matmul_q4kx16_avx2.c's (which says why): a sub-block's 16 columns for both
+ * halves at once, so each activation broadcast feeds two pmaddubsw; the running sums pinned where they stand. */
+MST_AI void prefill_q6k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, mst_acc16 *acc, const int NT)
+{
+    const uint32_t cols = x->cols;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+    q6k_state st;
+    head_q6k(p, x, t, b, &st, acc, NT);
+    _Pragma("GCC unroll 16") for (int j = 0; j < 16; j++) {
+        const uint8_t *s = p + 288 + 192 * j;
+        __m256i w[2][4], scp[2];
+        for (int h = 0; h < 2; h++) {
+            const __m256i A = _mm256_loadu_si256((const __m256i *)(s + 32 * h));
+            const __m256i B = _mm256_loadu_si256((const __m256i *)(s + 64 + 32 * h));
+            const __m256i H = _mm256_loadu_si256((const __m256i *)(s + 128 + 32 * h));
+            w[h][0] = _mm256_or_si256(_mm256_and_si256(A, m4), _mm256_and_si256(_mm256_slli_epi16(H, 4), m30));
+            w[h][1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(A, 4), m4),
+                                      _mm256_and_si256(_mm256_slli_epi16(H, 2), m30));
+            w[h][2] = _mm256_or_si256(_mm256_and_si256(B, m4), _mm256_and_si256(H, m30));
+            w[h][3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(B, 4), m4),
+                                      _mm256_and_si256(_mm256_srli_epi16(H, 2), m30));
+            const __m128i sc8 = half_scales(p, j, h);
+            scp[h] = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(sc8, sc8));
+        }
+        for (int u = 0; u < NT; u++) {
+            const int8_t *xq = x->qs + (t + u) * cols + (size_t)b * MST_QK_K + 16 * j;
+            __m256i pr[2][2]; /* [half][columns 0-7, 8-15]: two pmaddubsw summed in int16 (exact, as pass_q6k) */
+            for (int i = 0; i < 4; i++) {
+                const __m256i xb = mst_bcast32(xq + 4 * i);
+                for (int h = 0; h < 2; h++) {
+                    const __m256i m = _mm256_maddubs_epi16(w[h][i], xb);
+                    pr[h][i / 2] = i % 2 ? _mm256_add_epi16(pr[h][i / 2], m) : m;
+                }
+                __asm__("" : "+x"(pr[0][i / 2]), "+x"(pr[1][i / 2])); /* as matmul_q4kx16_avx2.c */
+            }
+            for (int h = 0; h < 2; h++)
+                st.is[u][h] = _mm256_add_epi32(st.is[u][h], _mm256_add_epi32(_mm256_madd_epi16(pr[h][0], scp[h]),
+                                                                             _mm256_madd_epi16(pr[h][1], scp[h])));
+            __asm__("" : "+x"(st.is[u][0]), "+x"(st.is[u][1]));
+        }
+    }
+    end_q6k(p, x, t, b, &st, acc, NT);
+}
+
+MST_AVX2_X16_FROM_PASSES_PREFILL(mst_matmul_qa_q6_kx16, q6k_state, head_q6k, pass_q6k, end_q6k, prefill_q6k, UNIT,
+                                 288, 16, 192, MST_QK_K, 4)
+#endif
 #endif

@@ -49,6 +49,7 @@ MST_AI void unit_q8_0(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b,
             const int32_t *xd = (const int32_t *)(x->qs + (t + j) * cols + (size_t)b * MST_QK);
             __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
             for (int c = 0; c < 8; c += 2) {
+                __asm__("" : "+x"(s0), "+x"(s1)); /* the chains as written (matmul_q4x16_avx2.c says why) */
                 const __m256i x0 = _mm256_sign_epi8(_mm256_set1_epi32(xd[c]), _mm256_loadu_si256(wp[c]));
                 const __m256i x1 = _mm256_sign_epi8(_mm256_set1_epi32(xd[c + 1]), _mm256_loadu_si256(wp[c + 1]));
                 s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_maddubs_epi16(aw[c], x0), ones));

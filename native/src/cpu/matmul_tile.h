@@ -225,6 +225,15 @@
  * runs on its own; without that software prefetch decode is slower. */
 #define MST_DEFINE_X16_QA_FROM_PASSES(fn_name, state_t, head_fn, pass_fn, end_fn, unit_bytes, head_bytes, npass, \
                                       pass_bytes, block_cols, ahead_units)                                 \
+    MST_DEFINE_X16_QA_FROM_PASSES_PREFILL(fn_name, state_t, head_fn, pass_fn, end_fn, fn_name##_unit, unit_bytes, \
+                                          head_bytes, npass, pass_bytes, block_cols, ahead_units)
+
+/* As MST_DEFINE_X16_QA_FROM_PASSES, with prefill's token groups run by prefill_fn(p, x, t, b, acc, NT) (a unit
+ * function as for MST_DEFINE_X16_GROUP) instead of head, passes and end: for kernels whose prefill walks a unit
+ * in another order than decode's pass split allows. prefill_fn must do per lane exactly the float operations of
+ * head/passes/end for one token, so a token alone (decode) still equals its row of a batch bit for bit. */
+#define MST_DEFINE_X16_QA_FROM_PASSES_PREFILL(fn_name, state_t, head_fn, pass_fn, end_fn, prefill_fn, unit_bytes, \
+                                              head_bytes, npass, pass_bytes, block_cols, ahead_units)      \
     MST_AI void fn_name##_unit(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, MST_X16_ACC *acc, const int NT) \
     {                                                                                                      \
         state_t st;                                                                                        \
@@ -232,7 +241,7 @@
         _Pragma("GCC unroll 16") for (int k = 0; k < (npass); k++) pass_fn(p, x, t, b, k, &st, NT);        \
         end_fn(p, x, t, b, &st, acc, NT);                                                                  \
     }                                                                                                      \
-    MST_DEFINE_X16_GROUP(fn_name, fn_name##_unit, unit_bytes, ahead_units)                                 \
+    MST_DEFINE_X16_GROUP(fn_name, prefill_fn, unit_bytes, ahead_units)                                     \
     MST_AI void fn_name##_visit(const uint8_t *u, size_t off, size_t len)                                  \
     {                                                                                                      \
         for (size_t k = 0; k < len; k += 64)                                                               \

@@ -64,5 +64,7 @@ static inline __attribute__((always_inline)) __m256i mst_bcast32(const void *p)
 #define MST_AVX2_X16_FROM_UNIT(name, ...) MST_AVX2_X16_EXPAND(MST_DEFINE_X16_QA_FROM_UNIT, MST_AVX2_X16_NAME(name), __VA_ARGS__)
 #define MST_AVX2_X16_FROM_PASSES(name, ...)                                                                \
     MST_AVX2_X16_EXPAND(MST_DEFINE_X16_QA_FROM_PASSES, MST_AVX2_X16_NAME(name), __VA_ARGS__)
+#define MST_AVX2_X16_FROM_PASSES_PREFILL(name, ...)                                                        \
+    MST_AVX2_X16_EXPAND(MST_DEFINE_X16_QA_FROM_PASSES_PREFILL, MST_AVX2_X16_NAME(name), __VA_ARGS__)
 
 #endif

@@ -27,6 +27,7 @@ internal static class ChatCompletionRequestParser
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw Invalid("body", "The request body must be a JSON object.");
             RefuseUnsupported(root);
+            var tools = ToolRequestParser.Tools(root);
             return new ChatCompletionRequest
             {
                 Model = OptionalString(root, "model"),
@@ -37,6 +38,9 @@ internal static class ChatCompletionRequestParser
                 Stop = Stop(root),
                 Seed = Seed(root),
                 Stream = OptionalBool(root, "stream") ?? false,
+                Tools = tools,
+                ToolMode = ToolRequestParser.ToolChoice(root, tools),
+                ResponseFormat = ResponseFormat(root),
             };
         }
     }
@@ -53,10 +57,22 @@ internal static class ChatCompletionRequestParser
         {
             var at = $"messages[{index}]";
             if (message.ValueKind != JsonValueKind.Object) throw Invalid(at, $"'{at}' must be an object with 'role' and 'content'.");
-            list.Add(new ChatMessage(Role(message, at), Content(message, at)));
+            list.Add(Message(message, at));
             index++;
         }
         return list;
+    }
+
+    /// <summary>A message; an assistant's may carry <c>tool_calls</c> (its content then may be null), a tool's answers one call.</summary>
+    private static ChatMessage Message(JsonElement message, string at)
+    {
+        var role = Role(message, at);
+        if (role == ChatRole.Tool) return ToolRequestParser.ToolMessage(message, at, Content(message, at));
+        if (role != ChatRole.Assistant) return new ChatMessage(role, Content(message, at));
+        var calls = ToolRequestParser.ToolCalls(message, at);
+        var hasContent = message.TryGetProperty("content", out var c) && c.ValueKind != JsonValueKind.Null;
+        if (calls.Count == 0 || hasContent) calls.Insert(0, new TextContent(Content(message, at)));
+        return new ChatMessage(role, calls);
     }
 
     private static ChatRole Role(JsonElement message, string at)
@@ -67,9 +83,9 @@ internal static class ChatCompletionRequestParser
             "system" => ChatRole.System,
             "user" => ChatRole.User,
             "assistant" => ChatRole.Assistant,
-            "tool" => throw Invalid($"{at}.role", $"'{at}.role' is \"tool\": tool calling is not supported by this server yet."),
-            null => throw Invalid($"{at}.role", $"'{at}.role' is required: \"system\", \"user\" or \"assistant\"."),
-            _ => throw Invalid($"{at}.role", $"'{at}.role' is \"{role}\"; it must be \"system\", \"user\" or \"assistant\"."),
+            "tool" => ChatRole.Tool,
+            null => throw Invalid($"{at}.role", $"'{at}.role' is required: \"system\", \"user\", \"assistant\" or \"tool\"."),
+            _ => throw Invalid($"{at}.role", $"'{at}.role' is \"{role}\"; it must be \"system\", \"user\", \"assistant\" or \"tool\"."),
         };
     }
 
@@ -92,6 +108,51 @@ internal static class ChatCompletionRequestParser
             text.Append(part.GetString());
         }
         return text.ToString();
+    }
+
+    /// <summary>
+    /// <c>{"type":"text"}</c>, <c>{"type":"json_object"}</c> (output constrained to a JSON object) or
+    /// <c>{"type":"json_schema","json_schema":{"name":…,"schema":{…},"strict":…}}</c> (output constrained to the
+    /// schema); others are refused by name.
+    /// </summary>
+    private static ChatResponseFormat? ResponseFormat(JsonElement root)
+    {
+        if (!root.TryGetProperty("response_format", out var format) || format.ValueKind == JsonValueKind.Null) return null;
+        var type = format.ValueKind == JsonValueKind.Object && format.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+        return type switch
+        {
+            "text" => ChatResponseFormat.Text,
+            "json_object" => ChatResponseFormat.Json,
+            "json_schema" => JsonSchemaFormat(format),
+            null => throw Invalid("response_format", "'response_format' must be an object with a string 'type': \"text\", \"json_object\" or \"json_schema\"."),
+            _ => throw Invalid("response_format.type", $"'response_format.type' \"{type}\" is not supported by this server; only \"text\", \"json_object\" and \"json_schema\"."),
+        };
+    }
+
+    /// <summary>
+    /// The <c>json_schema</c> object. The schema is compiled here, so a schema outside the supported subset is a 400
+    /// naming the schema path, before the request waits for a session. The output always follows the schema:
+    /// <c>strict</c> false is accepted but constrains as true does.
+    /// </summary>
+    private static ChatResponseFormat JsonSchemaFormat(JsonElement format)
+    {
+        const string at = "response_format.json_schema";
+        if (!format.TryGetProperty("json_schema", out var spec) || spec.ValueKind != JsonValueKind.Object)
+            throw Invalid(at, $"'{at}' must be an object with 'name' and 'schema'.");
+        var name = OptionalString(spec, "name", $"{at}.name");
+        var description = OptionalString(spec, "description", $"{at}.description");
+        OptionalBool(spec, "strict", $"{at}.strict");
+        if (!spec.TryGetProperty("schema", out var schema) || schema.ValueKind != JsonValueKind.Object)
+            throw Invalid($"{at}.schema", $"'{at}.schema' must be a JSON schema object.");
+        try
+        {
+            global::Mistral.ResponseFormat.ForJsonSchema(schema, name);
+        }
+        catch (Exception ex) when (ex is NotSupportedException or ArgumentException)
+        {
+            throw Invalid($"{at}.schema", $"'{at}.schema' cannot be used: {ex.Message}");
+        }
+        return ChatResponseFormat.ForJsonSchema(schema.Clone(), name, description);
     }
 
     private static float? TopP(JsonElement root)
@@ -139,11 +200,6 @@ internal static class ChatCompletionRequestParser
     /// <summary>Fields of features not built yet: refused by name, so a client never gets an answer that ignored them.</summary>
     private static void RefuseUnsupported(JsonElement root)
     {
-        if (root.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Array && tools.GetArrayLength() > 0)
-            throw Invalid("tools", "'tools': tool calling is not supported by this server yet.");
-        if (root.TryGetProperty("response_format", out var format) && format.ValueKind == JsonValueKind.Object &&
-            format.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() != "text")
-            throw Invalid("response_format", $"'response_format' type \"{type.GetString()}\" is not supported by this server yet; only \"text\".");
         if (root.TryGetProperty("n", out var n) && n.ValueKind != JsonValueKind.Null && !(n.TryGetInt32(out var count) && count == 1))
             throw Invalid("n", "'n' must be 1: one choice per request.");
         foreach (var penalty in (string[])["presence_penalty", "frequency_penalty"])
@@ -155,20 +211,23 @@ internal static class ChatCompletionRequestParser
             throw Invalid("safe_prompt", "'safe_prompt' is not supported by this server; send your own system message.");
     }
 
-    private static string? OptionalString(JsonElement root, string name)
+    // field: the full name messages give (name itself at the top level, response_format.json_schema.name below).
+    private static string? OptionalString(JsonElement root, string name, string? field = null)
     {
+        field ??= name;
         if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return null;
-        return value.ValueKind == JsonValueKind.String ? value.GetString() : throw Invalid(name, $"'{name}' must be a string.");
+        return value.ValueKind == JsonValueKind.String ? value.GetString() : throw Invalid(field, $"'{field}' must be a string.");
     }
 
-    private static bool? OptionalBool(JsonElement root, string name)
+    private static bool? OptionalBool(JsonElement root, string name, string? field = null)
     {
+        field ??= name;
         if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return null;
         return value.ValueKind switch
         {
             JsonValueKind.True => true,
             JsonValueKind.False => false,
-            _ => throw Invalid(name, $"'{name}' must be true or false."),
+            _ => throw Invalid(field, $"'{field}' must be true or false."),
         };
     }
 

@@ -22,7 +22,7 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, ILogger<ChatCo
         {
             var body = await RequestBody.ReadAsync(context, served.Options.MaxRequestBodyBytes).ConfigureAwait(false);
             request = ChatCompletionRequestParser.Parse(body, served.Options.MaxTokensLimit);
-            prompt = Render(request.Messages);
+            prompt = Render(request);
         }
         catch (ApiException ex)
         {
@@ -56,20 +56,22 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, ILogger<ChatCo
             var answer = request.Stream
                 ? await StreamAsync(context, lease.Slot.Client, request, options, header).ConfigureAwait(false)
                 : await CompleteAsync(context, lease.Slot.Client, request, options, header).ConfigureAwait(false);
-            if (answer is not null && RenderFollowUp(request.Messages, answer) is { } cached) lease.Slot.CachedPrompt = cached;
+            if (answer is not null && RenderFollowUp(request, answer) is { } cached) lease.Slot.CachedPrompt = cached;
         }
     }
 
     /// <summary>The conversation as the model will see it: checks the roles and gives the ids the session router compares.</summary>
-    private int[] Render(IReadOnlyList<ChatMessage> messages)
+    private int[] Render(ChatCompletionRequest request)
     {
         try
         {
-            return served.Model.ChatTemplate.Tokenize(messages, served.Model.Tokenizer);
+            return served.Model.ChatTemplate.Tokenize(request.Messages, served.Model.Tokenizer, request.Tools);
         }
         catch (Exception ex) when (ex is ArgumentException or NotSupportedException)
         {
-            throw new ApiException(ApiError.InvalidField("messages", ex.Message));
+            // A model whose format or vocabulary has no tool calling refuses the tools, not the conversation.
+            var field = request.Tools is not null && (ex is NotSupportedException || ex.Message.Contains("control token", StringComparison.Ordinal)) ? "tools" : "messages";
+            throw new ApiException(ApiError.InvalidField(field, ex.Message));
         }
     }
 
@@ -77,11 +79,15 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, ILogger<ChatCo
     /// The conversation with this answer appended, rendered as the next turn's prompt will start: what the session's
     /// cache now holds, so the follow-up is routed to this session rather than to one that only saw the same question.
     /// </summary>
-    private int[]? RenderFollowUp(IReadOnlyList<ChatMessage> messages, string answer)
+    private int[]? RenderFollowUp(ChatCompletionRequest request, ChatMessage answer)
     {
         try
         {
-            return served.Model.ChatTemplate.Tokenize([.. messages, new(ChatRole.Assistant, answer), new(ChatRole.User, "")], served.Model.Tokenizer);
+            // After tool calls the next turn starts with their results, not a user message.
+            ChatMessage next = answer.Contents.OfType<FunctionCallContent>().FirstOrDefault() is { } call
+                ? new(ChatRole.Tool, [new FunctionResultContent(call.CallId, "")])
+                : new(ChatRole.User, "");
+            return served.Model.ChatTemplate.Tokenize([.. request.Messages, answer, next], served.Model.Tokenizer, request.Tools);
         }
         catch (ArgumentException)
         {
@@ -89,8 +95,8 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, ILogger<ChatCo
         }
     }
 
-    /// <summary>Answers whole; returns the answer's text, or null when there was none.</summary>
-    private async Task<string?> CompleteAsync(HttpContext context, MistralChatClient client, ChatCompletionRequest request, ChatOptions options, CompletionHeader header)
+    /// <summary>Answers whole; returns the answer, or null when there was none.</summary>
+    private async Task<ChatMessage?> CompleteAsync(HttpContext context, MistralChatClient client, ChatCompletionRequest request, ChatOptions options, CompletionHeader header)
     {
         ChatResponse response;
         try
@@ -109,7 +115,7 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, ILogger<ChatCo
 
         context.Response.ContentType = "application/json";
         using (var json = new Utf8JsonWriter(context.Response.BodyWriter, JsonOutput.Options))
-            CompletionJson.WriteCompletion(json, header, response.Text, FinishReason(response.FinishReason), Usage(response.Usage));
+            CompletionJson.WriteCompletion(json, header, response.Text, FinishReason(response.FinishReason), Usage(response.Usage), ToolCalls(response.Messages.SelectMany(m => m.Contents)));
         try
         {
             await context.Response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
@@ -118,11 +124,11 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, ILogger<ChatCo
         {
             // the client left as the answer was sent
         }
-        return response.Text;
+        return response.Messages.LastOrDefault();
     }
 
-    /// <summary>Answers as server-sent events; returns the whole text when the stream completed, else null.</summary>
-    private async Task<string?> StreamAsync(HttpContext context, MistralChatClient client, ChatCompletionRequest request, ChatOptions options, CompletionHeader header)
+    /// <summary>Answers as server-sent events; returns the whole answer when the stream completed, else null.</summary>
+    private async Task<ChatMessage?> StreamAsync(HttpContext context, MistralChatClient client, ChatCompletionRequest request, ChatOptions options, CompletionHeader header)
     {
         var aborted = context.RequestAborted;
         var updates = client.GetStreamingResponseAsync(request.Messages, options, aborted).GetAsyncEnumerator(aborted);
@@ -146,6 +152,7 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, ILogger<ChatCo
 
         var events = new ServerSentEvents(context);
         var answer = new System.Text.StringBuilder();
+        var calls = new List<FunctionCallContent>();
         try
         {
             await events.StartAsync().ConfigureAwait(false);
@@ -155,7 +162,14 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, ILogger<ChatCo
                 var update = updates.Current;
                 var text = update.Text;
                 answer.Append(text);
-                if (update.FinishReason is { } finish)
+                var updateCalls = ToolCalls(update.Contents);
+                if (updateCalls is not null)
+                {
+                    // The library gives the calls whole, in one update: one delta carries them all.
+                    calls.AddRange(updateCalls);
+                    await events.WriteAsync(json => CompletionJson.WriteChunk(json, header, withRole: false, text, toolCalls: updateCalls), aborted).ConfigureAwait(false);
+                }
+                else if (update.FinishReason is { } finish)
                 {
                     var usage = Usage(update.Contents.OfType<UsageContent>().FirstOrDefault()?.Details);
                     await events.WriteAsync(json => CompletionJson.WriteChunk(json, header, withRole: false, text, FinishReason(finish), usage), aborted).ConfigureAwait(false);
@@ -167,7 +181,8 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, ILogger<ChatCo
                 more = await updates.MoveNextAsync().ConfigureAwait(false);
             }
             await events.WriteDoneAsync(aborted).ConfigureAwait(false);
-            return answer.ToString();
+            List<AIContent> contents = [new TextContent(answer.ToString()), .. calls];
+            return new ChatMessage(ChatRole.Assistant, calls.Count > 0 && answer.Length == 0 ? [.. calls] : contents);
         }
         catch (Exception) when (aborted.IsCancellationRequested)
         {
@@ -207,7 +222,11 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, ILogger<ChatCo
         }
     }
 
-    private static string FinishReason(ChatFinishReason? reason) => reason == ChatFinishReason.Length ? "length" : "stop";
+    private static string FinishReason(ChatFinishReason? reason) =>
+        reason == ChatFinishReason.Length ? "length" : reason == ChatFinishReason.ToolCalls ? "tool_calls" : "stop";
+
+    private static List<FunctionCallContent>? ToolCalls(IEnumerable<AIContent> contents) =>
+        contents.OfType<FunctionCallContent>().ToList() is { Count: > 0 } calls ? calls : null;
 
     private static TokenUsage Usage(UsageDetails? usage) =>
         new((int)(usage?.InputTokenCount ?? 0), (int)(usage?.OutputTokenCount ?? 0));

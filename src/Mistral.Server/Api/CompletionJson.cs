@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.Extensions.AI;
 
 namespace Mistral.Server.Api;
 
@@ -18,7 +19,8 @@ internal sealed record CompletionHeader(string Id, long Created, string Model)
 /// </summary>
 internal static class CompletionJson
 {
-    public static void WriteCompletion(Utf8JsonWriter json, CompletionHeader header, string content, string finishReason, TokenUsage usage)
+    public static void WriteCompletion(Utf8JsonWriter json, CompletionHeader header, string content, string finishReason, TokenUsage usage,
+        IReadOnlyList<FunctionCallContent>? toolCalls = null)
     {
         json.WriteStartObject();
         WriteHeader(json, header, "chat.completion");
@@ -28,6 +30,7 @@ internal static class CompletionJson
         json.WriteStartObject("message");
         json.WriteString("role", "assistant");
         json.WriteString("content", content);
+        if (toolCalls is { Count: > 0 }) WriteToolCalls(json, toolCalls, withIndex: false);
         json.WriteEndObject();
         json.WriteString("finish_reason", finishReason);
         json.WriteEndObject();
@@ -41,7 +44,7 @@ internal static class CompletionJson
     /// Mistral's API does, the usage (OpenAI's clients read it there too).
     /// </summary>
     public static void WriteChunk(Utf8JsonWriter json, CompletionHeader header, bool withRole, string content,
-        string? finishReason = null, TokenUsage? usage = null)
+        string? finishReason = null, TokenUsage? usage = null, IReadOnlyList<FunctionCallContent>? toolCalls = null)
     {
         json.WriteStartObject();
         WriteHeader(json, header, "chat.completion.chunk");
@@ -51,6 +54,7 @@ internal static class CompletionJson
         json.WriteStartObject("delta");
         if (withRole) json.WriteString("role", "assistant");
         json.WriteString("content", content);
+        if (toolCalls is { Count: > 0 }) WriteToolCalls(json, toolCalls, withIndex: true);
         json.WriteEndObject();
         if (finishReason is null) json.WriteNull("finish_reason");
         else json.WriteString("finish_reason", finishReason);
@@ -58,6 +62,29 @@ internal static class CompletionJson
         json.WriteEndArray();
         if (usage is { } counts) WriteUsage(json, counts);
         json.WriteEndObject();
+    }
+
+    /// <summary>
+    /// <c>tool_calls</c>: <c>[{"id", "type": "function", "function": {"name", "arguments"}}]</c> with the arguments as a
+    /// JSON string, as Mistral's and OpenAI's APIs write them. A streamed delta numbers each call (<c>index</c>), which
+    /// clients use to join a call sent in pieces; here each call is sent whole, in one delta.
+    /// </summary>
+    private static void WriteToolCalls(Utf8JsonWriter json, IReadOnlyList<FunctionCallContent> calls, bool withIndex)
+    {
+        json.WriteStartArray("tool_calls");
+        for (var i = 0; i < calls.Count; i++)
+        {
+            json.WriteStartObject();
+            if (withIndex) json.WriteNumber("index", i);
+            json.WriteString("id", calls[i].CallId);
+            json.WriteString("type", "function");
+            json.WriteStartObject("function");
+            json.WriteString("name", calls[i].Name);
+            json.WriteString("arguments", ToolArguments.ToJson(calls[i].Arguments));
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
     }
 
     private static void WriteHeader(Utf8JsonWriter json, CompletionHeader header, string objectType)

@@ -23,4 +23,22 @@ public enum ChatTemplateKind
     /// <c>&lt;s&gt;[INST]user[/INST]answer&lt;/s&gt;[INST]next[/INST]</c>.
     /// </summary>
     Tekken,
+
+    /// <summary>
+    /// Tokenizer V7 with SentencePiece (Mistral Large 2411): each system message stays where it is, between the control
+    /// tokens <c>[SYSTEM_PROMPT]</c> and <c>[/SYSTEM_PROMPT]</c>; a tool result is <c>[TOOL_RESULTS]</c> call id
+    /// <c>[TOOL_CONTENT]</c> result text <c>[/TOOL_RESULTS]</c>; an answer may hold text and calls.
+    /// <c>&lt;s&gt;[SYSTEM_PROMPT] be brief[/SYSTEM_PROMPT][INST] user[/INST] answer&lt;/s&gt;</c>.
+    /// </summary>
+    V7,
+
+    /// <summary>V7 with the Tekken tokenizer (Mistral Small 3 and 3.1): as <see cref="V7"/>, no spaces.</summary>
+    TekkenV7,
+
+    /// <summary>
+    /// Tokenizer V11, Tekken (Mistral Small 3.2): as <see cref="TekkenV7"/>, but each call is written
+    /// <c>[TOOL_CALLS]name[CALL_ID]id[ARGS]{arguments}</c> (the id part only when there is one), one after the other,
+    /// instead of a JSON list, and the model writes its calls the same way.
+    /// </summary>
+    TekkenV11,
 }

@@ -33,11 +33,12 @@ public sealed partial class MistralSession
     public GenerationResult Chat(IEnumerable<ChatMessage> messages, GenerationOptions? options = null, CancellationToken cancellationToken = default) =>
         ChatTurns(ChatTurn.From(messages), options, cancellationToken);
 
-    internal GenerationResult ChatTurns(IReadOnlyList<ChatTurn> messages, GenerationOptions? options, CancellationToken cancellationToken)
+    internal GenerationResult ChatTurns(IReadOnlyList<ChatTurn> messages, GenerationOptions? options, CancellationToken cancellationToken,
+        IReadOnlyList<AIFunctionDeclaration>? tools = null)
     {
         cancellationToken.ThrowIfCancellationRequested(); // before PrepareChat, which may truncate the cache
         options ??= new GenerationOptions();
-        var prompt = PrepareChat(messages, out _);
+        var prompt = PrepareChat(messages, tools, out _);
         var result = Complete(prompt, options, cancellationToken);
         var text = TrimAnswerStart(result.Text);
         RememberAnswer(text, result.Tokens, result.FinishReason);
@@ -61,39 +62,45 @@ public sealed partial class MistralSession
         }
     }
 
-    /// <summary>One streamed piece; the last one carries the finished result.</summary>
-    internal readonly record struct ChatUpdate(string Text, GenerationResult? Result, int RenderedPromptTokens);
+    /// <summary>
+    /// One streamed piece; the last one carries the finished result. <paramref name="InToolCalls"/>: the piece comes after
+    /// the model's <c>[TOOL_CALLS]</c> token, so it is the calls' JSON, not answer text.
+    /// </summary>
+    internal readonly record struct ChatUpdate(string Text, GenerationResult? Result, int RenderedPromptTokens, bool InToolCalls = false);
 
     /// <summary>The streaming loop behind <see cref="ChatAsync"/> and the IChatClient adapter, which also needs the counts.</summary>
     internal async IAsyncEnumerable<ChatUpdate> ChatStreamAsync(IReadOnlyList<ChatTurn> messages, GenerationOptions? options,
-        [EnumeratorCancellation] CancellationToken cancellationToken)
+        [EnumeratorCancellation] CancellationToken cancellationToken, IReadOnlyList<AIFunctionDeclaration>? tools = null)
     {
         cancellationToken.ThrowIfCancellationRequested(); // before PrepareChat, which may truncate the cache
         options ??= new GenerationOptions();
-        var prompt = PrepareChat(messages, out var rendered);
+        var prompt = PrepareChat(messages, tools, out var rendered);
+        var toolCallsId = Model.ChatTemplate.ToolCallsTokenId(Model.Tokenizer);
         using var run = StartRun(prompt, options);
         var tokens = new List<int>();
         var text = new System.Text.StringBuilder();
         var first = true;
+        var inToolCalls = false;
         while (true)
         {
             var more = await Task.Run(() => run.MoveNext(cancellationToken), cancellationToken).ConfigureAwait(false);
             if (more) tokens.Add(run.Token);
+            if (more && run.Token == toolCallsId) inToolCalls = true;
             var piece = run.Text;
             if (first && piece.Length > 0)
             {
                 piece = TrimAnswerStart(piece);
-                first = piece.Length == 0;
+                first = false; // one space is trimmed, from the first non-empty piece, as the whole answer's (even when that piece was the space)
             }
             text.Append(piece);
             if (!more)
             {
                 var result = run.ToResult(text.ToString(), tokens);
                 RememberAnswer(result.Text, tokens, result.FinishReason);
-                yield return new ChatUpdate(piece, result, rendered);
+                yield return new ChatUpdate(piece, result, rendered, inToolCalls);
                 yield break;
             }
-            if (piece.Length > 0) yield return new ChatUpdate(piece, null, rendered);
+            if (piece.Length > 0) yield return new ChatUpdate(piece, null, rendered, inToolCalls);
         }
     }
 
@@ -101,7 +108,7 @@ public sealed partial class MistralSession
     /// Renders the conversation, keeps the longest prefix already in the cache and returns the rest. At
     /// least one token is always left to evaluate: the answer needs the logits after the last prompt token.
     /// </summary>
-    private int[] PrepareChat(IReadOnlyList<ChatTurn> messages, out int renderedCount)
+    private int[] PrepareChat(IReadOnlyList<ChatTurn> messages, IReadOnlyList<AIFunctionDeclaration>? tools, out int renderedCount)
     {
         ObjectDisposedException.ThrowIf(_context.IsClosed, this);
         if (Model.ChatTemplate.IsAssumed && !_warnedAssumedTemplate)
@@ -115,7 +122,7 @@ public sealed partial class MistralSession
         var answerText = _lastAnswerText;
         var answerTokens = _lastAnswerTokens;
         var rendered = Model.ChatTemplate.Tokenize(messages, Model.Tokenizer,
-            text => answerTokens is not null && text == answerText ? answerTokens : null);
+            text => answerTokens is not null && text == answerText ? answerTokens : null, tools);
         renderedCount = rendered.Length;
         LastChatPromptTokens = rendered.Length;
 

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.AI;
+
 namespace Mistral.Chat;
 
 /// <summary>
@@ -11,8 +13,12 @@ internal sealed class MistralV1ChatTemplate : ChatTemplate
 
     private protected override bool SystemGoesToFirstUser => true;
 
-    private protected override IEnumerable<Segment> Segments(IReadOnlyList<ChatTurn> turns)
+    internal override bool SupportsTools => false;
+
+    private protected override IEnumerable<Segment> Segments(IReadOnlyList<ChatTurn> turns, IReadOnlyList<AIFunctionDeclaration> tools)
     {
+        // Tokenizer V1 has no tool tokens (mistral-common's InstructTokenizerV1 refuses tool messages).
+        if (tools.Count > 0) throw new NotSupportedException($"The {Kind} chat format has no tool calling; tools need a V3 or Tekken model.");
         yield return Segment.Control("<s>");
         foreach (var turn in turns)
         {

@@ -22,8 +22,21 @@ internal static class ChatOptionsMapping
             Seed = request.Seed is long seed ? unchecked((ulong)seed) : defaults.Seed,
             StopStrings = request.StopSequences is { Count: > 0 } stops ? [.. stops] : defaults.StopStrings,
             AddBos = defaults.AddBos,
+            ResponseFormat = ToResponseFormat(request.ResponseFormat) ?? defaults.ResponseFormat,
         };
     }
+
+    /// <summary>
+    /// ChatResponseFormat.Json becomes a JSON-object constraint, ForJsonSchema a schema constraint (a schema outside
+    /// the supported subset throws, naming where); text (or nothing) leaves the default.
+    /// </summary>
+    private static ResponseFormat? ToResponseFormat(ChatResponseFormat? format) => format switch
+    {
+        null or ChatResponseFormatText => null,
+        ChatResponseFormatJson { Schema: null } => ResponseFormat.JsonObject,
+        ChatResponseFormatJson json => ResponseFormat.ForJsonSchema(json.Schema.Value, json.SchemaName),
+        _ => throw new NotSupportedException($"ChatOptions.ResponseFormat: {format.GetType().Name} is not supported."),
+    };
 
     public static ChatFinishReason ToFinishReason(FinishReason reason) => reason switch
     {

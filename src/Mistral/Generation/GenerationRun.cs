@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
+using Mistral.Constraints;
 using Mistral.Sampling;
 using Mistral.Tokenization;
 
@@ -21,6 +22,7 @@ internal sealed class GenerationRun : IDisposable
     private readonly TokenSampler _sampler;
     private readonly StreamingDetokenizer _detokenizer;
     private readonly StopStringMatcher _stops;
+    private readonly ITokenConstraint? _json; // set when the options ask for a response format
     private readonly float[] _logits;
     private readonly int _eos;
     private int? _unevaluated;
@@ -44,6 +46,7 @@ internal sealed class GenerationRun : IDisposable
         // Generated tokens continue the prompt: a leading "▁" is a real space (llama.cpp prints it too).
         _detokenizer = tokenizer.CreateStreamingDetokenizer(startsText: false);
         _stops = new StopStringMatcher(options.StopStrings);
+        _json = options.ResponseFormat?.CreateConstraint(tokenizer);
         if (prompt.Count == 0) throw new ArgumentException("The prompt has no tokens.", nameof(prompt));
         if (prompt.Count > session.Remaining)
         {
@@ -95,16 +98,23 @@ internal sealed class GenerationRun : IDisposable
 
         var sampleStart = Stopwatch.GetTimestamp();
         _session.LastLogits.CopyTo(_logits);
-        var next = _sampler.Sample(_logits);
+        // The mask goes on before any sampler step, so temperature, top-k/p and min-p only see allowed tokens.
+        if (_json is not null) JsonTokenMask.Apply(_logits, _json.Allowed());
+        foreach (var banned in _options.SuppressedTokens) _logits[banned] = float.NegativeInfinity;
+        // A forced first token (tool_choice "required": [TOOL_CALLS]) is taken as if sampled; the logits are not consulted.
+        var next = _generated == 0 && _options.ForcedFirstToken is int forced ? forced : _sampler.Sample(_logits);
         _decodeTicks += Stopwatch.GetTimestamp() - sampleStart;
         if (next == _eos) return End(FinishReason.EndOfSequence);
 
         _sampler.Accept(next);
+        _json?.Accept(next);
         _generated++;
         _unevaluated = next;
         Token = next;
         Text = _stops.Push(_detokenizer.Append(next), out var stopped);
         if (stopped) Finish = FinishReason.StopString;
+        // A closed JSON value can only be followed by the end of sequence: end now rather than spend a step on it.
+        else if (_json is { IsClosed: true }) Finish = FinishReason.EndOfSequence;
         else if (_generated >= _options.MaxTokens) Finish = FinishReason.MaxTokens;
         if (Finish is not null && !stopped) Text += _stops.Push(_detokenizer.Flush(), out _) + _stops.Flush();
         return true;

@@ -7,7 +7,8 @@ namespace Mistral.Interop;
 /// Finds, loads and version-checks the native core. Order: the MISTRAL_NATIVE_LIBRARY environment
 /// variable (a file path), then runtimes/&lt;rid&gt;/native/ next to this assembly and next to the app,
 /// then the assembly's own folder, then the operating system's default search. Every path tried is
-/// kept so a failure can say exactly where we looked. There is one library for every backend: the CUDA
+/// kept so a failure can say exactly where we looked, for which RID, and what to do (Missing). There is one
+/// library per RID for every backend: the CUDA
 /// backend is inside it (host code, PTX kernels, the SIMT emulator) and opens the NVIDIA driver itself
 /// when a model asks for it, so loading the library never needs a GPU (see BackendSelection).
 /// </summary>
@@ -64,41 +65,62 @@ internal static class NativeLibraryLoader
 
     private static void LoadAndCheck()
     {
+        var (handle, from, tried) = Probe(
+            Environment.GetEnvironmentVariable(OverrideVariable), SearchFolders(), RuntimeIds().ToList(), PlatformFileName(), trySystemSearch: true);
+        if (handle == 0) throw Missing(PortableRuntimeId(), PlatformFileName(), tried);
+        CheckAbi(handle, from!);
+        Publish(handle, from!);
+    }
+
+    /// <summary>
+    /// Tries the override path, then runtimes/&lt;rid&gt;/native/ under each folder, then each folder itself, then
+    /// (if asked) the system search path; returns the first handle that loads and, for the error, every path tried
+    /// with why it was not used. Takes its inputs so a test can point it at a folder with no library.
+    /// </summary>
+    internal static (nint Handle, string? From, List<string> Tried) Probe(
+        string? overridePath, IReadOnlyList<string> folders, IReadOnlyList<string> runtimeIds, string fileName, bool trySystemSearch)
+    {
         var tried = new List<string>();
-        nint handle = 0;
-        string? from = null;
-        foreach (var candidate in CandidatePaths())
+        foreach (var candidate in CandidatePaths(overridePath, folders, runtimeIds, fileName))
         {
             if (!File.Exists(candidate))
             {
                 tried.Add($"{candidate} (not found)");
                 continue;
             }
-            if (NativeLibrary.TryLoad(candidate, out handle))
-            {
-                from = candidate;
-                break;
-            }
+            if (NativeLibrary.TryLoad(candidate, out var handle))
+                return (handle, candidate, tried);
             tried.Add($"{candidate} (found but could not be loaded: {DescribeLoadFailure(candidate)})");
         }
-        if (handle == 0)
+        if (trySystemSearch)
         {
-            var platformName = PlatformFileName();
-            if (NativeLibrary.TryLoad(platformName, typeof(NativeLibraryLoader).Assembly, DllImportSearchPath.SafeDirectories, out handle))
-                from = platformName + " (system search path)";
-            else
-                tried.Add($"{platformName} (not on the system search path)");
+            if (NativeLibrary.TryLoad(fileName, typeof(NativeLibraryLoader).Assembly, DllImportSearchPath.SafeDirectories, out var handle))
+                return (handle, fileName + " (system search path)", tried);
+            tried.Add($"{fileName} (not on the system search path)");
         }
-        if (handle == 0)
-        {
-            throw new MistralNativeLibraryException(
-                $"The Mistral.Native core library ({PlatformFileName()}) for {RuntimeInformation.RuntimeIdentifier} could not be loaded. Tried:\n  " +
-                string.Join("\n  ", tried) +
-                "\nInstall the Mistral.Native package for this platform (it ships runtimes/<rid>/native/), build it from source " +
-                "(`dotnet build` runs CMake), or set " + OverrideVariable + " to the library's full path.");
-        }
-        CheckAbi(handle, from!);
-        Publish(handle, from!);
+        return (0, null, tried);
+    }
+
+    /// <summary>The RIDs whose library the Mistral.Native package carries (native/Native.targets packs them).</summary>
+    internal static readonly string[] PackagedRuntimeIds = ["linux-x64", "linux-arm64", "win-x64"];
+
+    /// <summary>
+    /// The failure when no library loaded: the RID, every path looked in, and what to do, which depends on whether
+    /// the package carries this RID (then the app's output lost it) or not (then it must be built from source).
+    /// </summary>
+    internal static MistralNativeLibraryException Missing(string rid, string fileName, IReadOnlyList<string> tried)
+    {
+        var advice = PackagedRuntimeIds.Contains(rid)
+            ? $"The Mistral.Native package carries it; it belongs in the app's output, under runtimes/{rid}/native/ " +
+              $"(beside Mistral.Native.dll after a publish with -r {rid}): build or publish the app again with its " +
+              "PackageReference to Mistral.Native and deploy the whole output folder, or set " + OverrideVariable +
+              " to the library's full path."
+            : $"The Mistral.Native package carries native libraries for {string.Join(", ", PackagedRuntimeIds)} only. " +
+              $"On {rid}, build the native core from source with CMake (see the repository's README) and set " +
+              OverrideVariable + $" to the full path of the {fileName} it builds.";
+        return new MistralNativeLibraryException(
+            $"Mistral.Native has no native library for {rid} that this process could load ({fileName}). Looked in:\n  " +
+            string.Join("\n  ", tried) + "\n" + advice);
     }
 
     private static unsafe void CheckAbi(nint handle, string from)
@@ -117,15 +139,11 @@ internal static class NativeLibraryLoader
         }
     }
 
-    private static IEnumerable<string> CandidatePaths()
+    private static IEnumerable<string> CandidatePaths(string? overridePath, IReadOnlyList<string> folders, IReadOnlyList<string> runtimeIds, string fileName)
     {
-        var fromEnvironment = Environment.GetEnvironmentVariable(OverrideVariable);
-        if (!string.IsNullOrWhiteSpace(fromEnvironment)) yield return fromEnvironment;
-
-        var fileName = PlatformFileName();
-        var folders = SearchFolders();
+        if (!string.IsNullOrWhiteSpace(overridePath)) yield return overridePath;
         foreach (var folder in folders)
-            foreach (var rid in RuntimeIds())
+            foreach (var rid in runtimeIds)
                 yield return Path.Combine(folder, "runtimes", rid, "native", fileName);
         foreach (var folder in folders)
             yield return Path.Combine(folder, fileName);
@@ -144,17 +162,23 @@ internal static class NativeLibraryLoader
         return folders;
     }
 
+    /// <summary>The portable RID (os-arch, the folder names NuGet packages use), then the exact one if it differs.</summary>
     private static IEnumerable<string> RuntimeIds()
     {
-        var arch = RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
-        var os = OperatingSystem.IsWindows() ? "win" : OperatingSystem.IsMacOS() ? "osx" : "linux";
-        var portable = $"{os}-{arch}";
+        var portable = PortableRuntimeId();
         var exact = RuntimeInformation.RuntimeIdentifier;
         yield return portable;
         if (exact != portable) yield return exact;
     }
 
-    private static string PlatformFileName() =>
+    private static string PortableRuntimeId()
+    {
+        var arch = RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
+        var os = OperatingSystem.IsWindows() ? "win" : OperatingSystem.IsMacOS() ? "osx" : "linux";
+        return $"{os}-{arch}";
+    }
+
+    internal static string PlatformFileName() =>
         OperatingSystem.IsWindows() ? "mistral.dll" : OperatingSystem.IsMacOS() ? "libmistral.dylib" : "libmistral.so";
 
     private static string DescribeLoadFailure(string path)

@@ -74,11 +74,11 @@ public class ChatClientTests(MistralBackend backend) : SmallModelFixture(backend
     }
 
     [Test]
-    public async Task Tool_messages_are_refused_with_the_role_named()
+    public async Task A_tool_message_without_a_function_result_is_refused_with_the_position()
     {
         using var client = new MistralChatClient(Model);
-        var ex = await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync([new ChatMessage(ChatRole.Tool, "42")]));
-        Assert.That(ex!.Message, Does.Contain("tool"));
+        var ex = await Assert.ThrowsAsync<ArgumentException>(() => client.GetResponseAsync([new ChatMessage(ChatRole.Tool, "42")]));
+        Assert.That(ex!.Message, Does.Contain("Message 0").And.Contain("FunctionResultContent"));
     }
 
     [Test]

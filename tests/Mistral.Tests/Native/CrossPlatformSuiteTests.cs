@@ -10,8 +10,15 @@ namespace Mistral.Tests.Native;
 /// passes when the script exits 0 and reports no failure. Without the cross tools (Debian packages, which
 /// .ci/run installs) the test says what to install and is ignored, so a developer box without them still runs the rest.
 /// </summary>
+/// <remarks>
+/// Parallelizable, each suite on its own: a script is processes only, in a build folder of its own (nothing of the
+/// test process, no environment variable, no file another suite writes), so it overlaps the other process-bound
+/// suites (memcheck's single-core valgrind runs, the sanitizer build, the fuzz smoke) instead of leaving a core idle
+/// while it links, configures or waits on wine. NUnit never runs it beside an in-process or [NonParallelizable]
+/// fixture (the packaging test, which builds in the same cross build folders, is one).
+/// </remarks>
 [TestFixture]
-[NonParallelizable]
+[Parallelizable(ParallelScope.All)]
 public sealed class CrossPlatformSuiteTests
 {
     private static readonly Regex Totals = new(@"^(\d+) passed, (\d+) failed$", RegexOptions.Multiline);

@@ -7,6 +7,14 @@ internal static class ProcessRunner
 {
     public static string Run(string fileName, string arguments, string workingDirectory, TimeSpan limit, IDictionary<string, string?>? environment = null)
     {
+        var (code, output) = RunAllowingFailure(fileName, arguments, workingDirectory, limit, environment);
+        Assert.That(code, Is.Zero, $"`{fileName} {arguments}` in {workingDirectory} failed:\n{output}");
+        return output;
+    }
+
+    /// <summary>The same, for a command whose failure is the thing tested: its exit code and output.</summary>
+    public static (int Code, string Output) RunAllowingFailure(string fileName, string arguments, string workingDirectory, TimeSpan limit, IDictionary<string, string?>? environment = null)
+    {
         var start = new ProcessStartInfo(fileName, arguments)
         {
             WorkingDirectory = workingDirectory,
@@ -25,6 +33,7 @@ internal static class ProcessRunner
         if (environment is not null)
             foreach (var (key, value) in environment) start.Environment[key] = value;
 
+        var clock = Stopwatch.StartNew();
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {fileName}.");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -33,8 +42,8 @@ internal static class ProcessRunner
             process.Kill(entireProcessTree: true);
             Assert.Fail($"`{fileName} {arguments}` in {workingDirectory} did not finish within {limit.TotalSeconds:F0} s.\n{stdout.Result}\n{stderr.Result}");
         }
-        var output = stdout.Result + stderr.Result;
-        Assert.That(process.ExitCode, Is.Zero, $"`{fileName} {arguments}` in {workingDirectory} failed:\n{output}");
-        return output;
+        // Each step's time in the test's output: what the packaging tests cost CI is read from there.
+        TestContext.Out.WriteLine($"{clock.Elapsed.TotalSeconds,6:F1} s  {fileName} {arguments}");
+        return (process.ExitCode, stdout.Result + stderr.Result);
     }
 }

@@ -10,9 +10,12 @@ namespace Mistral.Tests.Reliability;
 /// says how to run it for hours). A crash, a sanitizer report, a leak, an allocation over 64 MiB or a seed that no
 /// longer loads fails it. Needs clang with libFuzzer (Debian: clang-19 and libclang-rt-19-dev, which .ci/run installs);
 /// without them it reports itself ignored, saying which is missing.
+/// Parallelizable: a build and a single-threaded fuzzer process in artifacts/fuzz alone, so it overlaps the other
+/// process-bound suites; NUnit never runs it beside an in-process fixture.
 /// </summary>
 [TestFixture]
 [Category("Fuzz")]
+[Parallelizable(ParallelScope.Self)]
 public class NativeFuzzSmokeTests
 {
     [Test]
@@ -34,7 +37,9 @@ public class NativeFuzzSmokeTests
             File.Delete(probe);
         }
         var build = Path.Combine(RepoPaths.Root, "artifacts", "fuzz", "native-smoke");
-        var output = ProcessRunner.Run("bash", $"fuzz/native/smoke.sh \"{build}\" 10000", RepoPaths.Root, TimeSpan.FromMinutes(10));
+        // A guard against a hung build or fuzzer, not a speed bound (libFuzzer's -timeout bounds each input): room for
+        // the build and the 10,000 inputs while the other process-bound suites share the cores.
+        var output = ProcessRunner.Run("bash", $"fuzz/native/smoke.sh \"{build}\" 10000", RepoPaths.Root, TimeSpan.FromMinutes(20));
         TestContext.Out.WriteLine(output);
         Assert.That(output, Does.Contain("fuzz smoke: PASS"));
     }
