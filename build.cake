@@ -84,6 +84,12 @@ Task("GpuCheck")
     });
 });
 
+Task("GpuBench")
+    .Description("scripts/gpu-check.sh (no .NET needed; a GPU machine without .NET runs the script itself): build, the gpu_* tests, the " +
+                 "7B/MoE benchmark against the bandwidth and tensor limits (docs/CUDA-PERFORMANCE.md), compute-sanitizer; " +
+                 "writes artifacts/gpu-check. --emulate=true rehearses it on the SIMT emulator (no GPU; no figure is a GPU's).")
+    .Does(() => Run("bash", Argument("emulate", false) ? "scripts/gpu-check.sh --emulate artifacts/gpu-check" : "scripts/gpu-check.sh artifacts/gpu-check"));
+
 Task("NativeAllRids")
     .Description("Configure and build every RID's preset from CMakePresets.json that this host can: on Linux x64 that is linux-x64, linux-arm64 " +
                  "(gcc-aarch64-linux-gnu) and win-x64-mingw (mingw-w64); win-x64 (MSVC) and osx-arm64 need their own runners.")

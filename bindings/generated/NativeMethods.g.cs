@@ -23,7 +23,7 @@ namespace Mistral.Interop;
 /// <summary>The version of the C ABI these bindings were generated from (MST_ABI_VERSION).</summary>
 internal static class MistralAbi
 {
-    internal const uint Version = 6;
+    internal const uint Version = 7;
 }
 
 internal enum mst_status : int
@@ -346,6 +346,10 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(LibraryName, EntryPoint = "mst_decode")]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial mst_status mst_decode(MstContextHandle context, int* tokens, uint n_tokens, int all_logits, float* logits_out, ulong logits_capacity);
+
+    [LibraryImport(LibraryName, EntryPoint = "mst_decode_greedy")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial mst_status mst_decode_greedy(MstContextHandle context, int* tokens, uint n_tokens, int* out_token);
 
     [LibraryImport(LibraryName, EntryPoint = "mst_kernel_matmul")]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]

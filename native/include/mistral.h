@@ -33,8 +33,9 @@ extern "C" {
 #  define MST_API __attribute__((visibility("default")))
 #endif
 
-/* Bumped on any change to a signature, struct layout or enum value below. */
-#define MST_ABI_VERSION 6
+/* Bumped on any change to a signature, struct layout or enum value below, and on a new function the C# layer
+ * calls (7: mst_decode_greedy), so that an older library is refused by the version check, not at its first call. */
+#define MST_ABI_VERSION 7
 
 typedef enum mst_status {
     MST_OK = 0,
@@ -124,7 +125,12 @@ typedef enum mst_struct_id {
 typedef enum mst_backend_kind {
     MST_BACKEND_CPU = 0,  /* the C core, SIMD chosen at run time */
     MST_BACKEND_CUDA = 1  /* NVIDIA GPUs through the driver (libcuda.so.1) and PTX built into this library;
-                           * MISTRAL_CUDA_EMULATE=1 in the environment runs it on the CPU's SIMT emulator */
+                           * MISTRAL_CUDA_EMULATE=1 in the environment runs it on the CPU's SIMT emulator;
+                           * MISTRAL_CUDA_GRAPHS=0 turns off the recorded decode step (a context's first one-token
+                           * mst_decode is recorded as a CUDA graph and replayed by the later ones, with the same
+                           * results; off anyway with MST_CONTEXT_CHECK_LAYERS, and for a mixture of experts whose
+                           * decode the device's MoE step does not take: an n_batch below n_expert_used, or an
+                           * expert type it lacks) */
 } mst_backend_kind;
 
 /* Hyper-parameters of a Mistral-architecture model ("llama" in GGUF). */
@@ -332,6 +338,14 @@ MST_API mst_status mst_context_truncate(mst_context *context, uint32_t n_past);
  * cache's finished steps: see mst_context_set_abort). */
 MST_API mst_status mst_decode(mst_context *context, const int32_t *tokens, uint32_t n_tokens,
                               int32_t all_logits, float *logits_out, uint64_t logits_capacity);
+/* Greedy decoding: mst_decode(context, tokens, n_tokens, 0, ...) that returns, instead of the last token's logits,
+ * the id a greedy sampler picks from them: the largest logit, ties to the lowest id (a NaN never wins, though
+ * non-finite logits fail anyway). The same checks, errors and messages as mst_decode (MST_ERR_NON_FINITE for NaN/Inf
+ * logits, MST_ERR_CANCELLED, MST_ERR_CONTEXT_FULL...), and on failure the cache is left as mst_decode leaves it;
+ * *out_token is written only on success. The CUDA backend picks the id on the device and brings back only it, not
+ * n_vocab floats; the CPU backend scans the logits it computed. */
+MST_API mst_status mst_decode_greedy(mst_context *context, const int32_t *tokens, uint32_t n_tokens,
+                                     int32_t *out_token);
 
 /* ---- kernels (for tests and benchmarks; the same code mst_decode runs) ------------------ */
 /* y[t*rows + r] = sum_c W[r][c] * x[t*cols + c]: W is rows x cols of `type`, rows stored contiguously. */

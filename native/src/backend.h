@@ -25,6 +25,14 @@
 typedef struct mst_model mst_model;
 typedef struct mst_context mst_context;
 typedef struct mst_weight mst_weight;
+typedef struct mst_layer mst_layer;
+
+/* end_greedy's answer (below). */
+typedef struct mst_greedy_answer {
+    int32_t id;         /* the greedy id */
+    int64_t bad;        /* the first non-finite logit's index, or -1 */
+    float bad_value;    /* that logit (NaN, +Inf or -Inf), for the message */
+} mst_greedy_answer;
 
 typedef struct mst_backend {
     const char *name; /* "cpu", "cuda" */
@@ -89,6 +97,16 @@ typedef struct mst_backend {
                         uint32_t g, uint32_t width);
     /* x[i] = 0 for i < n. */
     void (*zero)(mst_context *ctx, float *x, uint64_t n);
+    /* Optional (NULL: forward_moe.c's generic path, the ops above). Layer L's whole MoE feed-forward for n tokens
+     * with the routing kept in backend memory: from ctx->router (the router logits, computed) and ctx->xb (the
+     * normed input) to ctx->xb2, equal to the generic path's result (experts added in ascending id). Returns 0,
+     * having done nothing, for a case it does not take (too many tokens, a weight type it lacks): the caller then
+     * runs the generic path. A token with non-finite router logits adds nothing to xb2 and is remembered for
+     * moe_nonfinite. */
+    int (*moe_ffn)(mst_context *ctx, const mst_layer *L, uint32_t n);
+    /* With moe_ffn: after the pass's last layer, whether a moe_ffn of this pass met non-finite router logits, and
+     * the first such layer and token (the batch's index). A host answer: it waits for the queued work. */
+    int (*moe_nonfinite)(mst_context *ctx, uint32_t *layer, uint32_t *token);
 
     /* ---- logits ---- */
     /* Where the output matmul may write rows * n_vocab logits that end up in host memory `host`: host itself
@@ -103,7 +121,32 @@ typedef struct mst_backend {
      * work queued before it (CUDA: a download). Every pass checks the output layer's input rows (forward.c);
      * MST_CONTEXT_CHECK_LAYERS adds every layer's output. */
     int64_t (*find_nonfinite)(mst_context *ctx, const float *x, uint64_t n);
+    /* Optional (NULL: forward.c calls find_nonfinite). The same check of the output layer's input, queued on the
+     * backend (a device kernel) instead of answered at once: end() brings the answer back with the logits, and
+     * nonfinite_answer() then gives the index or -1. */
+    void (*queue_nonfinite)(mst_context *ctx, const float *x, uint64_t n);
+    int64_t (*nonfinite_answer)(mst_context *ctx);
+
+    /* ---- a decode step as one recorded graph (optional: NULL for none) ----
+     * After begin(): MST_GRAPH_NONE, forward.c queues the pass's ops as usual; MST_GRAPH_REPLAYED, the backend has
+     * queued its recording of the whole pass (begin() had put this step's tokens and position where the recording
+     * reads them), so forward.c queues no op and goes to end(); MST_GRAPH_CAPTURING, forward.c queues the ops, which
+     * the backend records instead of running, then calls graph_end(), which keeps the recording and queues it
+     * (returns 1), or, when the recording could not be made, turns recording off for the context and returns 0:
+     * forward.c then queues the ops again, run as usual. A backend records only passes whose ops never need the
+     * host in between (no MoE routing download, no per-layer check), so the recording is the pass. */
+    int (*graph_begin)(mst_context *ctx, uint32_t n, int all_logits);
+    int (*graph_end)(mst_context *ctx);
+
+    /* ---- greedy decoding (optional: NULL, context.c runs end() and picks the id from the host logits) ----
+     * Ends a pass of one logits row (all_logits = 0) like end(), but brings back only what mst_decode_greedy needs of
+     * the n_vocab logits in buf (logits_buffer's): the greedy id (the largest, ties to the lowest id, a NaN never
+     * replacing the best: TokenSampler.ArgMax's rule, as mst_argmax_logits), the index of the first NaN/Inf (-1:
+     * none) and that value. Returns the pass's status, as end(). */
+    mst_status (*end_greedy)(mst_context *ctx, const float *buf, mst_greedy_answer *out);
 } mst_backend;
+
+enum { MST_GRAPH_NONE = 0, MST_GRAPH_REPLAYED = 1, MST_GRAPH_CAPTURING = 2 };
 
 extern const mst_backend mst_backend_cpu;  /* cpu/backend_cpu.c */
 extern const mst_backend mst_backend_cuda; /* cuda/backend_cuda_ops.c (cuda/off/: a stub that says why, when not built) */

@@ -15,13 +15,14 @@ static uint32_t default_threads(void)
     return n > MAX_THREADS ? MAX_THREADS : n;
 }
 
-/* The host arrays of the MoE routing (the backend's buffers are context_free's). */
+/* The host arrays of the MoE routing and mst_decode_greedy's logits row (the backend's buffers are context_free's). */
 static void free_host_arrays(mst_context *c)
 {
     free(c->chosen);
     free(c->chosen_w);
     free(c->group);
     free(c->group_w);
+    free(c->greedy_logits);
 }
 
 /* Chooses the cache geometry (see "Rolling cache" in mistral.h). A context rolls only when every
@@ -102,6 +103,7 @@ uint64_t mst_context_host_bytes(const mst_context *c)
     if (cfg->n_expert > 0) /* the routing arrays of mst_context_create */
         bytes += 2 * mst_alloc_bound((uint64_t)c->n_batch * cfg->n_expert_used * 4, 0) +
                  2 * mst_alloc_bound((uint64_t)c->n_batch * 4, 0);
+    bytes += mst_alloc_bound((uint64_t)cfg->n_vocab * sizeof(float), 0); /* greedy_logits */
     return bytes;
 }
 
@@ -140,6 +142,14 @@ MST_API mst_status mst_context_create(mst_model *model, const mst_context_params
             return mst_fail(MST_ERR_OUT_OF_MEMORY, "mst_context_create: out of memory for the routing of %u tokens",
                             (unsigned)nb);
         }
+    }
+    /* mst_decode_greedy's logits row, allocated here so that no decode allocates */
+    c->greedy_logits = mst_alloc_array(cfg->n_vocab, sizeof(float));
+    if (!c->greedy_logits) {
+        free_host_arrays(c);
+        free(c);
+        return mst_fail(MST_ERR_OUT_OF_MEMORY, "mst_context_create: out of memory for a logits row of %u floats",
+                        (unsigned)cfg->n_vocab);
     }
     st = c->backend->context_init(c, n_threads);
     if (st != MST_OK) {
@@ -270,21 +280,119 @@ static uint32_t position_after_failure(const mst_context *c, uint32_t start, uin
     return start + done;
 }
 
-/* NaN or Inf in the logits (rows of n_vocab, the first at position pos0) is an error, not a token: a sampler
- * would silently pick token 0 forever. A scan of the row costs nothing next to the pass that made it. */
-static mst_status check_logits(const mst_context *c, const float *logits, uint32_t rows, uint32_t pos0, uint32_t start)
+/* The message of NaN or Inf in the logits: value at index i of the rows that start at position pos0. */
+static mst_status logits_error(const mst_context *c, const char *fn, float bad, int64_t i, uint32_t pos0, uint32_t start)
 {
     const uint32_t n_vocab = c->model->cfg.n_vocab;
-    const int64_t i = mst_find_nonfinite(logits, (uint64_t)rows * n_vocab);
-    if (i < 0)
-        return MST_OK;
-    const float bad = logits[i];
     return mst_fail(MST_ERR_NON_FINITE,
-                    "mst_decode: the logits at position %u are not finite (%s for token %u): the model's weights or norms "
+                    "%s: the logits at position %u are not finite (%s for token %u): the model's weights or norms "
                     "hold NaN/Inf, or its activations overflow (MST_CONTEXT_CHECK_LAYERS names the first layer); the "
                     "context stays at position %u",
-                    pos0 + (uint32_t)(i / n_vocab), bad != bad ? "NaN" : bad > 0 ? "+Inf" : "-Inf",
+                    fn, pos0 + (uint32_t)(i / n_vocab), bad != bad ? "NaN" : bad > 0 ? "+Inf" : "-Inf",
                     (unsigned)(i % n_vocab), start);
+}
+
+/* NaN or Inf in the logits (rows of n_vocab, the first at position pos0) is an error, not a token: a sampler
+ * would silently pick token 0 forever. A scan of the row costs nothing next to the pass that made it. */
+static mst_status check_logits(const mst_context *c, const char *fn, const float *logits, uint32_t rows, uint32_t pos0,
+                               uint32_t start)
+{
+    const int64_t i = mst_find_nonfinite(logits, (uint64_t)rows * c->model->cfg.n_vocab);
+    return i < 0 ? MST_OK : logits_error(c, fn, logits[i], i, pos0, start);
+}
+
+/* One step of mst_decode_greedy (all_logits = 0): the greedy id and the non-finite answer of its last token, from the
+ * backend's end_greedy where it has one (the CUDA backend: no logits download), else from the logits end() left in
+ * the context's host row, by the same rule (mst_argmax_logits). */
+static mst_status greedy_step(mst_context *c, const int32_t *tokens, uint32_t n, mst_greedy_answer *a)
+{
+    const uint32_t n_vocab = c->model->cfg.n_vocab;
+    a->id = 0, a->bad = -1, a->bad_value = 0.0f;
+    if (c->backend->end_greedy)
+        return mst_forward_greedy(c, tokens, n, c->greedy_logits, a);
+    const mst_status st = mst_forward(c, tokens, n, 0, c->greedy_logits);
+    if (st == MST_OK) {
+        a->bad = mst_find_nonfinite(c->greedy_logits, n_vocab);
+        a->bad_value = a->bad >= 0 ? c->greedy_logits[a->bad] : 0.0f;
+        a->id = mst_argmax_logits(c->greedy_logits, n_vocab);
+    }
+    return st;
+}
+
+/* mst_decode (out_token NULL) and mst_decode_greedy (out_token set: all_logits 0, no logits_out): the same checks,
+ * steps and failures, fn naming the entry point in messages. The caller has claimed the context. */
+static mst_status decode(mst_context *context, const char *fn, const int32_t *tokens, uint32_t n_tokens,
+                         int32_t all_logits, float *logits_out, uint64_t logits_capacity, int32_t *out_token)
+{
+    mst_status st = MST_OK;
+    const mst_model *m = context->model;
+    const uint32_t n_vocab = m->cfg.n_vocab;
+    uint64_t need = all_logits == 1 ? (uint64_t)n_tokens * n_vocab : n_vocab;
+    if (!tokens)
+        st = mst_fail(MST_ERR_INVALID_ARGUMENT, "%s: tokens is NULL", fn);
+    else if (n_tokens == 0)
+        st = mst_fail(MST_ERR_INVALID_ARGUMENT, "%s: n_tokens is 0", fn);
+    else if (n_tokens > context->n_batch)
+        st = mst_fail(MST_ERR_INVALID_ARGUMENT, "%s: n_tokens (%u) exceeds the context's n_batch (%u)", fn,
+                      n_tokens, context->n_batch);
+    else if (all_logits != 0 && all_logits != 1)
+        st = mst_fail(MST_ERR_INVALID_ARGUMENT, "%s: all_logits must be 0 or 1, not %d", fn, (int)all_logits);
+    else if (!out_token && !logits_out)
+        st = mst_fail(MST_ERR_INVALID_ARGUMENT, "%s: logits_out is NULL", fn);
+    else if (!out_token && logits_capacity < need)
+        st = mst_fail(MST_ERR_INVALID_ARGUMENT, "%s: logits_capacity is %llu floats, %llu needed", fn,
+                      (unsigned long long)logits_capacity, (unsigned long long)need);
+    for (uint32_t i = 0; st == MST_OK && i < n_tokens; i++) {
+        if (tokens[i] < 0 || (uint32_t)tokens[i] >= n_vocab)
+            st = mst_fail(MST_ERR_INVALID_ARGUMENT, "%s: tokens[%u] = %d is outside the vocabulary [0, %u)", fn, i,
+                          (int)tokens[i], n_vocab);
+    }
+    if (st == MST_OK && (uint64_t)context->n_past + n_tokens > context->max_pos)
+        st = mst_fail(MST_ERR_CONTEXT_FULL, "%s: %u tokens at position %u do not fit in %s = %u", fn, n_tokens,
+                      context->n_past, context->rolling ? "the position limit" : "n_ctx", context->max_pos);
+    if (st == MST_OK && mst_abort_requested(context))
+        st = mst_fail(MST_ERR_CANCELLED, "%s: cancelled before it started (mst_context_set_abort); the context "
+                      "stays at position %u", fn, context->n_past);
+    /* A rolling cache runs the batch in steps of at most max_chunk tokens, so no step overwrites a
+     * key that one of its own queries still sees. The last step writes the last token's logits (or id). */
+    const uint32_t start = context->n_past;
+    int32_t id = 0;
+    for (uint32_t done = 0; st == MST_OK && done < n_tokens;) {
+        uint32_t n = n_tokens - done < context->max_chunk ? n_tokens - done : context->max_chunk;
+        float *out = all_logits ? logits_out + (size_t)done * n_vocab : logits_out;
+        const uint32_t p0 = context->n_past;
+        mst_greedy_answer g = {0, -1, 0.0f};
+        st = out_token ? greedy_step(context, tokens + done, n, &g) : mst_forward(context, tokens + done, n, all_logits, out);
+        /* A failed step may have written some of its cache rows: kv_high counts them as written (so truncate
+         * never promises keys they overwrote), but n_past goes back (position_after_failure). */
+        if ((uint64_t)p0 + n > context->kv_high)
+            context->kv_high = p0 + n;
+        const uint32_t back = position_after_failure(context, start, done, n);
+        if (st == MST_ERR_NON_FINITE || st == MST_ERR_CANCELLED) {
+            mst_fail(st, "%s: %s; the context %s at position %u", fn, context->pass_error,
+                     back == start ? "stays" : "is", back);
+        } else if (st != MST_OK) {
+            mst_fail(st,
+                     "%s: the %s backend failed on tokens %u..%u of %u (positions %u..%u; the context %s "
+                     "at position %u): %s",
+                     fn, context->backend->name, done, done + n - 1, n_tokens, p0, p0 + n - 1,
+                     back == start ? "stays" : "is", back, context->pass_error[0] ? context->pass_error : "no message");
+        } else if (out_token) {
+            st = g.bad < 0 ? MST_OK : logits_error(context, fn, g.bad_value, g.bad, p0 + n - 1, back);
+            id = g.id;
+        } else {
+            st = check_logits(context, fn, out, all_logits ? n : 1, all_logits ? p0 : p0 + n - 1, back);
+        }
+        if (st != MST_OK) {
+            context->n_past = back; /* the call's cache changes undone, as far as a rolling cache allows */
+            break;
+        }
+        context->n_past += n;
+        done += n;
+    }
+    if (st == MST_OK && out_token)
+        *out_token = id;
+    return st;
 }
 
 MST_API mst_status mst_decode(mst_context *context, const int32_t *tokens, uint32_t n_tokens, int32_t all_logits,
@@ -296,66 +404,23 @@ MST_API mst_status mst_decode(mst_context *context, const int32_t *tokens, uint3
     mst_status st = claim(context, "mst_decode");
     if (st != MST_OK)
         return st;
-    const mst_model *m = context->model;
-    const uint32_t n_vocab = m->cfg.n_vocab;
-    uint64_t need = all_logits == 1 ? (uint64_t)n_tokens * n_vocab : n_vocab;
-    if (!tokens)
-        st = mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_decode: tokens is NULL");
-    else if (n_tokens == 0)
-        st = mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_decode: n_tokens is 0");
-    else if (n_tokens > context->n_batch)
-        st = mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_decode: n_tokens (%u) exceeds the context's n_batch (%u)",
-                      n_tokens, context->n_batch);
-    else if (all_logits != 0 && all_logits != 1)
-        st = mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_decode: all_logits must be 0 or 1, not %d", (int)all_logits);
-    else if (!logits_out)
-        st = mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_decode: logits_out is NULL");
-    else if (logits_capacity < need)
-        st = mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_decode: logits_capacity is %llu floats, %llu needed",
-                      (unsigned long long)logits_capacity, (unsigned long long)need);
-    for (uint32_t i = 0; st == MST_OK && i < n_tokens; i++) {
-        if (tokens[i] < 0 || (uint32_t)tokens[i] >= n_vocab)
-            st = mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_decode: tokens[%u] = %d is outside the vocabulary [0, %u)", i,
-                          (int)tokens[i], n_vocab);
-    }
-    if (st == MST_OK && (uint64_t)context->n_past + n_tokens > context->max_pos)
-        st = mst_fail(MST_ERR_CONTEXT_FULL, "mst_decode: %u tokens at position %u do not fit in %s = %u", n_tokens,
-                      context->n_past, context->rolling ? "the position limit" : "n_ctx", context->max_pos);
-    if (st == MST_OK && mst_abort_requested(context))
-        st = mst_fail(MST_ERR_CANCELLED, "mst_decode: cancelled before it started (mst_context_set_abort); the context "
-                      "stays at position %u", context->n_past);
-    /* A rolling cache runs the batch in steps of at most max_chunk tokens, so no step overwrites a
-     * key that one of its own queries still sees. The last step writes the last token's logits. */
-    const uint32_t start = context->n_past;
-    for (uint32_t done = 0; st == MST_OK && done < n_tokens;) {
-        uint32_t n = n_tokens - done < context->max_chunk ? n_tokens - done : context->max_chunk;
-        float *out = all_logits ? logits_out + (size_t)done * n_vocab : logits_out;
-        const uint32_t p0 = context->n_past;
-        st = mst_forward(context, tokens + done, n, all_logits, out);
-        /* A failed step may have written some of its cache rows: kv_high counts them as written (so truncate
-         * never promises keys they overwrote), but n_past goes back (position_after_failure). */
-        if ((uint64_t)p0 + n > context->kv_high)
-            context->kv_high = p0 + n;
-        const uint32_t back = position_after_failure(context, start, done, n);
-        if (st == MST_ERR_NON_FINITE || st == MST_ERR_CANCELLED) {
-            mst_fail(st, "mst_decode: %s; the context %s at position %u", context->pass_error,
-                     back == start ? "stays" : "is", back);
-        } else if (st != MST_OK) {
-            mst_fail(st,
-                     "mst_decode: the %s backend failed on tokens %u..%u of %u (positions %u..%u; the context %s "
-                     "at position %u): %s",
-                     context->backend->name, done, done + n - 1, n_tokens, p0, p0 + n - 1,
-                     back == start ? "stays" : "is", back, context->pass_error[0] ? context->pass_error : "no message");
-        } else {
-            st = check_logits(context, out, all_logits ? n : 1, all_logits ? p0 : p0 + n - 1, back);
-        }
-        if (st != MST_OK) {
-            context->n_past = back; /* the call's cache changes undone, as far as a rolling cache allows */
-            break;
-        }
-        context->n_past += n;
-        done += n;
-    }
+    st = decode(context, "mst_decode", tokens, n_tokens, all_logits, logits_out, logits_capacity, NULL);
+    release(context);
+    return st;
+}
+
+MST_API mst_status mst_decode_greedy(mst_context *context, const int32_t *tokens, uint32_t n_tokens,
+                                     int32_t *out_token)
+{
+    mst_clear_error();
+    if (!context)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_decode_greedy: context is NULL");
+    if (!out_token)
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_decode_greedy: out_token is NULL");
+    mst_status st = claim(context, "mst_decode_greedy");
+    if (st != MST_OK)
+        return st;
+    st = decode(context, "mst_decode_greedy", tokens, n_tokens, 0, NULL, 0, out_token);
     release(context);
     return st;
 }

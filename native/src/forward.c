@@ -64,16 +64,19 @@ static int check_layer(mst_context *ctx, int32_t layer, uint32_t n)
     return 1;
 }
 
-mst_status mst_forward(mst_context *ctx, const int32_t *tokens, uint32_t n, int all_logits, float *logits)
+/* The position the output layer's row `i / n_embd` belongs to, for the non-finite message. */
+static uint32_t out_position(const mst_context *ctx, uint32_t n, int all_logits, int64_t i)
+{
+    return ctx->n_past + (all_logits ? (uint32_t)(i / ctx->model->cfg.n_embd) : n - 1);
+}
+
+/* Queues every op of the pass, from the embedding to the output matmul into `out` (the backend's logits buffer). */
+static void queue_pass(mst_context *ctx, uint32_t n, int all_logits, float *out)
 {
     const mst_backend *b = ctx->backend;
     const mst_model *m = ctx->model;
     const mst_model_config *cfg = &m->cfg;
     const uint64_t n_x = (uint64_t)n * cfg->n_embd;
-
-    ctx->pass_status = MST_OK;
-    ctx->pass_error[0] = '\0';
-    b->begin(ctx, tokens, n);
 
     b->embed(ctx, n, ctx->x); /* x = token_embd rows [n_embd] of the tokens */
     int bad = check_layer(ctx, -1, n);
@@ -114,7 +117,6 @@ mst_status mst_forward(mst_context *ctx, const int32_t *tokens, uint32_t n, int 
     /* every token's logits, or the last token's only */
     const uint32_t rows = all_logits ? n : 1;
     const float *x_out = all_logits ? ctx->x : ctx->x + (size_t)(n - 1) * cfg->n_embd;
-    float *out = b->logits_buffer(ctx, logits, rows);
     if (!bad && !stopped(ctx, cfg->n_layer)) { /* n_layer: "before the output layer" */
         b->rmsnorm(ctx, x_out, m->output_norm, rows, ctx->xb); /* output_norm [n_embd] */
         matmul(ctx, &m->output, ctx->xb, rows, out);            /* Woutput [n_embd -> n_vocab] */
@@ -122,11 +124,53 @@ mst_status mst_forward(mst_context *ctx, const int32_t *tokens, uint32_t n, int 
          * quantization (a NaN becomes an arbitrary int8): its input rows are checked, a few thousand floats next to
          * the n_vocab x n_embd weights it reads. On a GPU the answer arrives with the logits' own wait. */
         const uint64_t n_in = (uint64_t)rows * cfg->n_embd;
+        if (b->queue_nonfinite) { /* answered after end() */
+            b->queue_nonfinite(ctx, ctx->xb, n_in);
+            return;
+        }
         const int64_t i = mst_backend_failed(ctx) ? -1 : b->find_nonfinite(ctx, ctx->xb, n_in);
         if (i >= 0)
             mst_backend_fail(ctx, MST_ERR_NON_FINITE, "the hidden state at position %u is not finite (NaN/Inf reached the output layer)",
-                             ctx->n_past + (all_logits ? (uint32_t)(i / cfg->n_embd) : n - 1));
+                             out_position(ctx, n, all_logits, i));
     }
-    const mst_status st = b->end(ctx, logits, out, rows);
+}
+
+/* One pass; greedy (all_logits = 0 then): ends with end_greedy, bringing back the id instead of the logits. */
+static mst_status forward(mst_context *ctx, const int32_t *tokens, uint32_t n, int all_logits, float *logits,
+                          mst_greedy_answer *greedy)
+{
+    const mst_backend *b = ctx->backend;
+    const uint32_t rows = all_logits ? n : 1;
+
+    ctx->pass_status = MST_OK;
+    ctx->pass_error[0] = '\0';
+    b->begin(ctx, tokens, n);
+    float *out = b->logits_buffer(ctx, logits, rows);
+    /* A backend may replay a recording of the whole step, or record this one (backend.h) */
+    const int graph = b->graph_begin && !mst_backend_failed(ctx) ? b->graph_begin(ctx, n, all_logits) : MST_GRAPH_NONE;
+    if (graph != MST_GRAPH_REPLAYED) {
+        queue_pass(ctx, n, all_logits, out);
+        if (graph == MST_GRAPH_CAPTURING && !b->graph_end(ctx))
+            queue_pass(ctx, n, all_logits, out); /* not recorded after all: the same ops, run as usual */
+    }
+    mst_status st = greedy ? b->end_greedy(ctx, out, greedy) : b->end(ctx, logits, out, rows);
+    if (st == MST_OK) /* a router fault of the backend's MoE op (forward_moe.c) first: the generic path meets it first */
+        mst_moe_check_pass(ctx);
+    if (st == MST_OK && ctx->pass_status == MST_OK && b->nonfinite_answer) {
+        const int64_t i = b->nonfinite_answer(ctx);
+        if (i >= 0)
+            mst_backend_fail(ctx, MST_ERR_NON_FINITE, "the hidden state at position %u is not finite (NaN/Inf reached the output layer)",
+                             out_position(ctx, n, all_logits, i));
+    }
     return st != MST_OK ? st : ctx->pass_status;
+}
+
+mst_status mst_forward(mst_context *ctx, const int32_t *tokens, uint32_t n, int all_logits, float *logits)
+{
+    return forward(ctx, tokens, n, all_logits, logits, NULL);
+}
+
+mst_status mst_forward_greedy(mst_context *ctx, const int32_t *tokens, uint32_t n, float *host, mst_greedy_answer *out)
+{
+    return forward(ctx, tokens, n, 0, host, out);
 }

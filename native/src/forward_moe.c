@@ -7,28 +7,49 @@
  * Grouped by expert: each expert some token chose runs one matmul per weight over exactly the tokens routed to it
  * (gathered into ctx->xg), so prefill multiplies a whole group at once (the GEMM reads the expert once for all
  * its tokens) and decode reads only the n_expert_used chosen experts. The expert slices are repacked at load
- * like dense matrices (weights_repack.c), so they run on the same kernels at the same bandwidth. */
+ * like dense matrices (weights_repack.c), so they run on the same kernels at the same bandwidth.
+ *
+ * A backend may take the whole feed-forward of a small batch itself (backend.h moe_ffn; CUDA does for decode,
+ * cuda/matmul_moe.cu, whose comment sets a MoE layer's bytes against a dense layer's): the routing then stays in
+ * device memory and the host does not wait on it every layer. Its result is the generic path's. */
 #include "forward_moe.h"
 
 #include <string.h>
 
-/* Router matmul and gate: ctx->chosen / ctx->chosen_w filled. 0 when the pass failed (nothing to run). */
-static int route(mst_context *ctx, const mst_layer *L, uint32_t n)
+/* The router matmul: ctx->router = Wrouter xb [n_embd -> n_expert] for the n tokens. */
+static void router_logits(mst_context *ctx, const mst_layer *L, uint32_t n)
+{
+    const mst_weight *router = &L->router;
+    ctx->backend->matmul(ctx, &router, &ctx->router, 1, ctx->xb, n);
+}
+
+static void fail_nonfinite_router(mst_context *ctx, uint32_t layer, uint32_t t)
+{
+    mst_backend_fail(ctx, MST_ERR_NON_FINITE, "layer %u produced non-finite router logits at position %u", layer,
+                     ctx->n_past + t);
+}
+
+/* The gate on the router logits: ctx->chosen / ctx->chosen_w filled. 0 when the pass failed (nothing to run). */
+static int gate(mst_context *ctx, const mst_layer *L, uint32_t n)
 {
     const mst_backend *b = ctx->backend;
     const uint32_t k = ctx->model->cfg.n_expert_used;
-    const mst_weight *router = &L->router;
-    b->matmul(ctx, &router, &ctx->router, 1, ctx->xb, n);          /* router [n_embd -> n_expert] */
     b->moe_gate(ctx, ctx->router, n, ctx->chosen, ctx->chosen_w); /* k experts per token and weights (host) */
     if (mst_backend_failed(ctx))
         return 0; /* chosen was not written: the pass is lost anyway */
     for (uint32_t t = 0; t < n; t++)
         if (ctx->chosen[(size_t)t * k] < 0) { /* backend.h: a NaN/Inf among the token's router logits */
-            mst_backend_fail(ctx, MST_ERR_NON_FINITE, "layer %u produced non-finite router logits at position %u",
-                             (unsigned)(L - ctx->model->layers), ctx->n_past + t);
+            fail_nonfinite_router(ctx, (uint32_t)(L - ctx->model->layers), t);
             return 0;
         }
     return 1;
+}
+
+/* Router matmul and gate. 0 when the pass failed. */
+static int route(mst_context *ctx, const mst_layer *L, uint32_t n)
+{
+    router_logits(ctx, L, n);
+    return gate(ctx, L, n);
 }
 
 /* Expert e over g tokens whose inputs are the g rows at x: ctx->xb2[group[j]] += group_w[j] * its output. */
@@ -47,12 +68,36 @@ static void run_expert(mst_context *ctx, const mst_layer *L, uint32_t e, const f
     b->scatter_add(ctx, ctx->xb2, ctx->xg, ctx->group, ctx->group_w, g, n_embd);
 }
 
+/* The backend's own MoE feed-forward (backend.h moe_ffn: the routing never leaves the device), when it takes this
+ * case. Its non-finite router check is answered after the pass (mst_moe_check_pass), so nothing waits mid-pass and
+ * a decode step can be one recorded graph; under MST_CONTEXT_CHECK_LAYERS, which waits after every layer anyway,
+ * it is asked after each layer, so the router's fault is named before the layer check can name its NaN. */
+static int backend_moe_ffn(mst_context *ctx, const mst_layer *L, uint32_t n)
+{
+    const mst_backend *b = ctx->backend;
+    if (!b->moe_ffn || !b->moe_nonfinite || !b->moe_ffn(ctx, L, n))
+        return 0;
+    uint32_t bad_layer, bad_t;
+    if ((ctx->flags & MST_CONTEXT_CHECK_LAYERS) && !mst_backend_failed(ctx) && b->moe_nonfinite(ctx, &bad_layer, &bad_t))
+        fail_nonfinite_router(ctx, bad_layer, bad_t);
+    return 1;
+}
+
+void mst_moe_check_pass(mst_context *ctx)
+{
+    const mst_backend *b = ctx->backend;
+    uint32_t bad_layer, bad_t;
+    if (b->moe_nonfinite && !mst_backend_failed(ctx) && b->moe_nonfinite(ctx, &bad_layer, &bad_t))
+        fail_nonfinite_router(ctx, bad_layer, bad_t);
+}
+
 void mst_moe_ffn(mst_context *ctx, const mst_layer *L, uint32_t n)
 {
     const mst_backend *b = ctx->backend;
     const mst_model_config *cfg = &ctx->model->cfg;
     const uint32_t k = cfg->n_expert_used;
-    if (!route(ctx, L, n))
+    router_logits(ctx, L, n);
+    if (backend_moe_ffn(ctx, L, n) || !gate(ctx, L, n))
         return;
     b->zero(ctx, ctx->xb2, (uint64_t)n * cfg->n_embd);
     /* Experts in ascending order, so every token's sum is added up in the order of its expert ids. */

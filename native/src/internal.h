@@ -157,6 +157,9 @@ struct mst_context {
     float *chosen_w;    /* [n_batch][n_expert_used] their weights (host) */
     int32_t *group;     /* [n_batch] tokens routed to the expert being run (host) */
     float *group_w;     /* [n_batch] their weights for that expert (host) */
+    /* mst_decode_greedy's host logits row [n_vocab] (context.c): where a backend whose logits_buffer is the host's
+     * (the CPU) writes them, or end() copies them when the backend has no end_greedy */
+    float *greedy_logits;
 };
 
 /* context.c: checks params as mst_context_create does and sets c's geometry from them and the model (model, n_ctx,
@@ -204,5 +207,22 @@ static inline int mst_abort_requested(const mst_context *ctx)
  * MST_ERR_CANCELLED once the abort flag is seen (between layers, or by the backend inside an op). */
 mst_status mst_forward(mst_context *ctx, const int32_t *tokens, uint32_t n_tokens, int all_logits,
                        float *logits);
+/* mst_forward with all_logits = 0 that ends with the backend's end_greedy (it must have one): the last token's greedy
+ * id and non-finite answer into *out instead of logits. host: n_vocab floats of host memory for a backend whose
+ * logits_buffer is the host's. */
+mst_status mst_forward_greedy(mst_context *ctx, const int32_t *tokens, uint32_t n_tokens, float *host,
+                              mst_greedy_answer *out);
+
+/* The id a greedy sampler picks from x[0..n) (n > 0): TokenSampler.ArgMax's rule in C# and argmax.cu's on the device.
+ * Scans in order and takes only a strictly greater value, so ties keep the lowest id and a NaN never replaces the
+ * best (every comparison with it is false; a NaN at 0 is never replaced). */
+static inline int32_t mst_argmax_logits(const float *x, uint32_t n)
+{
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < n; i++)
+        if (x[i] > x[best])
+            best = i;
+    return (int32_t)best;
+}
 
 #endif

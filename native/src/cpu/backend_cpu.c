@@ -437,6 +437,21 @@ static mst_status cpu_end(mst_context *ctx, float *host, const float *buf, uint3
     return ctx->pass_status;
 }
 
+/* The logits are already in host memory (logits_buffer is the host's): the greedy id and the check are one scan each
+ * of the row, by the rule every greedy pick follows (mst_argmax_logits). */
+static mst_status cpu_end_greedy(mst_context *ctx, const float *buf, mst_greedy_answer *out)
+{
+    const mst_status st = cpu_end(ctx, NULL, buf, 1);
+    const uint32_t n_vocab = ctx->model->cfg.n_vocab;
+    out->id = 0, out->bad = -1, out->bad_value = 0.0f;
+    if (st == MST_OK) {
+        out->bad = mst_find_nonfinite(buf, n_vocab);
+        out->bad_value = out->bad >= 0 ? buf[out->bad] : 0.0f;
+        out->id = mst_argmax_logits(buf, n_vocab);
+    }
+    return st;
+}
+
 static int64_t cpu_find_nonfinite(mst_context *ctx, const float *x, uint64_t n)
 {
     (void)ctx;
@@ -605,5 +620,6 @@ const mst_backend mst_backend_cpu = {
     .zero = cpu_zero,
     .logits_buffer = cpu_logits_buffer,
     .end = cpu_end,
+    .end_greedy = cpu_end_greedy,
     .find_nonfinite = cpu_find_nonfinite,
 };

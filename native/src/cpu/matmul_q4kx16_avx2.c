@@ -159,55 +159,60 @@ MST_AI void end_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, q
 #if defined(MST_X16_AVXVNNI)
 MST_AVX2_X16_FROM_PASSES(mst_matmul_qa_q4_kx16, q4k_state, head_q4k, pass_q4k, end_q4k, UNIT, 256, 8, 256, MST_QK_K, 4)
 #else
-/* Plain AVX2's prefill unit: the head and end of decode's split, and between them the passes with both halves
- * at once, so each activation broadcast feeds two pmaddubsw (one per half) instead of one. The plain AVX2 build
- * runs mostly on cores that move at most two vector loads a cycle into the vector unit (Zen 2/3), where the
- * loads bound this kernel: decode's order (one half at a time, 16 sums for 4 tokens held across the passes)
- * takes a broadcast per pmaddubsw and spilled the sums on every pass. Here a pass holds 8 decoded chunks, 2
- * scales and a token's 2 partial sums; the 8 running sums are loaded and stored once per 8 pmaddubsw. LLVM's
- * machine model of Zen 3 (llvm-mca) puts a unit at about 3/4 of the cycles of decode's order; an AVX-512 core
- * held to AVX2, with three load ports, runs both at the same speed (benchmarks/RESULTS.md). The AVX-VNNI build
- * keeps decode's order, which its vpdpbusd chains run faster. Per lane the integer sum is the same exact int32, gathered in another order
- * (both nibbles into st.is, st.is2 left zero), and the float operations are the head's and the end's, so a
- * batch row equals the token alone (decode) bit for bit. */
+/* Plain AVX2's prefill unit: the head and end of decode's split, and between them, one half (8 rows) at a
+ * time, each sub-block pair's 8 chunks decoded once (low nibbles: sub-block 2pr, high: 2pr+1) and met by every
+ * token's broadcasts; each token keeps an int16 sum per sub-block over its 32 columns (at most 8·3840 = 30720,
+ * exact), scaled by one pmaddwd against (sc, sc) per sub-block into the token's running int32. Live: 3 decoded
+ * registers, 8 int16 sums, 4 running sums. Two kinds of empty asm keep GCC to that: on each token's activation
+ * pointer once per half (or GCC merges both halves' loads and hoists their 128 addresses, spilled), and on each
+ * sum as it stands (or GCC reassociates the adds into trees whose products spill). llvm-mca per half unit:
+ * Zen 3 445 -> 327 cycles; measured on a Sapphire Rapids core held to AVX2, 1.14x the order it replaces (both
+ * halves sharing each broadcast). The AVX-VNNI build keeps decode's order, which its vpdpbusd chains run
+ * faster. Per lane the integer sum is the same exact int32, gathered in another order (both nibbles into
+ * st.is, st.is2 left zero), and the float operations are the head's and the end's, so a batch row equals the
+ * token alone (decode) bit for bit. */
 MST_AI void prefill_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, mst_acc16 *acc, const int NT)
 {
     const uint32_t cols = x->cols;
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     q4k_state st;
     head_q4k(p, x, t, b, &st, acc, NT);
-    _Pragma("GCC unroll 8") for (int q = 0; q < 8; q++) {
-        const int pr = q / 2, half = q % 2;
-        for (int nib = 0; nib < 2; nib++) {
-            const int sb = 2 * pr + nib;
-            __m256i v[2][4], sc[2];
-            for (int h = 0; h < 2; h++) {
-                for (int i = 0; i < 4; i++) {
-                    const __m256i c = chunk(p, 4 + 4 * q + i, h);
-                    v[h][i] = _mm256_and_si256(nib ? _mm256_srli_epi16(c, 4) : c, m4);
+    for (int h = 0; h < 2; h++) {
+        __m256i is[MST_X16_NT_MAX];
+        const int8_t *xb[MST_X16_NT_MAX];
+        for (int u = 0; u < NT; u++) {
+            is[u] = _mm256_setzero_si256();
+            xb[u] = x->qs + (t + u) * cols + (size_t)b * MST_QK_K;
+            __asm__ volatile("" : "+r"(xb[u]));
+        }
+#pragma GCC unroll 4
+        for (int pr = 0; pr < 4; pr++) {
+            __m256i slo[MST_X16_NT_MAX], shi[MST_X16_NT_MAX];
+#pragma GCC unroll 8
+            for (int k = 0; k < 8; k++) {
+                const int half = k / 4, i = k % 4;
+                const __m256i c = chunk(p, 4 + 4 * (2 * pr + half) + i, h);
+                const __m256i lo = _mm256_and_si256(c, m4), hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), m4);
+#pragma GCC unroll 4
+                for (int u = 0; u < NT; u++) {
+                    const int8_t *xq = xb[u] + 64 * pr + 16 * half + 4 * i;
+                    const __m256i ml = _mm256_maddubs_epi16(lo, mst_bcast32(xq));
+                    const __m256i mh = _mm256_maddubs_epi16(hi, mst_bcast32(xq + 32));
+                    slo[u] = k ? _mm256_add_epi16(slo[u], ml) : ml;
+                    shi[u] = k ? _mm256_add_epi16(shi[u], mh) : mh;
+                    __asm__("" : "+x"(slo[u]), "+x"(shi[u]));
                 }
-                sc[h] = _mm256_shuffle_epi8(st.sc[h][sb / 4], pick_both(sb % 4));
             }
+            const __m256i sc_lo = _mm256_shuffle_epi8(st.sc[h][(2 * pr) / 4], pick_both((2 * pr) % 4));
+            const __m256i sc_hi = _mm256_shuffle_epi8(st.sc[h][(2 * pr + 1) / 4], pick_both((2 * pr + 1) % 4));
             for (int u = 0; u < NT; u++) {
-                const int8_t *xq = x->qs + (t + u) * cols + (size_t)b * MST_QK_K + 64 * pr + 32 * nib + 16 * half;
-                __m256i s[2];
-                for (int i = 0; i < 4; i++) {
-                    const __m256i xb = mst_bcast32(xq + 4 * i);
-                    for (int h = 0; h < 2; h++) {
-                        const __m256i m = _mm256_maddubs_epi16(v[h][i], xb);
-                        s[h] = i ? _mm256_add_epi16(s[h], m) : m;
-                    }
-                    /* The empty asm statements pin values where they stand. Here: a chain, not a tree whose
-                     * products all stay live (GCC scheduled all 8 pmaddubsw first and spilled them). */
-                    __asm__("" : "+x"(s[0]), "+x"(s[1]));
-                }
-                for (int h = 0; h < 2; h++)
-                    st.is[u][h] = _mm256_add_epi32(st.is[u][h], _mm256_madd_epi16(s[h], sc[h]));
-                /* Each running sum as it stands: GCC otherwise reassociates a sum's 16 adds across the unrolled
-                 * passes into a tree, whose partial sums spill to the stack. */
-                __asm__("" : "+x"(st.is[u][0]), "+x"(st.is[u][1]));
+                is[u] = _mm256_add_epi32(is[u], _mm256_add_epi32(_mm256_madd_epi16(slo[u], sc_lo),
+                                                                 _mm256_madd_epi16(shi[u], sc_hi)));
+                __asm__("" : "+x"(is[u]));
             }
         }
+        for (int u = 0; u < NT; u++)
+            st.is[u][h] = is[u];
     }
     end_q4k(p, x, t, b, &st, acc, NT);
 }

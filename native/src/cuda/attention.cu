@@ -57,8 +57,16 @@ MST_DEVICE uint32_t mst_attn_first_key(uint32_t p, uint32_t window)
 MST_KERNEL void mst_k_attn(const float *q, const uint16_t *k_cache, const uint16_t *v_cache, float *out, float *part,
                            uint32_t n_tokens, uint32_t q_pos0, uint32_t n_kv, uint32_t n_head, uint32_t n_head_kv,
                            uint32_t head_dim, uint32_t window, uint32_t kv_slots, uint32_t rows_per_warp,
-                           uint32_t n_chunks, uint32_t chunk_keys, float q_scale)
+                           uint32_t n_chunks, uint32_t chunk_keys, float q_scale, const uint32_t *pos_dev)
 {
+    /* pos_dev (may be NULL): a position in device memory that q_pos0 and n_kv are relative to, so that a recorded
+     * decode step (a CUDA graph) keeps its arguments as the position moves; the grid then does not depend on the
+     * position either: n_chunks comes from a bound on the keys, chunk_keys (0) is sized here for the keys there
+     * are, and chunks past them are empty (m = -inf, l = 0: the combine skips them). */
+    if (pos_dev) {
+        q_pos0 += *pos_dev;
+        n_kv += *pos_dev;
+    }
     /* dynamic shared memory, in this order: q_s [rows_blk * head_dim] floats, p_s [rows_blk * BK] floats,
      * k_s [BK * (hp + 1)] words, v_s [BK * hp] words */
     MST_SHARED_DYN(float, smf);
@@ -90,6 +98,10 @@ MST_KERNEL void mst_k_attn(const float *q, const uint16_t *k_cache, const uint16
     const uint32_t key_hi = p_last + 1 < n_kv ? p_last + 1 : n_kv;
     uint32_t k_begin = key_lo, k_end = key_hi;
     if (n_chunks > 1) {
+        if (chunk_keys == 0) { /* as the host sizes them below, from this block's key range */
+            chunk_keys = (key_hi - key_lo + n_chunks - 1) / n_chunks;
+            chunk_keys = (chunk_keys + MST_ATTN_BK - 1) / MST_ATTN_BK * MST_ATTN_BK;
+        }
         const uint64_t b = (uint64_t)key_lo + (uint64_t)chunk * chunk_keys, e = b + chunk_keys;
         k_begin = b < key_hi ? (uint32_t)b : key_hi;
         k_end = e < key_hi ? (uint32_t)e : key_hi;
@@ -244,6 +256,8 @@ MST_KERNEL void mst_k_attn_combine(const float *part, float *out, uint32_t head_
 MST_REGISTER_KERNEL(mst_k_attn_combine);
 
 #if MST_HOST_CODE
+#include <stdlib.h>
+
 #include "kernels.h"
 
 extern "C" mst_status mst_fail(mst_status status, const char *fmt, ...);
@@ -272,6 +286,14 @@ extern "C" uint64_t mst_cuda_attention_scratch_bytes(uint32_t n_tokens, uint32_t
     if (chunks < 2)
         return 0;
     return tokens * n_head * chunks * ((uint64_t)head_dim + 2) * sizeof(float);
+}
+
+/* MISTRAL_CUDA_MMA=0 in the environment: prefill stays on the float kernel (to compare, or to rule the tensor-core
+ * path out). Read at each call, which costs nothing beside a launch, so a test can take both paths. */
+static int attn_mma_enabled(void)
+{
+    const char *v = getenv("MISTRAL_CUDA_MMA");
+    return !(v && v[0] == '0' && v[1] == 0);
 }
 
 extern "C" mst_status mst_cuda_attention(mst_dev *d, const mst_cuda_attn_args *a)
@@ -305,9 +327,17 @@ extern "C" mst_status mst_cuda_attention(mst_dev *d, const mst_cuda_attn_args *a
         return mst_fail(MST_ERR_UNSUPPORTED, "mst_cuda_attention: %u tokens x %u heads is too many", a->n_tokens,
                         a->n_head);
 
+    /* prefill (more rows than one tile, so the keys are never split) on tensor cores (attention_mma.cu) where
+     * that kernel has the head size (and aligned caches); MISTRAL_CUDA_MMA=0 keeps this file's float kernel */
+    if (tiles > 1 && mst_cuda_attention_mma_supports(a) && attn_mma_enabled())
+        return mst_cuda_attention_mma(d, a);
+
     /* split the keys over blocks when one tile holds every row (decode) and the keys are many */
     uint32_t n_chunks = 1, chunk_keys = 0;
-    if (tiles == 1 && a->scratch) {
+    if (tiles == 1 && a->scratch && a->pos) {
+        /* positions on the device: chunks from the bound, their size in the kernel */
+        n_chunks = attn_chunks_for(a->max_keys);
+    } else if (tiles == 1 && a->scratch) {
         const uint32_t p_first = a->q_pos0, p_last = a->q_pos0 + a->n_tokens - 1;
         const uint32_t lo = a->window && p_first + 1 > a->window ? p_first + 1 - a->window : 0;
         const uint32_t hi = p_last + 1; /* <= n_kv, checked above */
@@ -324,11 +354,11 @@ extern "C" mst_status mst_cuda_attention(mst_dev *d, const mst_cuda_attn_args *a
                                        sizeof(uint32_t) * (MST_ATTN_BK * (hp + 1) + MST_ATTN_BK * hp));
     float q_scale = (float)(1.4426950408889634 / __builtin_sqrt((double)hd));
 
-    mst_dptr q = a->q, kc = a->k_cache, vc = a->v_cache, out = a->out, part = a->scratch;
+    mst_dptr q = a->q, kc = a->k_cache, vc = a->v_cache, out = a->out, part = a->scratch, pos = a->pos;
     uint32_t n_tokens = a->n_tokens, q_pos0 = a->q_pos0, n_kv = a->n_kv, n_head = a->n_head,
              n_head_kv = a->n_head_kv, window = a->window, kv_slots = a->kv_slots;
     void *args[] = {&q,      &kc,        &vc,     &out,      &part, &n_tokens, &q_pos0,     &n_kv,   &n_head,
-                    &n_head_kv, &hd, &window, &kv_slots, &R,    &n_chunks, &chunk_keys, &q_scale};
+                    &n_head_kv, &hd, &window, &kv_slots, &R,    &n_chunks, &chunk_keys, &q_scale, &pos};
     mst_status st = mst_dev_launch(d, &mst_kernel_mst_k_attn, mst_dim3{(uint32_t)tiles, a->n_head_kv, n_chunks},
                                    mst_dim3{warps * MST_WARP, 1, 1}, shared, args);
     if (st != MST_OK || n_chunks == 1)

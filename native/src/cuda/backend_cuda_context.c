@@ -16,7 +16,9 @@ static void free_cuda_ctx(cuda_ctx *s)
 {
     if (!s)
         return;
+    mst_dev_graph_free(s->dev, s->graph);
     mst_cuda_list_free(s->dev, &s->allocs);
+    free(s->step_host);
     free(s->rows_host);
     free(s->check_host);
     free(s->row_w_host);
@@ -56,7 +58,7 @@ void mst_cuda_context_sizes(const mst_context *ctx, uint64_t size[CUDA_N_BUF])
     size[ROUTER] = moe ? nb * cfg->n_expert * sizeof(float) : 0;
     size[XG] = moe ? nb * cfg->n_embd * sizeof(float) : 0;
     size[LOGITS] = nb * cfg->n_vocab * sizeof(float);
-    size[TOKENS] = nb * sizeof(int32_t);
+    size[TOKENS] = (CUDA_STEP_WORDS + nb) * sizeof(int32_t); /* the step's words, then the tokens */
     size[ROWS] = moe ? nb * sizeof(int32_t) : 0;
     size[ROW_W] = moe ? nb * sizeof(float) : 0;
     size[CHOSEN] = moe ? nb * cfg->n_expert_used * sizeof(int32_t) : 0;
@@ -71,7 +73,7 @@ uint64_t mst_cuda_context_host_bytes(const mst_context *ctx)
      * of device allocations */
     const uint64_t nb = ctx->n_batch;
     uint64_t bytes = mst_alloc_bound(sizeof(cuda_ctx), 0) + mst_alloc_bound((uint64_t)CUDA_CHECK_CHUNK * sizeof(float), 0) +
-                     mst_cuda_list_bytes(CUDA_N_BUF);
+                     mst_alloc_bound((CUDA_STEP_WORDS + nb) * sizeof(int32_t), 0) + mst_cuda_list_bytes(CUDA_N_BUF);
     if (ctx->model->cfg.n_expert > 0)
         bytes += mst_alloc_bound(nb * sizeof(int32_t), 0) + mst_alloc_bound(nb * sizeof(float), 0);
     return bytes;
@@ -117,7 +119,8 @@ mst_status mst_cuda_context_init(mst_context *ctx, uint32_t n_threads)
         return mst_fail(MST_ERR_OUT_OF_MEMORY, "out of host memory for the CUDA context state");
     s->dev = cm->dev;
     s->check_host = mst_alloc_array(CUDA_CHECK_CHUNK, sizeof(float));
-    if (!s->check_host) {
+    s->step_host = mst_alloc_array(CUDA_STEP_WORDS + nb, sizeof(int32_t));
+    if (!s->check_host || !s->step_host) {
         free_cuda_ctx(s);
         return mst_fail(MST_ERR_OUT_OF_MEMORY, "out of host memory for the CUDA context state");
     }
@@ -143,7 +146,8 @@ mst_status mst_cuda_context_init(mst_context *ctx, uint32_t n_threads)
         free_cuda_ctx(s);
         return st;
     }
-    s->k_cache = p[KC], s->v_cache = p[VC], s->logits = p[LOGITS], s->tokens = p[TOKENS];
+    s->k_cache = p[KC], s->v_cache = p[VC], s->logits = p[LOGITS];
+    s->step = p[TOKENS], s->tokens = p[TOKENS] + CUDA_STEP_WORDS * sizeof(int32_t);
     s->rows = p[ROWS], s->row_w = p[ROW_W], s->chosen = p[CHOSEN], s->chosen_w = p[CHOSEN_W];
     s->mm_scratch = p[MM], s->attn_scratch = p[ATTN];
     ctx->x = ptr_of(p[X]), ctx->xb = ptr_of(p[XB]), ctx->xb2 = ptr_of(p[XB2]);

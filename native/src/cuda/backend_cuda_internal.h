@@ -3,8 +3,9 @@
  * The backend: backend.h on a CUDA device (device.h: the NVIDIA driver, or the SIMT emulator): the weights
  * uploaded once at model creation (backend_cuda_model.c), the KV cache (f16) and every scratch buffer of a
  * context in device memory (backend_cuda_context.c), each op one or a few kernel launches (kernels.h) queued on
- * the device's stream (backend_cuda_ops.c). The host waits only where a result must come back: the MoE routing
- * (moe_gate) and the logits (end).
+ * the device's stream (backend_cuda_ops.c). The host waits only where a result must come back: the generic
+ * MoE path's routing (moe_gate) and the logits (end). A decode step is recorded once as a graph and replayed
+ * (backend_cuda_graph.c).
  *
  * Device addresses stand in for the host pointers of mst_model and mst_context (mst_weight.data, the norm
  * pointers, ctx->x ...): forward.c computes offsets from them and hands them back here, never dereferencing
@@ -71,12 +72,22 @@ uint64_t mst_cuda_model_host_bytes(uint32_t n_allocs);
 
 /* ---- the context: KV cache and scratch on the device (backend_cuda_context.c) ---- */
 
+/* The step buffer's words before the tokens (cuda_ctx.step). */
+enum { CUDA_STEP_POS = 0, CUDA_STEP_BAD = 1, CUDA_STEP_ARGMAX = 2, CUDA_STEP_MOE = 4, CUDA_STEP_WORDS = 8 };
+
 typedef struct cuda_ctx {
     mst_dev *dev; /* the model's */
     alloc_list allocs;
     mst_dptr k_cache, v_cache; /* f16 [n_layer][kv_slots][kv_dim] */
     mst_dptr logits;           /* [n_batch][n_vocab] floats */
-    mst_dptr tokens;           /* [n_batch] int32 */
+    /* step: int32 [CUDA_STEP_WORDS + n_batch], the pass's values that kernels read from device memory so that a
+     * recorded decode step (a CUDA graph) keeps its arguments: [CUDA_STEP_POS] the position n_past,
+     * [CUDA_STEP_BAD] the output layer input's non-finite answer (nonfinite.cu), [CUDA_STEP_ARGMAX] 2 words
+     * (argmax.cu), [CUDA_STEP_MOE] the device MoE op's non-finite router flag (moe_gate.cu, cuda_moe_ffn), then
+     * the tokens (CUDA_STEP_WORDS keeps them 16-byte aligned). begin() uploads the step's words and the tokens in
+     * one go, and end() brings the words back with the logits, so neither answer costs a wait of its own. */
+    mst_dptr step;
+    mst_dptr tokens;           /* = step + CUDA_STEP_WORDS words: [n_batch] int32 */
     mst_dptr rows, row_w;      /* [n_batch] int32 / float: a gather's or scatter's rows and weights */
     mst_dptr chosen, chosen_w; /* [n_batch][n_expert_used] int32 / float (moe_gate) */
     mst_dptr mm_scratch;       /* mst_cuda_matmul_scratch_bytes(widest input, n_batch) */
@@ -86,7 +97,24 @@ typedef struct cuda_ctx {
     float *row_w_host;
     uint32_t rows_n, row_w_n; /* entries valid; 0: none */
     float *check_host;        /* [CUDA_CHECK_CHUNK] host buffer of find_nonfinite's downloads */
+    int32_t *step_host;       /* [CUDA_STEP_WORDS + n_batch]: what begin() uploads */
+    int32_t answers[CUDA_STEP_WORDS]; /* the step's words as end() downloaded them */
+    int nonfinite_queued;     /* queue_nonfinite ran this pass: end() brings back its answer */
+    /* the device MoE op (cuda_moe_ffn) ran in this pass, so the flag at CUDA_STEP_MOE is this pass's; graph_moe_ran:
+     * the recording holds it, so a replay sets moe_ran */
+    int moe_ran, graph_moe_ran;
+    /* the recorded decode step (backend_cuda_graph.c): graph once recorded; graphs_off once known unusable for
+     * this context (the reason in graphs_off_why, for diagnostics) */
+    mst_dev_graph *graph;
+    int graphs_off;
+    const char *graphs_off_why;
 } cuda_ctx;
+
+
+
+/* Whether cuda_moe_ffn takes a pass of n tokens (every MoE layer's expert types and the context's buffers; a
+ * pass takes it in all its layers or in none): the graph recorder asks it for n = 1. */
+int mst_cuda_moe_ffn_takes(mst_context *ctx, uint32_t n);
 
 /* Floats find_nonfinite downloads at a time (a decode's hidden state is one chunk). */
 #define CUDA_CHECK_CHUNK (1u << 16)
@@ -100,6 +128,14 @@ static inline mst_dev *cdev(mst_context *ctx)
 {
     return cstate(ctx)->dev;
 }
+
+/* ---- the decode step as one graph (backend_cuda_graph.c): backend.h's graph_begin / graph_end ----
+ * Off for the context (every pass then runs op by op, with the same results) under MISTRAL_CUDA_GRAPHS=0, on a
+ * driver without graphs, for a mixture of experts whose decode the device MoE op does not take (the generic path's
+ * routing comes back to the host mid-pass), with MST_CONTEXT_CHECK_LAYERS (a download per layer), and after a
+ * recording failed. */
+int mst_cuda_graph_begin(mst_context *ctx, uint32_t n, int all_logits);
+int mst_cuda_graph_end(mst_context *ctx);
 
 mst_status mst_cuda_context_init(mst_context *ctx, uint32_t n_threads);
 void mst_cuda_context_free(mst_context *ctx);

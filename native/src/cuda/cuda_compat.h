@@ -9,7 +9,8 @@
  *                 emulator's entry from the kernel's signature.
  *
  * Shared memory is declared with MST_SHARED / MST_SHARED_DYN and touched only as name[index]: in the host
- * pass name is an accessor that checks the index and records every access for the race check. */
+ * pass name is an accessor that checks the index and records every access for the race check. &name[index]
+ * is for ldmatrix and cp.async only (mst_ldmatrix_*, mst_cp_async_*), which check and record it themselves. */
 #ifndef MST_CUDA_COMPAT_H
 #define MST_CUDA_COMPAT_H
 
@@ -51,6 +52,9 @@
 extern __shared__ __attribute__((aligned(16))) unsigned char mst_dyn_smem_[];
 #define MST_SHARED(type, name, count) __shared__ type name[(count)]
 #define MST_SHARED_DYN(type, name) type *name = reinterpret_cast<type *>(mst_dyn_smem_)
+/* A static shared array whose start is aligned to `align` bytes (16 for ldmatrix rows and cp.async 16-byte
+ * destinations: a plain MST_SHARED array is only as aligned as its element type on the device). */
+#define MST_SHARED_ALIGNED(type, name, count, align) __shared__ __attribute__((aligned(align))) type name[(count)]
 
 #define MST_FULL_MASK 0xffffffffu
 
@@ -148,6 +152,15 @@ MST_DEVICE void mst_mma_m16n8k16_f16_f32(float d[4], const uint32_t a[4], const 
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]),
                    "f"(c[2]), "f"(c[3]));
 }
+/* bf16: the f16 fragment layout above with bf16 elements (mma.m16n8k16 .bf16, sm_80). */
+MST_DEVICE void mst_mma_m16n8k16_bf16_f32(float d[4], const uint32_t a[4], const uint32_t b[2], const float c[4])
+{
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%10,%11,%12,%13};"
+                 : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]),
+                   "f"(c[2]), "f"(c[3]));
+}
 MST_DEVICE void mst_mma_m16n8k32_s8_s32(int32_t d[4], const uint32_t a[4], const uint32_t b[2], const int32_t c[4])
 {
     asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
@@ -156,6 +169,97 @@ MST_DEVICE void mst_mma_m16n8k32_s8_s32(int32_t d[4], const uint32_t a[4], const
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "r"(c[0]), "r"(c[1]),
                    "r"(c[2]), "r"(c[3]));
 }
+
+/* Shared-memory operands of ldmatrix/cp.async: pointers of the kernel's address space, as &array[i] of an
+ * MST_SHARED / MST_SHARED_ALIGNED / MST_SHARED_DYN array gives (in the host pass that is a checked handle,
+ * convertible to void * only, for these calls). The instructions take .shared (32-bit) and .global addresses,
+ * not generic ones: cvta converts (clang: an address-space cast, which emits cvta.to.shared / cvta.to.global,
+ * or folds away for a __shared__ variable). */
+#if defined(MST_DEVICE_PASS_CLANG)
+MST_DEVICE uint32_t mst_smem_addr(const void *p)
+{
+    return (uint32_t)(uintptr_t)(const __attribute__((address_space(3))) void *)p;
+}
+MST_DEVICE uint64_t mst_gmem_addr(const void *p)
+{
+    return (uint64_t)(uintptr_t)(const __attribute__((address_space(1))) void *)p;
+}
+#else
+MST_DEVICE uint32_t mst_smem_addr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
+MST_DEVICE uint64_t mst_gmem_addr(const void *p) { return (uint64_t)__cvta_generic_to_global(p); }
+#endif
+
+/* ldmatrix.sync.aligned.m8n8.{x1,x2,x4}[.trans].shared.b16 (PTX ISA, "Warp-level matrix load instruction"):
+ * warp-collective, every lane of the warp executes the same call (never in divergent code). Loads 1, 2 or 4
+ * 8x8 matrices of b16 elements; lane 8i + j passes the address of row j of matrix i (16 bytes, 16-byte
+ * aligned, shared memory; lanes 8 * num and up pass anything: ignored). Lane l receives in r[i] row l/4,
+ * elements 2(l%4) and 2(l%4)+1 of matrix i (lower column in the low half) — exactly an mma A/B fragment
+ * register (g = l/4, t = l%4); _trans delivers the transposed matrix: elements (2(l%4), l/4) and
+ * (2(l%4)+1, l/4). An 8x8 int8 view works too: one b16 is two adjacent int8 (m16n8k32 fragments). */
+MST_DEVICE void mst_ldmatrix_x1(uint32_t r[1], const void *smem_row)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x1.shared.b16 {%0}, [%1];"
+                 : "=r"(r[0])
+                 : "r"(mst_smem_addr(smem_row))
+                 : "memory");
+}
+MST_DEVICE void mst_ldmatrix_x2(uint32_t r[2], const void *smem_row)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];"
+                 : "=r"(r[0]), "=r"(r[1])
+                 : "r"(mst_smem_addr(smem_row))
+                 : "memory");
+}
+MST_DEVICE void mst_ldmatrix_x4(uint32_t r[4], const void *smem_row)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(mst_smem_addr(smem_row))
+                 : "memory");
+}
+MST_DEVICE void mst_ldmatrix_x2_trans(uint32_t r[2], const void *smem_row)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];"
+                 : "=r"(r[0]), "=r"(r[1])
+                 : "r"(mst_smem_addr(smem_row))
+                 : "memory");
+}
+MST_DEVICE void mst_ldmatrix_x4_trans(uint32_t r[4], const void *smem_row)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(mst_smem_addr(smem_row))
+                 : "memory");
+}
+
+/* cp.async (PTX ISA, sm_80): this thread starts a copy from global to shared memory that completes only at
+ * its own wait. mst_cp_async_16: cp.async.cg.shared.global [dst], [src], 16, src_bytes — src_bytes (0..16)
+ * bytes from src, zeros for the rest of the 16; dst and src 16-byte aligned (.cg: bypasses L1, the only
+ * cache option for 16 bytes). mst_cp_async_4: cp.async.ca ... 4, src_bytes (0..4), both 4-byte aligned.
+ * With src_bytes 0 nothing is read (src must still be an aligned address).
+ * mst_cp_async_commit: cp.async.commit_group — this thread's copies since the last commit become one group.
+ * mst_cp_async_wait_group(N), N an integer literal: cp.async.wait_group N — waits until at most the N most
+ * recent groups are pending; the completed copies are visible to this thread only: other threads read them
+ * after a barrier (mst_syncthreads) that follows the wait. mst_cp_async_wait_all: cp.async.wait_all —
+ * commit, then wait for every copy. Touching a destination before its wait is a race; a thread must wait for
+ * its copies before it exits (the emulator fails the launch on either). */
+MST_DEVICE void mst_cp_async_16(void *smem_dst, const void *gmem_src, uint32_t src_bytes)
+{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;"
+                 :
+                 : "r"(mst_smem_addr(smem_dst)), "l"(mst_gmem_addr(gmem_src)), "r"(src_bytes)
+                 : "memory");
+}
+MST_DEVICE void mst_cp_async_4(void *smem_dst, const void *gmem_src, uint32_t src_bytes)
+{
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;"
+                 :
+                 : "r"(mst_smem_addr(smem_dst)), "l"(mst_gmem_addr(gmem_src)), "r"(src_bytes)
+                 : "memory");
+}
+MST_DEVICE void mst_cp_async_commit(void) { asm volatile("cp.async.commit_group;" ::: "memory"); }
+#define mst_cp_async_wait_group(N) asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory")
+MST_DEVICE void mst_cp_async_wait_all(void) { asm volatile("cp.async.wait_all;" ::: "memory"); }
 
 /* ======================================================================================================
  * Host pass: the same bodies as ordinary C++ functions, run per emulated thread by emu/.
@@ -195,12 +299,23 @@ template <typename F, F *fn> struct trampoline;
 template <typename... A, void (*fn)(A...)> struct trampoline<void(A...), fn> {
     template <unsigned... I> static void call(void **args, seq<I...>) { fn(arg<A>(args[I])...); }
     static void entry(void **args) { call(args, typename make_seq<sizeof...(A)>::type()); }
+    static constexpr uint16_t sizes[sizeof...(A) + 1] = {(uint16_t)sizeof(A)..., 0}; /* for graph capture */
 };
 } // namespace mst_emu_detail
 
 #define MST_REGISTER_KERNEL(name)                                                                             \
     extern "C" const mst_kernel_ref mst_kernel_##name = {                                                   \
-        #name, &mst_emu_detail::trampoline<decltype(name), &name>::entry}
+        #name, &mst_emu_detail::trampoline<decltype(name), &name>::entry,                                    \
+        (uint32_t)(sizeof(mst_emu_detail::trampoline<decltype(name), &name>::sizes) / sizeof(uint16_t) - 1),  \
+        mst_emu_detail::trampoline<decltype(name), &name>::sizes}
+
+/* &name[i] in the host pass: the element's address for ldmatrix / cp.async (mst_ldmatrix_*, mst_cp_async_*),
+ * which check it against the block's shared memory themselves. It converts to void * only, so that nothing
+ * reads or writes through it past the race check. */
+template <typename T> struct mst_emu_sptr {
+    T *p;
+    operator void *() const { return (void *)p; }
+};
 
 /* Shared memory: `name` is an accessor; name[i] a reference that records the access. */
 template <typename T> struct mst_emu_sref {
@@ -214,6 +329,7 @@ template <typename T> struct mst_emu_sref {
     }
     mst_emu_sref(const mst_emu_sref &) = default;
     void note(int write) const { mst_emu_shared_access(shadow, site, index, (uint32_t)sizeof(T), write); }
+    mst_emu_sptr<T> operator&() const { return mst_emu_sptr<T>{p}; }
     operator T() const
     {
         note(0);
@@ -274,6 +390,11 @@ template <typename T> struct mst_emu_shared {
     static const mst_emu_site mst_emu_site_##name = {#name, __FILE__, __LINE__};                              \
     const mst_emu_shared<type> name = {mst_emu_shared_dynamic(), &mst_emu_site_##name,                      \
                                        mst_emu_shared_dynamic().bytes / sizeof(type)}
+#define MST_SHARED_ALIGNED(type, name, count, align)                                                          \
+    static const mst_emu_site mst_emu_site_##name = {#name, __FILE__, __LINE__};                              \
+    const mst_emu_shared<type> name = {                                                                       \
+        mst_emu_shared_static(&mst_emu_site_##name, (uint64_t)sizeof(type) * (uint64_t)(count), (align)),     \
+        &mst_emu_site_##name, (uint64_t)(count)}
 
 /* Barriers and warp collectives: the call site identifies the barrier. */
 #define mst_syncthreads() mst_emu_syncthreads(__FILE__, __LINE__)
@@ -300,6 +421,22 @@ static inline float mst_emu_u2f(uint32_t u)
 #define mst_ballot(pred) MST_EMU_SHFL(MST_EMU_OP_BALLOT, (uint32_t)((pred) != 0), 0)
 #define mst_mma_m16n8k16_f16_f32(d, a, b, c) mst_emu_mma_f16_f32(__FILE__, __LINE__, (d), (a), (b), (c))
 #define mst_mma_m16n8k32_s8_s32(d, a, b, c) mst_emu_mma_s8_s32(__FILE__, __LINE__, (d), (a), (b), (c))
+#define mst_mma_m16n8k16_bf16_f32(d, a, b, c) mst_emu_mma_bf16_f32(__FILE__, __LINE__, (d), (a), (b), (c))
+/* ldmatrix and cp.async (semantics: the device pass above; emulation: emu/ldmatrix.cpp, emu/async.cpp) */
+#define mst_ldmatrix_x1(r, row) mst_emu_ldmatrix(__FILE__, __LINE__, 1, 0, (r), (row))
+#define mst_ldmatrix_x2(r, row) mst_emu_ldmatrix(__FILE__, __LINE__, 2, 0, (r), (row))
+#define mst_ldmatrix_x4(r, row) mst_emu_ldmatrix(__FILE__, __LINE__, 4, 0, (r), (row))
+#define mst_ldmatrix_x2_trans(r, row) mst_emu_ldmatrix(__FILE__, __LINE__, 2, 1, (r), (row))
+#define mst_ldmatrix_x4_trans(r, row) mst_emu_ldmatrix(__FILE__, __LINE__, 4, 1, (r), (row))
+#define mst_cp_async_16(dst, src, n) mst_emu_cp_async(__FILE__, __LINE__, (dst), (src), 16u, (uint32_t)(n))
+#define mst_cp_async_4(dst, src, n) mst_emu_cp_async(__FILE__, __LINE__, (dst), (src), 4u, (uint32_t)(n))
+#define mst_cp_async_commit() mst_emu_cp_async_commit(__FILE__, __LINE__)
+template <unsigned N> struct mst_emu_literal {
+    static const unsigned value = N;
+};
+/* N must be a constant here too, as the device pass's "n" operand requires */
+#define mst_cp_async_wait_group(N) mst_emu_cp_async_wait(__FILE__, __LINE__, mst_emu_literal<(N)>::value)
+#define mst_cp_async_wait_all() mst_emu_cp_async_wait_all(__FILE__, __LINE__)
 
 /* Atomics: the emulator runs one thread at a time, so a plain read-modify-write is atomic. */
 static inline float mst_atomic_add_f32(float *p, float v)

@@ -23,6 +23,10 @@ typedef unsigned long long CUdeviceptr; /* CUdeviceptr_v2: pointer-sized on 64-b
 typedef int CUjit_option;
 typedef int CUdevice_attribute;
 typedef int CUfunction_attribute;
+typedef struct CUgraph_st *CUgraph;
+typedef struct CUgraphExec_st *CUgraphExec;
+typedef struct CUgraphNode_st *CUgraphNode;
+typedef int CUstreamCaptureMode;
 
 /* CUresult values driver*.c treat specially */
 #define CUDA_SUCCESS 0
@@ -65,6 +69,10 @@ typedef int CUfunction_attribute;
  * work on stream 0 in the same context does not serialize with ours). */
 #define CU_STREAM_NON_BLOCKING 1
 
+/* CUstreamCaptureMode: THREAD_LOCAL forbids unsafe calls (those that may wait on the device) on the capturing
+ * thread only, leaving other threads of the process alone. */
+#define CU_STREAM_CAPTURE_MODE_THREAD_LOCAL 1
+
 /* cuGetProcAddress (CUDA 11.3+) and cuGetProcAddress_v2 (CUDA 12.0+, one more out argument:
  * CUdriverProcAddressQueryResult, an enum). */
 typedef CUresult (*PFN_cuGetProcAddress_v1)(const char *symbol, void **pfn, int cudaVersion, uint64_t flags);
@@ -102,6 +110,17 @@ typedef CUresult (*PFN_cuMemcpyHtoDAsync)(CUdeviceptr dst, const void *src, size
 typedef CUresult (*PFN_cuMemcpyDtoHAsync)(void *dst, CUdeviceptr src, size_t bytes, CUstream stream);
 typedef CUresult (*PFN_cuMemcpyDtoDAsync)(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream);
 typedef CUresult (*PFN_cuMemsetD32Async)(CUdeviceptr dst, unsigned int value, size_t count, CUstream stream);
+/* Graphs (optional: a driver without them runs without graphs). cuStreamBeginCapture is the _v2 form (with a
+ * mode, CUDA 10.1+); cuGraphInstantiateWithFlags is CUDA 11.4+; cuGraphInstantiate_v2 the older form with an
+ * error node and a log buffer. */
+typedef CUresult (*PFN_cuStreamBeginCapture)(CUstream stream, CUstreamCaptureMode mode);
+typedef CUresult (*PFN_cuStreamEndCapture)(CUstream stream, CUgraph *graph);
+typedef CUresult (*PFN_cuGraphInstantiateWithFlags)(CUgraphExec *exec, CUgraph graph, unsigned long long flags);
+typedef CUresult (*PFN_cuGraphInstantiate_v2)(CUgraphExec *exec, CUgraph graph, CUgraphNode *error_node, char *log,
+                                              size_t log_size);
+typedef CUresult (*PFN_cuGraphLaunch)(CUgraphExec exec, CUstream stream);
+typedef CUresult (*PFN_cuGraphExecDestroy)(CUgraphExec exec);
+typedef CUresult (*PFN_cuGraphDestroy)(CUgraph graph);
 typedef CUresult (*PFN_cuGetErrorName)(CUresult error, const char **name);
 typedef CUresult (*PFN_cuGetErrorString)(CUresult error, const char **text);
 

@@ -26,6 +26,10 @@ typedef struct mst_dev mst_dev;
 typedef struct mst_kernel_ref {
     const char *name;
     void (*emu_entry)(void **args);
+    /* The byte size of each argument (n_args of them), so that the emulator's graph capture can copy the
+     * values a launch's args point at (the driver copies them itself, cuLaunchKernel being by value). */
+    uint32_t n_args;
+    const uint16_t *arg_sizes;
 } mst_kernel_ref;
 
 typedef struct mst_dim3 {
@@ -61,6 +65,23 @@ mst_status mst_dev_launch(mst_dev *d, const mst_kernel_ref *k, mst_dim3 grid, ms
                           void **args);
 /* Waits for everything queued. */
 mst_status mst_dev_sync(mst_dev *d);
+
+/* ---- graphs: a recorded sequence of launches, replayed with one call (device.c; the driver's in driver_graph.c) ----
+ * Between capture_begin and capture_end, launches are recorded instead of run (the emulator copies each
+ * launch's kernel, grid, block, shared bytes and argument values; the driver captures its stream); uploads,
+ * downloads, copies, memsets and syncs are refused with MST_ERR_INTERNAL saying so (a graph here holds kernels
+ * only: whatever reaches the host goes before or after the launch). A failed call during capture leaves the
+ * capture open: capture_end always ends it, returning the first failure and no graph.
+ * graphs_supported: 1 on the emulator and on a driver with the graph entry points (cuStreamBeginCapture,
+ * cuStreamEndCapture, cuGraphInstantiate*, cuGraphLaunch, cuGraphExecDestroy, cuGraphDestroy); 0 on an older
+ * driver (said once on stderr): the caller then runs its launches one by one, which gives the same results. */
+typedef struct mst_dev_graph mst_dev_graph;
+int mst_dev_graphs_supported(mst_dev *d);
+mst_status mst_dev_capture_begin(mst_dev *d);
+mst_status mst_dev_capture_end(mst_dev *d, mst_dev_graph **out);
+/* Queues the recorded launches in their order (the emulator runs them now). */
+mst_status mst_dev_graph_launch(mst_dev *d, mst_dev_graph *g);
+void mst_dev_graph_free(mst_dev *d, mst_dev_graph *g);
 
 #ifdef __cplusplus
 }

@@ -25,6 +25,14 @@ mst_status mst_drv_memset32(mst_drv *d, mst_dptr dst, uint32_t value, size_t cou
 mst_status mst_drv_launch(mst_drv *d, const mst_kernel_ref *k, mst_dim3 grid, mst_dim3 block, uint32_t shared_bytes,
                           void **args);
 mst_status mst_drv_sync(mst_drv *d);
+/* Graphs (driver_graph.c): whether the driver has the graph entry points; stream capture of d's stream (mode
+ * thread-local); capture_end always ends the capture and, when instantiate is nonzero, instantiates the graph
+ * into *exec (a CUgraphExec), else discards it; launch on d's stream; free. */
+int mst_drv_graphs_supported(mst_drv *d);
+mst_status mst_drv_capture_begin(mst_drv *d);
+mst_status mst_drv_capture_end(mst_drv *d, int instantiate, void **exec);
+mst_status mst_drv_graph_launch(mst_drv *d, void *exec);
+void mst_drv_graph_free(mst_drv *d, void *exec);
 
 #ifdef __cplusplus
 }

@@ -64,6 +64,14 @@ typedef struct drv_api {
     PFN_cuMemsetD32Async cuMemsetD32Async;
     PFN_cuGetErrorName cuGetErrorName;
     PFN_cuGetErrorString cuGetErrorString;
+    /* optional (NULL when the driver lacks them): graphs; one of the two instantiates is enough */
+    PFN_cuStreamBeginCapture cuStreamBeginCapture;
+    PFN_cuStreamEndCapture cuStreamEndCapture;
+    PFN_cuGraphInstantiateWithFlags cuGraphInstantiateWithFlags;
+    PFN_cuGraphInstantiate_v2 cuGraphInstantiate_v2;
+    PFN_cuGraphLaunch cuGraphLaunch;
+    PFN_cuGraphExecDestroy cuGraphExecDestroy;
+    PFN_cuGraphDestroy cuGraphDestroy;
 } drv_api;
 
 extern drv_api mst_cu;            /* filled in by mst_cu_load; all NULL until it succeeded */

@@ -53,6 +53,27 @@ static const proc_entry PROCS[] = {
 };
 #undef PROC
 
+/* Entry points the library runs without (graphs): name, the CUDA version whose form we want (the form above for
+ * cuGetProcAddress), the exported symbol of that form. Missing ones stay NULL. */
+typedef struct optional_proc {
+    const char *name;
+    int version;
+    const char *symbol;
+    size_t offset;
+} optional_proc;
+
+#define OPT(n, v, sym) {#n, v, sym, offsetof(drv_api, n)}
+static const optional_proc OPTIONAL_PROCS[] = {
+    OPT(cuStreamBeginCapture, 11000, "cuStreamBeginCapture_v2"),
+    OPT(cuStreamEndCapture, 11000, "cuStreamEndCapture"),
+    OPT(cuGraphInstantiateWithFlags, 11040, "cuGraphInstantiateWithFlags"),
+    {"cuGraphInstantiate", 11000, "cuGraphInstantiate_v2", offsetof(drv_api, cuGraphInstantiate_v2)},
+    OPT(cuGraphLaunch, 11000, "cuGraphLaunch"),
+    OPT(cuGraphExecDestroy, 11000, "cuGraphExecDestroy"),
+    OPT(cuGraphDestroy, 11000, "cuGraphDestroy"),
+};
+#undef OPT
+
 /* The process-wide state of the driver: loaded (or failed to load) once. A failure is remembered with its
  * message and replayed to every later caller: a missing library or a failed cuInit does not get better. */
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -87,6 +108,18 @@ static mst_status resolve_procs(void *lib)
                             "driver (this library needs a driver for CUDA 11.0 or newer)",
                             DRIVER_LIBRARY, PROCS[i].name, PROCS[i].symbol);
         memcpy((char *)&mst_cu + PROCS[i].offset, &fn, sizeof fn);
+    }
+    for (size_t i = 0; i < sizeof OPTIONAL_PROCS / sizeof *OPTIONAL_PROCS; i++) {
+        const optional_proc *o = &OPTIONAL_PROCS[i];
+        void *fn = NULL;
+        int symbol_status = 0;
+        if (gpa2 && gpa2(o->name, &fn, o->version, CU_GET_PROC_ADDRESS_DEFAULT, &symbol_status) != CUDA_SUCCESS)
+            fn = NULL;
+        else if (!gpa2 && gpa1 && gpa1(o->name, &fn, o->version, CU_GET_PROC_ADDRESS_DEFAULT) != CUDA_SUCCESS)
+            fn = NULL;
+        if (!fn)
+            fn = dlsym(lib, o->symbol);
+        memcpy((char *)&mst_cu + o->offset, &fn, sizeof fn);
     }
     return MST_OK;
 }

@@ -1,10 +1,13 @@
 /* matmul.cu — mst_cuda_matmul: checks the shapes, rounds the activations for the weight type into the scratch
  * (quantize_act.cu) unless the caller says they already are, and runs that type's kernels (matmul_<type>.cu;
- * each picks its GEMV for up to MST_CUDA_GEMV_MAX_TOKENS tokens, its tiled GEMM above). No kernels here. */
+ * each picks its GEMV for up to MST_CUDA_GEMV_MAX_TOKENS tokens, its tiled GEMM above; above that
+ * limit Q4_0, Q8_0, Q4_K, Q6_K and BF16 go to the tensor-core GEMMs of matmul_mma_*.cu instead, unless
+ * MISTRAL_CUDA_MMA=0). No kernels here. */
 #include "cuda_compat.h"
 
 #if MST_HOST_CODE
 #include "matmul_parts.h"
+#include <stdlib.h>
 
 extern "C" mst_status mst_fail(mst_status status, const char *fmt, ...);
 
@@ -26,6 +29,31 @@ static uint32_t col_multiple(int32_t type)
     case MST_TYPE_Q6_K: return 256;
     default: return 0;
     }
+}
+
+/* MISTRAL_CUDA_MMA=0 keeps the dp4a GEMMs for prefill (to compare the two on a GPU); anything else, or unset, runs
+ * the tensor-core GEMMs (matmul_mma_*.cu). Read once: every thread computes the same value, so the unsynchronised
+ * first reads agree. */
+extern "C" int mst_cuda_mma_enabled(void)
+{
+    static int cached = -1;
+    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v < 0) {
+        const char *e = getenv("MISTRAL_CUDA_MMA");
+        v = !(e && e[0] == '0' && e[1] == '\0');
+        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
+/* Whether this matmul goes to a tensor-core GEMM: a prefill (more tokens than the GEMV takes) of a type that has
+ * one. */
+static int use_mma(int32_t type, uint32_t n_tokens)
+{
+    if (n_tokens <= MST_CUDA_GEMV_MAX_TOKENS || !mst_cuda_mma_enabled())
+        return 0;
+    return type == MST_TYPE_Q8_0 || type == MST_TYPE_Q4_0 || type == MST_TYPE_Q4_K || type == MST_TYPE_Q6_K ||
+           type == MST_TYPE_BF16; /* F16, F32: float activations, which the f16 mma would round (matmul_mma_bf16.cu) */
 }
 
 extern "C" mst_status mst_cuda_matmul(mst_dev *d, const mst_cuda_weight *w, mst_dptr x, uint32_t n_tokens, mst_dptr y,
@@ -56,6 +84,8 @@ extern "C" mst_status mst_cuda_matmul(mst_dev *d, const mst_cuda_weight *w, mst_
     case MST_TYPE_BF16:
         if (!x_is_quantized)
             st = mst_cuda_round_bf16(d, x, &a);
+        if (st == MST_OK && use_mma(w->type, n_tokens))
+            return mst_cuda_mma_bf16(d, w, &a, y);
         return st != MST_OK ? st : mst_cuda_mm_bf16(d, w, &a, y);
     case MST_TYPE_Q8_0:
     case MST_TYPE_Q4_0:
@@ -63,12 +93,16 @@ extern "C" mst_status mst_cuda_matmul(mst_dev *d, const mst_cuda_weight *w, mst_
             st = mst_cuda_quantize_q8_0(d, x, &a);
         if (st != MST_OK)
             return st;
+        if (use_mma(w->type, n_tokens))
+            return w->type == MST_TYPE_Q8_0 ? mst_cuda_mma_q8_0(d, w, &a, y) : mst_cuda_mma_q4_0(d, w, &a, y);
         return w->type == MST_TYPE_Q8_0 ? mst_cuda_mm_q8_0(d, w, &a, y) : mst_cuda_mm_q4_0(d, w, &a, y);
     default: /* Q4_K, Q6_K */
         if (!x_is_quantized)
             st = mst_cuda_quantize_q8_k(d, x, &a);
         if (st != MST_OK)
             return st;
+        if (use_mma(w->type, n_tokens))
+            return w->type == MST_TYPE_Q4_K ? mst_cuda_mma_q4_k(d, w, &a, y) : mst_cuda_mma_q6_k(d, w, &a, y);
         return w->type == MST_TYPE_Q4_K ? mst_cuda_mm_q4_k(d, w, &a, y) : mst_cuda_mm_q6_k(d, w, &a, y);
     }
 }

@@ -1,5 +1,6 @@
 /* matmul_common.cuh — what the matmul kernel pairs (matmul_<type>.cu, matmul_qblock.cuh, matmul_float.cuh)
- * share: the GEMV's warp-per-row mapping and its store; the GEMM's 32-row x 32-token tile (128 threads, each rows
+ * share: the warp-per-row mapping and store of the GEMVs that take one row per warp (the float types'; the
+ * quantized GEMV's rows-per-warp split is matmul_gemv.cuh's); the GEMM's 32-row x 32-token tile (128 threads, each rows
  * tr, tr+16 x tokens tt, tt+8, tt+16, tt+24), its dp4a micro-tile and its store; the K-quant GEMMs' activation
  * staging. None of them adds floats in a new order: the GEMV store is the lane tree every GEMV used, the
  * micro-tile is integer (exact). Include after cuda_compat.h. */

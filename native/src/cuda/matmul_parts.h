@@ -65,6 +65,18 @@ mst_status mst_cuda_mm_q6_k(mst_dev *d, const mst_cuda_weight *w, const mst_cuda
 mst_status mst_cuda_mm_f16(mst_dev *d, const mst_cuda_weight *w, mst_dptr x, uint32_t n_tokens, mst_dptr y); /* F16, F32 */
 mst_status mst_cuda_mm_bf16(mst_dev *d, const mst_cuda_weight *w, const mst_cuda_qact *a, mst_dptr y);
 
+/* matmul_mma_*.cu: the tensor-core GEMMs (one launch, any n_tokens; matmul.cu runs them above
+ * MST_CUDA_GEMV_MAX_TOKENS, where the mm_ launchers above would run their tiled GEMM). The same results as
+ * the mm_ functions up to the order of float additions (BF16: and the tensor core's own accumulation). */
+mst_status mst_cuda_mma_q8_0(mst_dev *d, const mst_cuda_weight *w, const mst_cuda_qact *a, mst_dptr y);
+mst_status mst_cuda_mma_q4_0(mst_dev *d, const mst_cuda_weight *w, const mst_cuda_qact *a, mst_dptr y);
+mst_status mst_cuda_mma_q4_k(mst_dev *d, const mst_cuda_weight *w, const mst_cuda_qact *a, mst_dptr y);
+mst_status mst_cuda_mma_q6_k(mst_dev *d, const mst_cuda_weight *w, const mst_cuda_qact *a, mst_dptr y);
+mst_status mst_cuda_mma_bf16(mst_dev *d, const mst_cuda_weight *w, const mst_cuda_qact *a, mst_dptr y); /* a->xr */
+/* Whether matmul.cu uses them: yes unless MISTRAL_CUDA_MMA=0 (read once per process; the old dp4a GEMMs stay
+ * reachable for comparison on a GPU). */
+int mst_cuda_mma_enabled(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,49 +5,57 @@
  * Numerics: per (row, token, super-block) both kernels compute the CPU reference's integer exactly
  * (cpu/matmul_kquant_qa.c): is = Σ_j sc_j (Σ q_w q_x - 32 bsum16_j) over the 16 sub-blocks, with q_w unsigned so
  * dp4a sees values 0..63, then the same float term (d_x * d) * is. Only the order of the per-super-block float
- * additions differs (GEMM: super-block order as on the CPU; GEMV: lane groups, then a tree). */
+ * additions differs (GEMM: super-block order as on the CPU; GEMV: per lane in order, then a tree over the row's
+ * lanes). The GEMV's weight streaming: matmul_gemv.cuh. */
 #include "cuda_compat.h"
 
 #include "quant_blocks.cuh"
-#include "matmul_common.cuh"
+#include "matmul_gemv.cuh"
 
-/* GEMV: one warp per weight row, 4 super-blocks at a time: lane group g = lane/8 takes super-block ib0 + g,
- * lane s = lane%8 its part s (sub-blocks 2s and 2s+1, kmm_unpack_q6_k). Integer sums meet by shuffles. */
-MST_KERNEL void mst_k_gemv_q6_k(const uint8_t *w, uint64_t row_bytes, uint32_t rows, uint32_t cols, const int32_t *xq,
-                                const float *xd, const int32_t *bsum, uint32_t n_tokens, float *y)
-{
-    const uint32_t lane = threadIdx.x % MST_WARP, row = kmm_gemv_row();
-    if (row >= rows)
-        return; /* the whole warp */
-    const uint32_t nsb = cols / KMM_QK_K, xw = cols / 4, nbs = cols / 16, g = lane / 8, s = lane % 8;
-    const uint8_t *wr = w + (uint64_t)row * row_bytes;
-    float acc[KMM_GEMV_MAX_TOKENS] = {};
-    for (uint32_t ib0 = 0; ib0 < nsb; ib0 += 4) {
-        const uint32_t ib = ib0 + g;
-        const bool valid = ib < nsb;
+/* GEMV unit (matmul_gemv.cuh): part s (0..7, kmm_unpack_q6_k's: sub-blocks 2s and 2s+1) of a super-block; the
+ * 8 parts go to 8 consecutive lanes whose integer sums meet by xor shuffles, lane s = 0 adds the float term.
+ * 4 units per lane per span (16 super-blocks, 3360 bytes a warp), 7 16-byte loads per lane. */
+struct kmm_gemv_q6_k {
+    enum { BYTES = KMM_Q6_K_BYTES, QK = KMM_QK_K, UPB = 8, U = 4, L = 7 };
+    template <class S>
+    MST_DEVICE void unit(S &buf, uint32_t off, uint32_t ib, uint32_t s, bool valid, const kmm_gemv_args &a,
+                         float acc[KMM_GEMV_MAX_TOKENS])
+    {
         int32_t q[8] = {}, sc0 = 0, sc1 = 0;
         float dw = 0.0f;
         if (valid) {
-            const uint8_t *blk = wr + (uint64_t)ib * KMM_Q6_K_BYTES;
-            kmm_unpack_q6_k(blk, s, q);
-            sc0 = kmm_q6_k_scale(blk, 2 * s);
-            sc1 = kmm_q6_k_scale(blk, 2 * s + 1);
-            dw = mst_h2f(mst_load_u16(blk + 208));
+            const uint32_t h = s / 4, p = s % 4, nsh = 4 * (p >> 1), hsh = 2 * p;
+            uint32_t ql[8], qh[8], sc[1], dd[1]; /* the byte offsets of kmm_unpack_q6_k and kmm_q6_k_scale */
+            kmm_sh_words<8>(buf, off + 64 * h + 32 * (p & 1), ql);
+            kmm_sh_words<8>(buf, off + 128 + 32 * h, qh);
+            kmm_sh_words<1>(buf, off + 192 + 2 * s, sc);
+            kmm_sh_words<1>(buf, off + 208, dd);
+KMM_UNROLL
+            for (int k = 0; k < 8; k++)
+                q[k] = (int32_t)(((ql[k] >> nsh) & 0x0f0f0f0fu) | (((qh[k] >> hsh) & 0x03030303u) << 4));
+            sc0 = (int32_t)(int8_t)(uint8_t)(sc[0] & 0xffu);
+            sc1 = (int32_t)(int8_t)(uint8_t)((sc[0] >> 8) & 0xffu);
+            dw = mst_h2f((uint16_t)(dd[0] & 0xffffu));
         }
-        /* part s covers values 128h + 32p = 32s of the super-block: words 8s .., 16-value groups 2s, 2s+1 */
+        /* part s covers values 32s .. 32s+31 of the super-block: words 8s .., 16-value groups 2s, 2s+1 */
+        const uint32_t nsb = a.cols / KMM_QK_K, xw = a.cols / 4, nbs = a.cols / 16;
+        const int32_t *xq = (const int32_t *)a.x, *bsum = (const int32_t *)a.bsum;
+        const float *xd = (const float *)a.xd;
 KMM_UNROLL
         for (uint32_t t = 0; t < KMM_GEMV_MAX_TOKENS; t++) {
-            if (t < n_tokens) { /* the same for every lane */
+            if (t < a.n_tokens) { /* the same for every lane */
                 int32_t is = 0;
                 if (valid) {
-                    const int32_t *xt = xq + (uint64_t)t * xw + 64 * ib + 8 * s;
+                    const int32_t *xt = xq + (uint64_t)t * xw + 64 * ib + 8 * s; /* 16-byte aligned */
                     const int32_t *bt = bsum + (uint64_t)t * nbs + 16 * ib + 2 * s;
-                    int32_t d0 = 0, d1 = 0;
-KMM_UNROLL
-                    for (int k = 0; k < 4; k++) {
-                        d0 = mst_dp4a(q[k], xt[k], d0);
-                        d1 = mst_dp4a(q[4 + k], xt[4 + k], d1);
-                    }
+                    const kmm_u4 x0 = kmm_ldg_u4(xt), x1 = kmm_ldg_u4(xt + 4);
+                    int32_t d0 = mst_dp4a(q[0], (int32_t)x0.x, 0), d1 = mst_dp4a(q[4], (int32_t)x1.x, 0);
+                    d0 = mst_dp4a(q[1], (int32_t)x0.y, d0);
+                    d1 = mst_dp4a(q[5], (int32_t)x1.y, d1);
+                    d0 = mst_dp4a(q[2], (int32_t)x0.z, d0);
+                    d1 = mst_dp4a(q[6], (int32_t)x1.z, d1);
+                    d0 = mst_dp4a(q[3], (int32_t)x0.w, d0);
+                    d1 = mst_dp4a(q[7], (int32_t)x1.w, d1);
                     is = sc0 * (d0 - 32 * bt[0]) + sc1 * (d1 - 32 * bt[1]);
                 }
                 for (int m = 1; m < 8; m <<= 1)
@@ -57,9 +65,9 @@ KMM_UNROLL
             }
         }
     }
-    kmm_gemv_store(acc, n_tokens, lane, y, rows, row);
-}
-MST_REGISTER_KERNEL(mst_k_gemv_q6_k);
+};
+
+KMM_GEMV_KERNEL(q6_k, kmm_gemv_q6_k)
 
 /* GEMM: as matmul_q4_k.cu's: 128 threads per 32-row x 32-token tile, one super-block at a time in shared memory
  * (64 words of 6-bit values per row, padded to 65), the 16 scales per row, the 16-value activation sums. */
@@ -125,9 +133,19 @@ MST_REGISTER_KERNEL(mst_k_gemm_q6_k);
 
 #if MST_HOST_CODE
 #include "matmul_launch.h"
+#include "matmul_gemv_launch.h"
+
+extern "C" mst_status mst_cuda_gemv_q6_k(mst_dev *d, const mst_cuda_weight *w, const mst_dptr *y, uint32_t n_w,
+                                         const mst_cuda_qact *a)
+{
+    return kmm_launch_gemv<kmm_gemv_q6_k>(d, &mst_kernel_mst_k_gemv_q6_k, w, y, n_w, a->qs, a->d, a->bsum,
+                                          a->n_tokens);
+}
 
 extern "C" mst_status mst_cuda_mm_q6_k(mst_dev *d, const mst_cuda_weight *w, const mst_cuda_qact *a, mst_dptr y)
 {
-    return kmm_launch_qblock(d, &mst_kernel_mst_k_gemv_q6_k, &mst_kernel_mst_k_gemm_q6_k, w, a, y);
+    if (a->n_tokens <= MST_CUDA_GEMV_MAX_TOKENS)
+        return mst_cuda_gemv_q6_k(d, w, &y, 1, a);
+    return kmm_launch_qblock(d, NULL, &mst_kernel_mst_k_gemm_q6_k, w, a, y);
 }
 #endif

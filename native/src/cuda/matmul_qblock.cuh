@@ -1,49 +1,64 @@
 /* matmul_qblock.cuh — the GEMV and GEMM bodies shared by the 32-value block types (Q4_0, Q8_0) times Q8_0-style
  * activations (quantize_act.cu). A block type B gives its size (B::BYTES) and B::unpack(blk, q): the block's 32
  * weights as 8 signed int8 words, word k = values 4k .. 4k+3 (the activation words' order); its fp16 scale is
- * the block's first two bytes.
+ * the block's first two bytes. For the GEMV, B is also matmul_gemv.cuh's unit type (a unit is a block): its
+ * unit() (kmm_qblock_unit below) decodes the block from the warp's shared slice and calls kmm_gemv_qblock_dot.
  *
  * Numerics: per (row, token, block) both bodies compute the exact integer isum = Σ q_w q_x with dp4a and the term
  * (d_w * d_x) * (float)isum, the CPU reference's expression (cpu/quant_act.c); only the float accumulation of the
  * terms may differ: the GEMM adds them in block order like the CPU (bit-identical unless the compiler fuses the
- * last multiply-add), the GEMV adds every 32nd block per lane and then sums the lanes in a tree.
+ * last multiply-add), the GEMV adds a lane's blocks (every LPR-th of the row) in order and then sums the row's
+ * lanes in a tree.
  * Include after cuda_compat.h. */
 #ifndef MST_CUDA_MATMUL_QBLOCK_CUH
 #define MST_CUDA_MATMUL_QBLOCK_CUH
 
-#include "matmul_common.cuh"
+#include "matmul_gemv.cuh"
 
-/* GEMV, up to KMM_GEMV_MAX_TOKENS tokens: one warp per weight row, lane l takes blocks l, l+32, ...; the
- * weights are unpacked once and multiplied with every token. blockDim.x a multiple of 32, grid.x covers the rows. */
-template <class B>
-MST_DEVICE void kmm_gemv_qblock(const uint8_t *w, uint64_t row_bytes, uint32_t rows, uint32_t cols, const int32_t *xq,
-                                const float *xd, uint32_t n_tokens, float *y)
+/* GEMV (matmul_gemv.cuh streams the weights through shared memory): the 8 weight words q of block ib, with
+ * scale dw, times every token's activation block (two 16-byte loads), the term added to acc[t]. */
+MST_DEVICE void kmm_gemv_qblock_dot(const int32_t q[8], float dw, uint32_t ib, const kmm_gemv_args &a,
+                                    float acc[KMM_GEMV_MAX_TOKENS])
 {
-    const uint32_t lane = threadIdx.x % MST_WARP, row = kmm_gemv_row();
-    if (row >= rows)
-        return; /* the whole warp */
-    const uint32_t nb = cols / KMM_QK, xw = cols / 4;
-    const uint8_t *wr = w + (uint64_t)row * row_bytes;
-    float acc[KMM_GEMV_MAX_TOKENS] = {};
-    for (uint32_t b = lane; b < nb; b += MST_WARP) {
-        const uint8_t *blk = wr + (uint64_t)b * B::BYTES;
-        int32_t q[8];
-        B::unpack(blk, q);
-        const float dw = mst_h2f(mst_load_u16(blk));
+    const uint32_t nb = a.cols / KMM_QK, xw = a.cols / 4;
+    const int32_t *xq = (const int32_t *)a.x;
+    const float *xd = (const float *)a.xd;
 KMM_UNROLL
-        for (uint32_t t = 0; t < KMM_GEMV_MAX_TOKENS; t++) {
-            if (t < n_tokens) {
-                const int32_t *xt = xq + (uint64_t)t * xw + 8 * b;
-                int32_t s = 0;
-KMM_UNROLL
-                for (int k = 0; k < 8; k++)
-                    s = mst_dp4a(q[k], xt[k], s);
-                acc[t] += dw * xd[(uint64_t)t * nb + b] * (float)s;
-            }
+    for (uint32_t t = 0; t < KMM_GEMV_MAX_TOKENS; t++) {
+        if (t < a.n_tokens) {
+            const int32_t *xt = xq + (uint64_t)t * xw + 8 * ib; /* 32 bytes per block: 16-byte aligned */
+            const kmm_u4 x0 = kmm_ldg_u4(xt), x1 = kmm_ldg_u4(xt + 4);
+            int32_t s = mst_dp4a(q[0], (int32_t)x0.x, 0);
+            s = mst_dp4a(q[1], (int32_t)x0.y, s);
+            s = mst_dp4a(q[2], (int32_t)x0.z, s);
+            s = mst_dp4a(q[3], (int32_t)x0.w, s);
+            s = mst_dp4a(q[4], (int32_t)x1.x, s);
+            s = mst_dp4a(q[5], (int32_t)x1.y, s);
+            s = mst_dp4a(q[6], (int32_t)x1.z, s);
+            s = mst_dp4a(q[7], (int32_t)x1.w, s);
+            acc[t] += dw * xd[(uint64_t)t * nb + ib] * (float)s;
         }
     }
-    kmm_gemv_store(acc, n_tokens, lane, y, rows, row);
 }
+
+/* matmul_gemv.cuh's unit() for block type D (derived from this, CRTP), written once for Q4_0 and Q8_0: the block
+ * at byte off of the warp's shared slice read as D::WORDS words (its bytes and the few beyond, whole words),
+ * D::words_q(wd, q) makes its 8 weight words, the fp16 scale is bytes 0-1 (the low half of wd[0]). */
+template <class D> struct kmm_qblock_unit {
+    template <class S>
+    MST_DEVICE void unit(S &buf, uint32_t off, uint32_t ib, uint32_t sub, bool valid, const kmm_gemv_args &a,
+                         float acc[KMM_GEMV_MAX_TOKENS])
+    {
+        (void)sub;
+        if (!valid)
+            return; /* no shuffles below */
+        uint32_t wd[D::WORDS];
+        kmm_sh_words<D::WORDS>(buf, off, wd);
+        int32_t q[8];
+        D::words_q(wd, q);
+        kmm_gemv_qblock_dot(q, mst_h2f((uint16_t)(wd[0] & 0xffffu)), ib, a, acc);
+    }
+};
 
 /* GEMM: a block of 128 threads computes a 32-row x 32-token tile of y, 4 weight blocks (128 columns) at a time:
  * the weights unpacked to int8 words and the activation words staged in shared memory (rows padded to 33 words
@@ -102,17 +117,10 @@ MST_DEVICE void kmm_gemm_qblock(const uint8_t *w, uint64_t row_bytes, uint32_t r
     kmm_gemm_store(acc, r0 + tr, t0 + tt, rows, n_tokens, y);
 }
 
-/* The kernel pair mst_k_gemv_<T> / mst_k_gemm_<T> for block type B, with the argument list every matmul kernel
- * takes (matmul_launch.h); Q8_0 activations carry no block sums. */
+/* The kernels mst_k_gemv_<T> (matmul_gemv.cuh's GEMV over B's units) and mst_k_gemm_<T> (the argument list
+ * every tiled matmul kernel takes, matmul_launch.h) for block type B; Q8_0 activations carry no block sums. */
 #define KMM_QBLOCK_KERNELS(T, B)                                                                                    \
-    MST_KERNEL void mst_k_gemv_##T(const uint8_t *w, uint64_t row_bytes, uint32_t rows, uint32_t cols,            \
-                                   const int32_t *xq, const float *xd, const int32_t *bsum, uint32_t n_tokens,     \
-                                   float *y)                                                                        \
-    {                                                                                                                \
-        (void)bsum;                                                                                                  \
-        kmm_gemv_qblock<B>(w, row_bytes, rows, cols, xq, xd, n_tokens, y);                                         \
-    }                                                                                                                \
-    MST_REGISTER_KERNEL(mst_k_gemv_##T);                                                                           \
+    KMM_GEMV_KERNEL(T, B)                                                                                          \
     MST_KERNEL void mst_k_gemm_##T(const uint8_t *w, uint64_t row_bytes, uint32_t rows, uint32_t cols,            \
                                    const int32_t *xq, const float *xd, const int32_t *bsum, uint32_t n_tokens,     \
                                    float *y)                                                                        \

@@ -46,8 +46,13 @@ MST_DEVICE void mst_rope_sincos(uint32_t pos, uint32_t i, double r, float *s_out
     }
 }
 
-MST_KERNEL void mst_k_rope(float *x, uint32_t n_heads, uint32_t head_dim, uint32_t pos0, uint64_t r_bits)
+/* Token t is at position pos0 + t, plus *pos_dev when that is not NULL: a position read from device memory, so
+ * that a recorded decode step (a CUDA graph) needs no new argument as the position moves. */
+MST_KERNEL void mst_k_rope(float *x, uint32_t n_heads, uint32_t head_dim, const uint32_t *pos_dev, uint32_t pos0,
+                           uint64_t r_bits)
 {
+    if (pos_dev)
+        pos0 += *pos_dev;
     const uint32_t t = blockIdx.x, h0 = blockIdx.y * MST_ROPE_HEADS;
     const uint32_t h1 = h0 + MST_ROPE_HEADS < n_heads ? h0 + MST_ROPE_HEADS : n_heads;
     const double r = __builtin_bit_cast(double, r_bits);
@@ -72,8 +77,8 @@ MST_REGISTER_KERNEL(mst_k_rope);
 
 extern "C" mst_status mst_fail(mst_status status, const char *fmt, ...);
 
-extern "C" mst_status mst_cuda_rope(mst_dev *d, mst_dptr x, uint32_t n_tokens, uint32_t n_heads, uint32_t head_dim,
-                                    uint32_t pos0, float freq_base)
+static mst_status rope_launch(mst_dev *d, mst_dptr x, uint32_t n_tokens, uint32_t n_heads, uint32_t head_dim,
+                              mst_dptr pos_dev, uint32_t pos0, float freq_base)
 {
     if (n_tokens == 0 || n_heads == 0)
         return MST_OK;
@@ -90,8 +95,20 @@ extern "C" mst_status mst_cuda_rope(mst_dev *d, mst_dptr x, uint32_t n_tokens, u
     uint32_t threads = (head_dim / 2 + 31) / 32 * 32;
     if (threads > 128)
         threads = 128;
-    void *args[] = {&x, &n_heads, &head_dim, &pos0, &r_bits};
+    void *args[] = {&x, &n_heads, &head_dim, &pos_dev, &pos0, &r_bits};
     return mst_dev_launch(d, &mst_kernel_mst_k_rope, mst_dim3{n_tokens, group_blocks, 1}, mst_dim3{threads, 1, 1}, 0,
                           args);
+}
+
+extern "C" mst_status mst_cuda_rope(mst_dev *d, mst_dptr x, uint32_t n_tokens, uint32_t n_heads, uint32_t head_dim,
+                                    uint32_t pos0, float freq_base)
+{
+    return rope_launch(d, x, n_tokens, n_heads, head_dim, 0, pos0, freq_base);
+}
+
+extern "C" mst_status mst_cuda_rope_at(mst_dev *d, mst_dptr x, uint32_t n_tokens, uint32_t n_heads, uint32_t head_dim,
+                                       mst_dptr pos, uint32_t t0, float freq_base)
+{
+    return rope_launch(d, x, n_tokens, n_heads, head_dim, pos, t0, freq_base);
 }
 #endif

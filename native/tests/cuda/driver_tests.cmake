@@ -43,6 +43,9 @@ mst_driver_test(cuda_driver_without_get_proc_address_loads no_proc_address ${MST
 mst_driver_test(cuda_backend_weights_over_free_memory_refused model_too_big ${MST_FAKE_CUDA_DIR}
                 FAKE_CUDA_FREE_MIB=100)
 mst_driver_test(cuda_backend_kernel_fault_fails_the_decode pass_failure ${MST_FAKE_CUDA_DIR})
+mst_driver_test(cuda_driver_graph_capture_and_replay graphs ${MST_FAKE_CUDA_DIR})
+mst_driver_test(cuda_driver_without_graph_calls_runs_without_graphs no_graphs ${MST_FAKE_CUDA_DIR}
+                FAKE_CUDA_NO_GRAPHS=1)
 
 # ---- the whole model: CUDA backend (on the emulator) vs the CPU backend, one ctest per case ----
 # (test_cuda_model.c: the cases, the tolerances and why)

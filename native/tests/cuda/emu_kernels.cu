@@ -222,3 +222,173 @@ MST_KERNEL void emu_early_exit(float *out, uint32_t n)
     out[t] = s[(t + 1) % n];
 }
 MST_REGISTER_KERNEL(emu_early_exit);
+
+/* ---- ldmatrix and cp.async (test_emu_async.cpp) ---- */
+
+/* Shared row of matrix row r (0..31: matrix r/8, row r%8) in emu_ldmatrix_forms: a permutation with a padded
+ * stride, so that rows are neither contiguous nor in order (ldmatrix takes any 16-aligned row address). */
+#define EMU_LDM_STRIDE 24 /* halves: 48 bytes, a multiple of 16 */
+MST_DEVICE uint32_t ldm_row(uint32_t r)
+{
+    return (r * 5u + 3u) % 32u;
+}
+
+/* One warp. M holds 4 matrices of 8x8 b16 (M[i*64 + j*8 + c]); lane L stores row L (matrix L/8, row L%8)
+ * into its shared row. out[f * 128 + lane * 4 + i] = register i of each form f: x1, x2, x4, x2_trans,
+ * x4_trans, each with lane l giving row l's address, and x2 with lane l giving row (l + 16) % 32's
+ * (matrices 2 and 3). Lanes above 8 * num give valid addresses of other rows, which must be ignored. */
+MST_KERNEL void emu_ldmatrix_forms(const uint16_t *M, uint32_t *out)
+{
+    MST_SHARED_ALIGNED(uint16_t, rows, 32 * EMU_LDM_STRIDE, 16);
+    const uint32_t lane = threadIdx.x;
+    for (uint32_t c = 0; c < 8; c++)
+        rows[ldm_row(lane) * EMU_LDM_STRIDE + c] = M[lane * 8 + c];
+    mst_syncwarp(); /* ldmatrix hands lane L's row to other lanes */
+    uint32_t r[6][4];
+    for (uint32_t f = 0; f < 6; f++)
+        for (uint32_t i = 0; i < 4; i++)
+            r[f][i] = 0;
+    mst_ldmatrix_x1(r[0], &rows[ldm_row(lane) * EMU_LDM_STRIDE]);
+    mst_ldmatrix_x2(r[1], &rows[ldm_row(lane) * EMU_LDM_STRIDE]);
+    mst_ldmatrix_x4(r[2], &rows[ldm_row(lane) * EMU_LDM_STRIDE]);
+    mst_ldmatrix_x2_trans(r[3], &rows[ldm_row(lane) * EMU_LDM_STRIDE]);
+    mst_ldmatrix_x4_trans(r[4], &rows[ldm_row(lane) * EMU_LDM_STRIDE]);
+    mst_ldmatrix_x2(r[5], &rows[ldm_row((lane + 16) % 32) * EMU_LDM_STRIDE]);
+    for (uint32_t f = 0; f < 6; f++)
+        for (uint32_t i = 0; i < 4; i++)
+            out[f * 128 + lane * 4 + i] = r[f][i];
+}
+MST_REGISTER_KERNEL(emu_ldmatrix_forms);
+
+/* One warp: D = A B with fragments loaded by ldmatrix. A 16x16 f16 row-major; B given twice, K-major
+ * (Bk[k * 8 + n], loaded with .trans) and N-major (Bn[n * 16 + k], loaded plainly), giving D1 and D2
+ * (row-major 16x8). A's four 8x8 quarters are the x4 matrices in the order of the mma's a[0..3]:
+ * rows 0-7 / 8-15 of columns 0-7, then of columns 8-15. */
+MST_KERNEL void emu_ldmatrix_mma_f16(const uint16_t *A, const uint16_t *Bk, const uint16_t *Bn, float *D1, float *D2)
+{
+    MST_SHARED_ALIGNED(uint16_t, As, 16 * EMU_LDM_STRIDE, 16);
+    MST_SHARED_ALIGNED(uint16_t, Bks, 16 * EMU_LDM_STRIDE, 16);
+    MST_SHARED_ALIGNED(uint16_t, Bns, 8 * EMU_LDM_STRIDE, 16);
+    const uint32_t lane = threadIdx.x, g = lane >> 2, t = lane & 3;
+    for (uint32_t e = lane; e < 256; e += 32)
+        As[(e / 16) * EMU_LDM_STRIDE + e % 16] = A[e];
+    for (uint32_t e = lane; e < 128; e += 32) {
+        Bks[(e / 8) * EMU_LDM_STRIDE + e % 8] = Bk[e];
+        Bns[(e / 16) * EMU_LDM_STRIDE + e % 16] = Bn[e];
+    }
+    mst_syncwarp();
+    const uint32_t i = lane / 8, j = lane % 8;
+    uint32_t a[4], b1[2], b2[2];
+    mst_ldmatrix_x4(a, &As[(j + 8 * (i & 1)) * EMU_LDM_STRIDE + 8 * (i >> 1)]);
+    /* .trans of Bk rows k = 0..7 and 8..15: lane l gets Bk[2t][g], Bk[2t+1][g] (and +8): the mma's b */
+    mst_ldmatrix_x2_trans(b1, &Bks[(lane % 16) * EMU_LDM_STRIDE]);
+    /* Bn rows n, columns k 0-7 then 8-15: lane l gets Bn[g][2t], Bn[g][2t+1]: the same b */
+    mst_ldmatrix_x2(b2, &Bns[j * EMU_LDM_STRIDE + 8 * (i & 1)]);
+    const float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    float d[4];
+    mst_mma_m16n8k16_f16_f32(d, a, b1, c);
+    for (uint32_t r = 0; r < 4; r++)
+        D1[cd_index(g, t, r)] = d[r];
+    mst_mma_m16n8k16_f16_f32(d, a, b2, c);
+    for (uint32_t r = 0; r < 4; r++)
+        D2[cd_index(g, t, r)] = d[r];
+}
+MST_REGISTER_KERNEL(emu_ldmatrix_mma_f16);
+
+/* One warp: D = A B for int8, fragments by ldmatrix of b16-viewed int8 rows. A 16x32 row-major, B N-major
+ * (Bn[n * 32 + k]). A b16 element is two adjacent int8, so lane l's register of a plain ldmatrix holds bytes
+ * 4t..4t+3 of row g: the m16n8k32 a/b fragment word. Rows padded to 48 bytes. */
+MST_KERNEL void emu_ldmatrix_mma_s8(const int8_t *A, const int8_t *Bn, int32_t *D)
+{
+    MST_SHARED_ALIGNED(int8_t, As, 16 * 48, 16);
+    MST_SHARED_ALIGNED(int8_t, Bs, 8 * 48, 16);
+    const uint32_t lane = threadIdx.x, g = lane >> 2, t = lane & 3;
+    for (uint32_t e = lane; e < 512; e += 32)
+        As[(e / 32) * 48 + e % 32] = A[e];
+    for (uint32_t e = lane; e < 256; e += 32)
+        Bs[(e / 32) * 48 + e % 32] = Bn[e];
+    mst_syncwarp();
+    const uint32_t i = lane / 8, j = lane % 8;
+    uint32_t a[4], b[2];
+    mst_ldmatrix_x4(a, &As[(j + 8 * (i & 1)) * 48 + 16 * (i >> 1)]);
+    mst_ldmatrix_x2(b, &Bs[j * 48 + 16 * (i & 1)]);
+    const int32_t c[4] = {0, 0, 0, 0};
+    int32_t d[4];
+    mst_mma_m16n8k32_s8_s32(d, a, b, c);
+    for (uint32_t r = 0; r < 4; r++)
+        D[cd_index(g, t, r)] = d[r];
+}
+MST_REGISTER_KERNEL(emu_ldmatrix_mma_s8);
+
+/* dst = src (n words) through shared memory with a two-stage cp.async pipeline: block b copies tiles b,
+ * b + gridDim.x, ... of blockDim.x * 4 words, each thread 16 bytes of a tile (fewer at the array's end,
+ * src_bytes < 16, the rest zero-filled; none past it). Tile k+1 is in flight while tile k is read, and each
+ * thread reads words another thread's copy brought in (the tile reversed), so the barrier after the wait is
+ * what makes them visible. */
+MST_KERNEL void emu_cp_async_pipeline(const uint32_t *src, uint32_t *dst, uint32_t n)
+{
+    MST_SHARED_DYN(uint32_t, stage); /* 2 stages of blockDim.x * 4 words */
+    const uint32_t t = threadIdx.x, tile_words = blockDim.x * 4;
+    const uint32_t n_tiles = (n + tile_words - 1) / tile_words;
+    /* issues this thread's part of tile k into stage s (nothing past the array: src_bytes 0, the source
+     * then the array's start, which is aligned and never read) */
+    uint32_t k = blockIdx.x;
+    {
+        const uint32_t w = k * tile_words + 4 * t;
+        const uint32_t bytes = k < n_tiles && w < n ? (n - w >= 4 ? 16u : (n - w) * 4u) : 0u;
+        mst_cp_async_16(&stage[4 * t], bytes ? src + w : src, bytes);
+        mst_cp_async_commit();
+    }
+    for (uint32_t it = 0; k < n_tiles; it++, k += gridDim.x) {
+        const uint32_t cur = it & 1, next = cur ^ 1, kn = k + gridDim.x;
+        const uint32_t w = kn * tile_words + 4 * t;
+        const uint32_t bytes = kn < n_tiles && w < n ? (n - w >= 4 ? 16u : (n - w) * 4u) : 0u;
+        mst_cp_async_16(&stage[next * tile_words + 4 * t], bytes ? src + w : src, bytes);
+        mst_cp_async_commit();
+        mst_cp_async_wait_group(1); /* tile k is in; tile k + gridDim.x may still be in flight */
+        mst_syncthreads();          /* and every thread's part of it is visible to all */
+        for (uint32_t q = 0; q < 4; q++) {
+            const uint32_t e = tile_words - 1 - (4 * t + q); /* another thread's word */
+            const uint32_t gw = k * tile_words + e;
+            if (gw < n)
+                dst[gw] = stage[cur * tile_words + e];
+        }
+        mst_syncthreads(); /* stage cur is read before the next iteration's copy overwrites it */
+    }
+    mst_cp_async_wait_all(); /* the last (empty) copy */
+}
+MST_REGISTER_KERNEL(emu_cp_async_pipeline);
+
+/* One warp, zero fill: lane l copies src_bytes l % 17 of its 16 bytes (src + 16 l) and l % 5 of 4 bytes
+ * (src + 4 l), over slots first filled with 0xab. out16[16 l ..] and out4[4 l ..] get the slots' bytes. Also
+ * three groups in order: wait_group 2, 1, 0 each let the oldest remaining group's slot be read. */
+MST_KERNEL void emu_cp_async_zfill(const uint8_t *src, uint8_t *out16, uint8_t *out4, uint32_t *groups)
+{
+    MST_SHARED_ALIGNED(uint8_t, s16, 32 * 16, 16);
+    MST_SHARED_ALIGNED(uint8_t, s4, 32 * 4, 4);
+    MST_SHARED_ALIGNED(uint32_t, g, 32 * 3, 4);
+    const uint32_t l = threadIdx.x;
+    for (uint32_t b = 0; b < 16; b++)
+        s16[16 * l + b] = 0xab;
+    for (uint32_t b = 0; b < 4; b++)
+        s4[4 * l + b] = 0xab;
+    mst_cp_async_16(&s16[16 * l], src + 16 * l, l % 17);
+    mst_cp_async_4(&s4[4 * l], src + 4 * l, l % 5);
+    mst_cp_async_wait_all();
+    for (uint32_t b = 0; b < 16; b++)
+        out16[16 * l + b] = s16[16 * l + b];
+    for (uint32_t b = 0; b < 4; b++)
+        out4[4 * l + b] = s4[4 * l + b];
+    const uint32_t *src32 = (const uint32_t *)src;
+    for (uint32_t q = 0; q < 3; q++) {
+        mst_cp_async_4(&g[3 * l + q], src32 + 32 * q + l, 4);
+        mst_cp_async_commit();
+    }
+    mst_cp_async_wait_group(2);
+    groups[3 * l + 0] = g[3 * l + 0];
+    mst_cp_async_wait_group(1);
+    groups[3 * l + 1] = g[3 * l + 1];
+    mst_cp_async_wait_group(0);
+    groups[3 * l + 2] = g[3 * l + 2];
+}
+MST_REGISTER_KERNEL(emu_cp_async_zfill);

@@ -10,6 +10,8 @@
  *   FAKE_CUDA_ALLOC_LIMIT_MIB=N cuMemAlloc fails with CUDA_ERROR_OUT_OF_MEMORY past N MiB in all
  *   FAKE_CUDA_JIT_ERROR=1       cuModuleLoadDataEx fails as an old driver does on newer PTX, with its log
  *   FAKE_CUDA_NO_PROC_ADDRESS=1 no cuGetProcAddress (a driver before CUDA 11.3): entry points by symbol only
+ *   FAKE_CUDA_NO_GRAPHS=1       cuGetProcAddress finds no graph entry point (they are reachable only through it:
+ *                               not exported), as on a driver without them
  * and the test may call, through dlsym, fake_cuda_fail_syncs(N): every later cuStreamSynchronize returns N
  * (an asynchronous kernel fault, as CUDA_ERROR_ILLEGAL_ADDRESS shows up at the next synchronization), and
  * fake_cuda_allocated(): the device bytes allocated and not yet freed.
@@ -244,6 +246,16 @@ EXPORT CUresult cuFuncSetAttribute(void *fn, int attrib, int value)
     return attrib == 8 && value <= 227 * 1024 ? 0 : 1;
 }
 
+/* Stream capture: launches while capturing are counted into the graph, not run; a launched graph adds its count. */
+static int g_capturing;
+static long g_captured;
+static long g_graph_launches;
+
+EXPORT long fake_cuda_graph_launch_count(void)
+{
+    return g_graph_launches;
+}
+
 EXPORT CUresult cuLaunchKernel(void *fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                                unsigned shared, void *stream, void **params, void **extra)
 {
@@ -251,7 +263,73 @@ EXPORT CUresult cuLaunchKernel(void *fn, unsigned gx, unsigned gy, unsigned gz, 
     NEED_CTX();
     if (!gx || !gy || !gz || !bx || !by || !bz || (uint64_t)bx * by * bz > 1024)
         return 1; /* CUDA_ERROR_INVALID_VALUE */
-    g_launches++;
+    if (g_capturing)
+        g_captured++;
+    else
+        g_launches++;
+    return 0;
+}
+
+typedef struct fake_graph {
+    long launches;
+} fake_graph;
+
+static CUresult fake_cuStreamBeginCapture(void *stream, int mode)
+{
+    (void)stream;
+    NEED_CTX();
+    if (g_capturing || mode < 0 || mode > 2)
+        return 1;
+    g_capturing = 1;
+    g_captured = 0;
+    return 0;
+}
+
+static CUresult fake_cuStreamEndCapture(void *stream, void **graph)
+{
+    (void)stream;
+    NEED_CTX();
+    if (!g_capturing)
+        return 1;
+    g_capturing = 0;
+    fake_graph *g = malloc(sizeof *g);
+    if (!g)
+        return 2;
+    g->launches = g_captured;
+    *graph = g;
+    return 0;
+}
+
+static CUresult fake_cuGraphInstantiateWithFlags(void **exec, void *graph, unsigned long long flags)
+{
+    (void)flags;
+    NEED_CTX();
+    fake_graph *e = malloc(sizeof *e);
+    if (!e)
+        return 2;
+    *e = *(fake_graph *)graph;
+    *exec = e;
+    return 0;
+}
+
+static CUresult fake_cuGraphLaunch(void *exec, void *stream)
+{
+    (void)stream;
+    NEED_CTX();
+    g_launches += ((fake_graph *)exec)->launches;
+    g_graph_launches++;
+    return 0;
+}
+
+static CUresult fake_cuGraphExecDestroy(void *exec)
+{
+    free(exec);
+    return 0;
+}
+
+static CUresult fake_cuGraphDestroy(void *graph)
+{
+    free(graph);
     return 0;
 }
 
@@ -409,11 +487,22 @@ static const proc PROCS[] = {
     P(cuGetErrorString),
 };
 
+#define PF(n) {#n, (void *)fake_##n}
+static const proc GRAPH_PROCS[] = {
+    PF(cuStreamBeginCapture), PF(cuStreamEndCapture), PF(cuGraphInstantiateWithFlags), PF(cuGraphLaunch),
+    PF(cuGraphExecDestroy), PF(cuGraphDestroy),
+};
+
 static CUresult get_proc(const char *symbol, void **pfn)
 {
     *pfn = NULL;
     if (env_long("FAKE_CUDA_NO_PROC_ADDRESS", 0))
         return 500;
+    for (size_t i = 0; i < sizeof GRAPH_PROCS / sizeof *GRAPH_PROCS && !env_long("FAKE_CUDA_NO_GRAPHS", 0); i++)
+        if (strcmp(GRAPH_PROCS[i].name, symbol) == 0) {
+            *pfn = GRAPH_PROCS[i].fn;
+            return 0;
+        }
     for (size_t i = 0; i < sizeof PROCS / sizeof *PROCS; i++)
         if (strcmp(PROCS[i].name, symbol) == 0) {
             *pfn = PROCS[i].fn;

@@ -24,7 +24,9 @@
  * settle on the same extreme value; taking the first is the CPU's rule, though the other choice would give the
  * same block values). One case with the matrix at an odd device address (loads at any alignment); a second
  * matrix run on the same quantized scratch with x_is_quantized = 1 and a different x, all zeros, which must then
- * be ignored (the F16/F32 kernels read x itself: they get the same x). */
+ * be ignored (the F16/F32 kernels read x itself: they get the same x). mst_cuda_matmul_multi (several matrices
+ * sharing x, one GEMV launch for up to three) over the GEMV's work splits: mr_multi_suite; each matrix has the
+ * bound above, its own launch or not changing nothing in the per-(row, token, block) arithmetic. */
 #ifndef MST_TEST_MATMUL_RUNNER_H
 #define MST_TEST_MATMUL_RUNNER_H
 
@@ -190,6 +192,83 @@ static void mr_case(mst_dev *d, uint64_t *seed, int32_t type, uint32_t rows, uin
     free(w), free(up), free(x), free(y), free(ref.y), free(ref.tol);
 }
 
+/* mst_cuda_matmul_multi over n_w matrices of one type and width sharing x (rows[i] each, matrix i at an offset of
+ * offsets[i] bytes from its allocation's start), each against its own CPU result: the first three make one GEMV
+ * launch for n <= 8 (more than three: the fourth goes on its own, reading the activations the launch before
+ * rounded). */
+static void mr_multi_case(mst_dev *d, uint64_t *seed, int32_t type, const uint32_t *rows, const uint32_t *offsets,
+                          uint32_t n_w, uint32_t cols, uint32_t n)
+{
+    enum { MAXW = 4 };
+    uint64_t rb64 = 0;
+    mst_type_bytes(type, cols, &rb64);
+    const size_t rb = (size_t)rb64;
+    float *x = mr_activations(seed, cols, n);
+    mst_dptr dx = ct_upload(d, x, (size_t)n * cols * 4);
+    mst_dptr scratch = ct_alloc(d, mst_cuda_matmul_scratch_bytes(cols, n));
+    uint8_t *w[MAXW], *up[MAXW];
+    mst_cuda_weight cw[MAXW];
+    mst_dptr wbase[MAXW], dy[MAXW];
+    for (uint32_t i = 0; i < n_w; i++) {
+        w[i] = (uint8_t *)xmalloc(rb * rows[i]);
+        qf_fill(seed, type, w[i], rows[i], cols, rb);
+        up[i] = mr_upload(d, type, w[i], rb, rows[i], cols, offsets[i], &cw[i], &wbase[i]);
+        dy[i] = ct_alloc(d, (size_t)n * rows[i] * 4);
+    }
+    ct_ok(mst_cuda_matmul_multi(d, cw, dy, n_w, dx, n, scratch, 0), "mst_cuda_matmul_multi");
+    for (uint32_t i = 0; i < n_w; i++) {
+        mr_ref ref = mr_reference(type, w[i], rb, up[i], cw[i].row_bytes, rows[i], cols, x, n);
+        float *y = (float *)xmalloc((size_t)n * rows[i] * 4);
+        ct_download(d, y, dy[i], (size_t)n * rows[i] * 4);
+        char what[160];
+        snprintf(what, sizeof what, "%s multi %u/%u rows=%u cols=%u n_tokens=%u offset=%u", mst_type_name(type), i,
+                 n_w, rows[i], cols, n, offsets[i]);
+        ct_compare_bounds(what, y, ref.y, ref.tol, (size_t)n * rows[i]);
+        free(y), free(ref.y), free(ref.tol);
+        mst_dev_free(d, dy[i]);
+        mst_dev_free(d, wbase[i]);
+        free(w[i]), free(up[i]);
+    }
+    mst_dev_free(d, dx);
+    mst_dev_free(d, scratch);
+    free(x);
+}
+
+/* The multi-matrix launch over the GEMV's shapes: rows per warp 8, 4, 2 and 1 (short rows share a warp; rows longer
+ * than a warp's span take several spans, the last one partial), row counts that are not multiples of the rows a
+ * block takes, 1 .. 8 tokens, a matrix at an odd address (16-byte words that straddle the matrix's ends), four
+ * matrices (a launch of three, then one more on the same rounded x), and a GEMM-sized batch that goes matrix by
+ * matrix. Quantized types: cols picks the rows per warp (matmul_gemv_launch.h): Q4_0 32 / 1024 / 2048 / 4160 ->
+ * 8 / 4 / 2 / 1 (130 blocks: 2 spans); Q8_0 256 / 512 / 1024 / 4160 -> 8 / 4 / 2 / 1 (3 spans); Q4_K, Q6_K
+ * 1024 / 1536 / 4352 -> 4 / 2 / 1 (17 super-blocks: 2 spans). Float types: cols 64 (16-byte loads) and 300
+ * (F16/BF16 rows of 600 bytes: the any-alignment kernel, one launch per matrix). */
+static void mr_multi_suite(mst_dev *d, uint64_t *seed, int32_t type)
+{
+    static const uint32_t rows3[] = {5, 33, 70, 9}, aligned[] = {0, 0, 0, 0}, odd[] = {0, 1, 0, 3};
+    uint32_t cols_list[4], n_cols = 0;
+    const uint32_t bs = mst_type_block_size(type);
+    if (type == MST_TYPE_Q4_0) {
+        cols_list[0] = 32, cols_list[1] = 1024, cols_list[2] = 2048, cols_list[3] = 4160, n_cols = 4;
+    } else if (type == MST_TYPE_Q8_0) {
+        cols_list[0] = 256, cols_list[1] = 512, cols_list[2] = 1024, cols_list[3] = 4160, n_cols = 4;
+    } else if (bs == 256) {
+        cols_list[0] = 1024, cols_list[1] = 1536, cols_list[2] = 4352, n_cols = 3;
+    } else {
+        cols_list[0] = 64, cols_list[1] = 300, n_cols = 2;
+    }
+    const int odd_ok = mr_is_int(type); /* f16/f32 rows need their element alignment */
+    for (uint32_t ci = 0; ci < n_cols; ci++) {
+        const uint32_t cols = cols_list[ci];
+        if (ci == 0)
+            for (uint32_t n = 1; n <= 8; n++)
+                mr_multi_case(d, seed, type, rows3, aligned, 3, cols, n);
+        else
+            mr_multi_case(d, seed, type, rows3, aligned, 3, cols, ci % 2 ? 3 : 8);
+        mr_multi_case(d, seed, type, rows3, odd_ok ? odd : aligned, 4, cols, ci == n_cols - 1 ? 2 : 1);
+    }
+    mr_multi_case(d, seed, type, rows3, aligned, 3, cols_list[0], 11); /* above the GEMV: one matmul each */
+}
+
 /* Bad arguments come back as statuses: cols off the block, a type with no device kernel. */
 static void mr_errors(mst_dev *d, int32_t type)
 {
@@ -201,6 +280,17 @@ static void mr_errors(mst_dev *d, int32_t type)
     }
     mst_cuda_weight q5 = {MST_TYPE_Q5_K, 4, 256, 0, 176, 0};
     CHECK(mst_cuda_matmul(d, &q5, 0, 1, 0, 0, 0) == MST_ERR_UNSUPPORTED, "Q5_K (not an upload type) accepted");
+    /* the multi-matrix entry: no matrix, and a group whose first matrix has rows too short for its columns (the
+     * per-matrix checks still apply to matrices that could share a launch; nothing is launched) */
+    mst_dptr ys[2] = {0, 0};
+    CHECK(mst_cuda_matmul_multi(d, &q5, ys, 0, 0, 1, 0, 0) == MST_ERR_INVALID_ARGUMENT, "multi: 0 matrices accepted");
+    const int32_t ut = mst_cuda_upload_type(type);
+    const uint32_t c2 = bs > 1 ? bs : 8;
+    const uint64_t rb2 = mst_cuda_upload_row_bytes(ut, c2);
+    mst_cuda_weight two[2] = {{ut, 4, c2, 0, rb2 - 1, 0}, {ut, 4, c2, 0, rb2, 0}};
+    CHECK(mst_cuda_matmul_multi(d, two, ys, 2, 0, 1, 0, 0) == MST_ERR_INVALID_ARGUMENT,
+          "%s: multi with a row of %llu bytes for %u columns accepted", mst_type_name(type),
+          (unsigned long long)(rb2 - 1), c2);
 }
 
 static int mr_suite(int32_t type, const char *name)
@@ -229,6 +319,8 @@ static int mr_suite(int32_t type, const char *name)
     const int odd_ok = mr_is_int(type); /* f16/f32 rows need their element alignment */
     mr_case(d, &seed, type, 17, cols_list[n_cols - 1], 2, odd_ok ? 1 : 0, 1);
     mr_case(d, &seed, type, 17, cols_list[n_cols - 1], 19, odd_ok ? 3 : 0, 1);
+    if (!conv)
+        mr_multi_suite(d, &seed, type);
     mr_errors(d, type);
     mst_dev_close(d);
     return ct_finish(name);

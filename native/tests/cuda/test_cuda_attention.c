@@ -18,6 +18,7 @@
  * tile, 3 chunks); head_dim 256 prefill (GQA 2, 4 heads) and decode (split); head_dim 80; a single key;
  * decode over 1000 keys without scratch (no split); 16 tokens (one head) over 1793 keys: 8 chunks of 256,
  * the last holding 1 key that only the last row sees (partials with m = -inf in the combine). */
+#define _POSIX_C_SOURCE 200809L /* setenv under -std=c11 */
 #include "cuda_test_util.h"
 #include "cpu/attention.h"
 #include "cpu/ops.h"
@@ -82,7 +83,7 @@ static void run(mst_dev *d, uint64_t *seed, acase c)
     mst_dptr dq = ct_upload(d, q, nq * 4), dk = ct_upload(d, kh, nkv * 2), dv = ct_upload(d, vh, nkv * 2);
     mst_dptr dout = ct_alloc(d, nq * 4), dscratch = scratch_bytes ? ct_alloc(d, scratch_bytes) : 0;
     mst_cuda_attn_args a = {dq, dk, dv, dout, dscratch, c.n_tokens, c.q_pos0, c.n_kv, c.n_head, c.n_head_kv, hd,
-                            c.window, c.kv_slots};
+                            c.window, c.kv_slots, 0, 0};
     ct_ok(mst_cuda_attention(d, &a), "mst_cuda_attention");
     ct_download(d, got, dout, nq * 4);
     char what[192];
@@ -125,6 +126,9 @@ int main(int argc, char **argv)
         {1, 999, 1000, 8, 8, 64, 0, 0, 1},    /* decode without scratch: no split */
         {16, 1777, 1793, 1, 1, 64, 0, 0, 0},  /* 8 chunks of 256, the last of 1 key: 15 rows see none of it */
     };
+    /* this file checks attention.cu's float kernel, prefill included, to its own bound; mst_cuda_attention
+     * otherwise sends prefill to tensor cores, which test_cuda_attention_mma.c checks */
+    setenv("MISTRAL_CUDA_MMA", "0", 1);
     mst_dev *d = ct_open();
     uint64_t seed = 23;
     const int only = argc > 1 ? atoi(argv[1]) : -1; /* debugging: run one case */
@@ -132,7 +136,7 @@ int main(int argc, char **argv)
         if (only < 0 || (size_t)only == i)
             run(d, &seed, cases[i]);
 
-    mst_cuda_attn_args bad = {0, 0, 0, 0, 0, 1, 0, 1, 6, 4, 64, 0, 0};
+    mst_cuda_attn_args bad = {0, 0, 0, 0, 0, 1, 0, 1, 6, 4, 64, 0, 0, 0, 0};
     CHECK(mst_cuda_attention(d, &bad) == MST_ERR_UNSUPPORTED, "n_head 6 over 4 KV heads accepted");
     bad.n_head = 8;
     bad.head_dim = 63;

@@ -19,7 +19,11 @@
  *   model_too_big the CUDA backend refuses weights larger than the free memory, before allocating anything,
  *                 with the numbers; a model that fits uploads with progress and frees everything
  *   pass_failure  a kernel fault reported at the end of a pass fails mst_decode with the op, the driver's error
- *                 and what to do, and leaves the context's position alone */
+ *                 and what to do, and leaves the context's position alone
+ *   graphs        the fake's stream capture: launches during a capture are recorded, not run; an upload during it
+ *                 is refused and fails the capture (no graph); a graph launch runs what was recorded; decode steps
+ *                 record the first and replay it for the later ones
+ *   no_graphs     a driver without the graph entry points (FAKE_CUDA_NO_GRAPHS=1): graphs are off, decode works */
 #define _POSIX_C_SOURCE 200809L /* setenv, clock_gettime under -std=c11 */
 #include <dlfcn.h>
 
@@ -229,7 +233,7 @@ static int test_fake_device(void)
     /* a kernel of the embedded PTX is found (once: the second launch uses the cache), an unknown one is not */
     char name[128];
     CHECK(first_entry(name, sizeof name), "no .entry in the embedded PTX");
-    mst_kernel_ref k = {name, NULL}, missing = {"mst_no_such_kernel", NULL};
+    mst_kernel_ref k = {name, NULL, 0, NULL}, missing = {"mst_no_such_kernel", NULL, 0, NULL};
     uint64_t arg = 0;
     void *args[1] = {&arg};
     const mst_dim3 one = {1, 1, 1}, block = {32, 1, 1};
@@ -424,8 +428,9 @@ static int test_pass_failure(void)
         CHECK(mst_decode(c, tokens, 2, 0, logits, cfg.n_vocab) == MST_OK, "decode on the fake: %s", mst_last_error());
         fail_syncs(700); /* CUDA_ERROR_ILLEGAL_ADDRESS */
         const char *parts[] = {"mst_decode: the cuda backend failed on tokens 0..0 of 1 (positions 2..2",
-                               /* the first wait of the pass: the output layer's input check (forward.c) */
-                               "CUDA find_nonfinite (download)", "cuStreamSynchronize",
+                               /* the first wait of the pass: the logits' download (the output layer's input
+                                * check is a kernel whose answer comes back with them) */
+                               "CUDA end (logits download)", "cuStreamSynchronize",
                                "CUDA_ERROR_ILLEGAL_ADDRESS (an illegal memory access was encountered)",
                                "restart the process", NULL};
         expect_failure("kernel fault", mst_decode(c, tokens + 2, 1, 0, logits, cfg.n_vocab), MST_ERR_DEVICE, parts);
@@ -463,6 +468,102 @@ static int test_pass_failure(void)
     return finish("pass_failure");
 }
 
+/* A dense tiny model on the fake driver; decodes `steps` single tokens after a 2-token prompt, all MST_OK. */
+static void decode_steps(int steps)
+{
+    mst_model_config cfg = tiny_config();
+    test_model tm;
+    tm_build(&tm, 5, &cfg, all_f16, 0);
+    mst_model_params p;
+    mst_model_params_default(&p);
+    p.backend = MST_BACKEND_CUDA;
+    mst_model *m = NULL;
+    mst_context *c = NULL;
+    CHECK(mst_model_create_with(&tm.cfg, tm.desc, tm.n_desc, &p, &m) == MST_OK, "model: %s", mst_last_error());
+    mst_context_params cp;
+    mst_context_params_default(&cp);
+    cp.n_ctx = 32, cp.n_batch = 4;
+    CHECK(m && mst_context_create(m, &cp, &c) == MST_OK, "context: %s", mst_last_error());
+    if (c) {
+        const int32_t tokens[2] = {1, 2};
+        float *logits = xmalloc((size_t)cfg.n_vocab * 4);
+        CHECK(mst_decode(c, tokens, 2, 0, logits, cfg.n_vocab) == MST_OK, "prefill on the fake: %s", mst_last_error());
+        for (int i = 0; i < steps; i++)
+            CHECK(mst_decode(c, tokens + i % 2, 1, 0, logits, cfg.n_vocab) == MST_OK, "decode step %d on the fake: %s",
+                  i, mst_last_error());
+        free(logits);
+        mst_context_free(c);
+    }
+    if (m)
+        mst_model_free(m);
+    tm_free(&tm);
+}
+
+static int test_graphs(int available)
+{
+    const char *name_ = available ? "graphs" : "no_graphs";
+    if (mst_ptx_module_count == 0)
+        return SKIP;
+    void *fake = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    long (*launches)(void) = fake ? (long (*)(void))dlsym(fake, "fake_cuda_launch_count") : NULL;
+    long (*graph_launches)(void) = fake ? (long (*)(void))dlsym(fake, "fake_cuda_graph_launch_count") : NULL;
+    if (!launches || !graph_launches) {
+        printf("FAIL: the fake libcuda.so.1 is not the one loaded (LD_LIBRARY_PATH)\n");
+        return 1;
+    }
+    mst_dev *d = NULL;
+    CHECK(mst_dev_open(0, 0, &d) == MST_OK, "open: %s", mst_last_error());
+    if (!d)
+        return finish(name_);
+    CHECK(mst_dev_graphs_supported(d) == available, "graphs supported: %d, expected %d", mst_dev_graphs_supported(d),
+          available);
+    if (available) {
+        char name[128];
+        CHECK(first_entry(name, sizeof name), "no .entry in the embedded PTX");
+        mst_kernel_ref k = {name, NULL, 0, NULL};
+        uint64_t arg = 0;
+        void *args[1] = {&arg};
+        const mst_dim3 one = {1, 1, 1}, block = {32, 1, 1};
+        mst_dptr a = 0;
+        uint32_t host[4] = {0};
+        CHECK(mst_dev_alloc(d, sizeof host, &a) == MST_OK, "alloc: %s", mst_last_error());
+
+        /* an upload inside a capture is refused, and the capture with it */
+        const long l0 = launches();
+        CHECK(mst_dev_capture_begin(d) == MST_OK, "capture begin: %s", mst_last_error());
+        CHECK(mst_dev_launch(d, &k, one, block, 0, args) == MST_OK, "captured launch: %s", mst_last_error());
+        const char *p_up[] = {"mst_dev_upload", "graph capture", NULL};
+        expect_failure("upload during capture", mst_dev_upload(d, a, host, sizeof host), MST_ERR_INTERNAL, p_up);
+        mst_dev_graph *g = NULL;
+        const char *p_end[] = {"graph capture failed", "mst_dev_upload", NULL};
+        expect_failure("capture with a refused upload", mst_dev_capture_end(d, &g), MST_ERR_INTERNAL, p_end);
+        CHECK(g == NULL, "a failed capture returned a graph");
+        CHECK(launches() == l0, "a captured launch ran (%ld launches)", launches() - l0);
+
+        /* a clean capture of two launches: nothing runs until the graph does, then both, each time */
+        CHECK(mst_dev_capture_begin(d) == MST_OK, "capture begin: %s", mst_last_error());
+        CHECK(mst_dev_launch(d, &k, one, block, 0, args) == MST_OK, "captured launch: %s", mst_last_error());
+        CHECK(mst_dev_launch(d, &k, one, block, 0, args) == MST_OK, "captured launch: %s", mst_last_error());
+        CHECK(mst_dev_capture_end(d, &g) == MST_OK && g, "capture end: %s", mst_last_error());
+        CHECK(launches() == l0, "captured launches ran before the graph (%ld)", launches() - l0);
+        CHECK(g && mst_dev_graph_launch(d, g) == MST_OK && mst_dev_graph_launch(d, g) == MST_OK, "graph launch: %s",
+              mst_last_error());
+        CHECK(launches() == l0 + 4, "two graph launches ran %ld kernels, expected 4", launches() - l0);
+        CHECK(mst_dev_sync(d) == MST_OK, "sync after the graph: %s", mst_last_error());
+        mst_dev_graph_free(d, g);
+        mst_dev_free(d, a);
+    }
+    mst_dev_close(d);
+
+    /* decode: the first single-token step is recorded and launched, the next two replay it */
+    const long g0 = graph_launches();
+    decode_steps(3);
+    CHECK(graph_launches() - g0 == (available ? 3 : 0), "%ld graph launches in 3 decode steps, expected %d",
+          graph_launches() - g0, available ? 3 : 0);
+    dlclose(fake);
+    return finish(name_);
+}
+
 int main(int argc, char **argv)
 {
     unsetenv("MISTRAL_CUDA_EMULATE"); /* these cases are about the driver */
@@ -480,7 +581,9 @@ int main(int argc, char **argv)
         return test_model_too_big();
     if (strcmp(which, "pass_failure") == 0)
         return test_pass_failure();
+    if (strcmp(which, "graphs") == 0 || strcmp(which, "no_graphs") == 0)
+        return test_graphs(strcmp(which, "graphs") == 0);
     printf("usage: test_cuda_driver absent|no_device|zero_devices|init_failure|old_driver|ptx_rejected|old_gpu|"
-           "fake_device|no_proc_address|model_too_big|pass_failure\n");
+           "fake_device|no_proc_address|model_too_big|pass_failure|graphs|no_graphs\n");
     return 2;
 }

@@ -21,7 +21,13 @@
 extern "C" {
 extern const mst_kernel_ref mst_kernel_emu_bad_missing_sync, mst_kernel_emu_bad_divergent, mst_kernel_emu_bad_warp_race,
     mst_kernel_emu_bad_deadlock, mst_kernel_emu_bad_exited_lane, mst_kernel_emu_bad_shared_oob,
-    mst_kernel_emu_bad_oob_read;
+    mst_kernel_emu_bad_oob_read, mst_kernel_emu_bad_cp_async_early_read, mst_kernel_emu_bad_cp_async_no_barrier,
+    mst_kernel_emu_bad_cp_async_wait_group_1, mst_kernel_emu_bad_cp_async_past_end,
+    mst_kernel_emu_bad_cp_async_misaligned, mst_kernel_emu_bad_cp_async_src_bytes,
+    mst_kernel_emu_bad_cp_async_exit_pending, mst_kernel_emu_bad_ldmatrix_misaligned,
+    mst_kernel_emu_bad_ldmatrix_array_alignment, mst_kernel_emu_bad_ldmatrix_divergent,
+    mst_kernel_emu_bad_ldmatrix_exited, mst_kernel_emu_bad_ldmatrix_race, mst_kernel_emu_bad_ldmatrix_global,
+    mst_kernel_emu_bad_cp_async_overwrites_reads, mst_kernel_emu_bad_cp_async_uncommitted;
 }
 
 static int g_failures;
@@ -97,6 +103,137 @@ static void test_shared_oob(void)
     const char *e[] = {"kernel emu_bad_shared_oob block (0,0,0) thread (32,0,0)",
                        "shared memory index out of bounds: small[32]", "with 32 elements"};
     expect_failure(&mst_kernel_emu_bad_shared_oob, mst_dim3{64, 1, 1}, e, 3);
+}
+
+/* ---- ldmatrix and cp.async: kernels (src, out) with src a 1000-byte device buffer ---- */
+
+static void expect_failure_src(const mst_kernel_ref *k, uint32_t threads, const char *const *expect, int n_expect)
+{
+    mst_dptr src = 0, out = 0;
+    mst_dev_alloc(g_dev, 1000, &src);
+    mst_dev_alloc(g_dev, 64 * 4, &out);
+    mst_dev_memset32(g_dev, src, 0x01020304u, 250);
+    void *args[] = {&src, &out};
+    mst_status st = mst_dev_launch(g_dev, k, mst_dim3{1, 1, 1}, mst_dim3{threads, 1, 1}, 0, args);
+    const char *msg = mst_last_error();
+    printf("%s -> %d: %s\n", k->name, (int)st, msg);
+    CHECK(st == MST_ERR_INTERNAL, "%s: status %d, want MST_ERR_INTERNAL", k->name, (int)st);
+    for (int i = 0; i < n_expect; i++)
+        CHECK(strstr(msg, expect[i]) != NULL, "message lacks '%s'", expect[i]);
+    mst_dev_free(g_dev, src);
+    mst_dev_free(g_dev, out);
+}
+
+static void test_cp_async_early_read(void)
+{
+    const char *e[] = {"kernel emu_bad_cp_async_early_read block (0,0,0) thread (0,0,0)",
+                       "read of a pending cp.async destination before cp.async.wait_group", "s[1]",
+                       "the cp.async this thread issued at", "emu_bad_kernels.cu"};
+    expect_failure_src(&mst_kernel_emu_bad_cp_async_early_read, 32, e, 5);
+}
+
+static void test_cp_async_no_barrier(void)
+{
+    /* the copy counts as thread 0's write when it landed (at thread 0's wait): thread 1 needs a barrier */
+    const char *e[] = {"kernel emu_bad_cp_async_no_barrier block (0,0,0) thread (1,0,0)", "shared-memory race on s[0]",
+                       "reads what thread (0,0,0) wrote"};
+    expect_failure_src(&mst_kernel_emu_bad_cp_async_no_barrier, 64, e, 3);
+}
+
+static void test_cp_async_wait_group_1(void)
+{
+    const char *e[] = {"kernel emu_bad_cp_async_wait_group_1 block (0,0,0) thread (0,0,0)",
+                       "read of a pending cp.async destination before cp.async.wait_group", "b[0]"};
+    expect_failure_src(&mst_kernel_emu_bad_cp_async_wait_group_1, 32, e, 3);
+}
+
+static void test_cp_async_overwrites_reads(void)
+{
+    /* thread 0 ran first and read s[4] (bytes 16.., thread 1's slot); thread 1's cp.async then writes it unordered */
+    const char *e[] = {"kernel emu_bad_cp_async_overwrites_reads block (0,0,0) thread (1,0,0)",
+                       "shared-memory race on byte 16 of s", "this thread cp.async writes what thread (0,0,0) read"};
+    expect_failure_src(&mst_kernel_emu_bad_cp_async_overwrites_reads, 32, e, 3);
+}
+
+static void test_cp_async_uncommitted(void)
+{
+    const char *e[] = {"kernel emu_bad_cp_async_uncommitted block (0,0,0) thread (0,0,0)",
+                       "read of a pending cp.async destination before cp.async.wait_group",
+                       "not committed yet", "mst_cp_async_commit first"};
+    expect_failure_src(&mst_kernel_emu_bad_cp_async_uncommitted, 32, e, 4);
+}
+
+static void test_cp_async_past_end(void)
+{
+    const char *e[] = {"kernel emu_bad_cp_async_past_end block (0,0,0) thread (62,0,0)", "mst_cp_async_16 at",
+                       "source reads bytes 992..1007 of a 1000-byte device buffer, past its end"};
+    expect_failure_src(&mst_kernel_emu_bad_cp_async_past_end, 64, e, 3);
+}
+
+static void test_cp_async_misaligned(void)
+{
+    const char *e[] = {"kernel emu_bad_cp_async_misaligned block (0,0,0) thread (0,0,0)",
+                       "destination byte 8 of s (declared at", "is not 16-byte aligned"};
+    expect_failure_src(&mst_kernel_emu_bad_cp_async_misaligned, 32, e, 3);
+}
+
+static void test_cp_async_src_bytes(void)
+{
+    const char *e[] = {"kernel emu_bad_cp_async_src_bytes block (0,0,0) thread (0,0,0)",
+                       "src_bytes 17 is more than the 16 bytes the copy writes"};
+    expect_failure_src(&mst_kernel_emu_bad_cp_async_src_bytes, 32, e, 2);
+}
+
+static void test_cp_async_exit_pending(void)
+{
+    const char *e[] = {"kernel emu_bad_cp_async_exit_pending block (0,0,0) thread (0,0,0)",
+                       "exited with 1 cp.async copies pending", "mst_cp_async_wait_all"};
+    expect_failure_src(&mst_kernel_emu_bad_cp_async_exit_pending, 32, e, 3);
+}
+
+/* In these three the lanes leave an mst_syncwarp first: its last lane (31) goes on without a switch, so it is
+ * the first to reach the ldmatrix, and the one whose check fires (lane 31's row: 8 * 31 + 4 halves in). */
+static void test_ldmatrix_misaligned(void)
+{
+    const char *e[] = {"kernel emu_bad_ldmatrix_misaligned block (0,0,0) thread (31,0,0)", "mst_ldmatrix_x4 at",
+                       "lane 31's row address (byte 504 of s (declared at", "is not 16-byte aligned"};
+    expect_failure_src(&mst_kernel_emu_bad_ldmatrix_misaligned, 32, e, 4);
+}
+
+static void test_ldmatrix_array_alignment(void)
+{
+    const char *e[] = {"kernel emu_bad_ldmatrix_array_alignment block (0,0,0) thread (31,0,0)",
+                       "declared with 2-byte alignment", "MST_SHARED_ALIGNED"};
+    expect_failure_src(&mst_kernel_emu_bad_ldmatrix_array_alignment, 32, e, 3);
+}
+
+static void test_ldmatrix_divergent(void)
+{
+    const char *e[] = {"kernel emu_bad_ldmatrix_divergent block (0,0,0) thread (0,0,0)",
+                       "while thread (31,0,0) of its warp waits at mst_ldmatrix_x4", "ldmatrix is .aligned"};
+    expect_failure_src(&mst_kernel_emu_bad_ldmatrix_divergent, 32, e, 3);
+}
+
+static void test_ldmatrix_exited(void)
+{
+    const char *e[] = {"kernel emu_bad_ldmatrix_exited block (0,0,0) thread (16,0,0)",
+                       "exited while thread (0,0,0) of its warp waits at mst_ldmatrix_x2",
+                       "a warp collective needs every lane"};
+    expect_failure_src(&mst_kernel_emu_bad_ldmatrix_exited, 32, e, 3);
+}
+
+static void test_ldmatrix_race(void)
+{
+    const char *e[] = {"kernel emu_bad_ldmatrix_race block (0,0,0) thread (1,0,0)", "shared-memory race on byte 4 of s",
+                       "this thread reads what thread (0,0,0) wrote"};
+    expect_failure_src(&mst_kernel_emu_bad_ldmatrix_race, 32, e, 3);
+}
+
+static void test_ldmatrix_global(void)
+{
+    const char *e[] = {"kernel emu_bad_ldmatrix_global block (0,0,0) thread (0,0,0)",
+                       "is not in this block's shared memory"};
+    expect_failure_src(&mst_kernel_emu_bad_ldmatrix_global, 32, e, 2);
 }
 
 /* After a failed launch (threads abandoned mid-kernel) the emulator runs the next launch normally. */
@@ -204,7 +341,22 @@ int main(int argc, char **argv)
                  {"exited_lane", test_exited_lane},
                  {"shared_oob", test_shared_oob},
                  {"global_oob", test_global_oob},
-                 {"recovers", test_recovers}};
+                 {"recovers", test_recovers},
+                 {"cp_async_early_read", test_cp_async_early_read},
+                 {"cp_async_no_barrier", test_cp_async_no_barrier},
+                 {"cp_async_wait_group_1", test_cp_async_wait_group_1},
+                 {"cp_async_past_end", test_cp_async_past_end},
+                 {"cp_async_overwrites_reads", test_cp_async_overwrites_reads},
+                 {"cp_async_uncommitted", test_cp_async_uncommitted},
+                 {"cp_async_misaligned", test_cp_async_misaligned},
+                 {"cp_async_src_bytes", test_cp_async_src_bytes},
+                 {"cp_async_exit_pending", test_cp_async_exit_pending},
+                 {"ldmatrix_misaligned", test_ldmatrix_misaligned},
+                 {"ldmatrix_array_alignment", test_ldmatrix_array_alignment},
+                 {"ldmatrix_divergent", test_ldmatrix_divergent},
+                 {"ldmatrix_exited", test_ldmatrix_exited},
+                 {"ldmatrix_race", test_ldmatrix_race},
+                 {"ldmatrix_global", test_ldmatrix_global}};
     int found = 0;
     for (auto &k : cases)
         if (strcmp(argv[1], k.name) == 0) {

@@ -25,6 +25,7 @@ internal sealed class GenerationRun : IDisposable
     private readonly ITokenConstraint? _json; // set when the options ask for a response format
     private readonly float[] _logits;
     private readonly int _eos;
+    private readonly bool _nativeGreedy; // decode steps pick their token in the native core (mst_decode_greedy)
     private int? _unevaluated;
     private int _generated;
     private int _decodeSteps;
@@ -47,6 +48,10 @@ internal sealed class GenerationRun : IDisposable
         _detokenizer = tokenizer.CreateStreamingDetokenizer(startsText: false);
         _stops = new StopStringMatcher(options.StopStrings);
         _json = options.ResponseFormat?.CreateConstraint(tokenizer);
+        // Greedy with nothing that reads or changes the logits first (a JSON mask, suppressed tokens, a repetition
+        // penalty): the native core's pick equals the sampler's, and on a GPU the logits then stay on the device.
+        _nativeGreedy = !SampleOnHost.Value && TokenSampler.IsPlainArgMax(options) && _json is null &&
+                        options.SuppressedTokens.Count == 0;
         if (prompt.Count == 0) throw new ArgumentException("The prompt has no tokens.", nameof(prompt));
         if (prompt.Count > session.Remaining)
         {
@@ -55,6 +60,12 @@ internal sealed class GenerationRun : IDisposable
                 $"(context {session.ContextLength}). Shorten the prompt, Reset the session, or create it with a larger ContextLength.");
         }
     }
+
+    /// <summary>
+    /// True (in this async flow): every run samples from the logits in C#, the path greedy runs took before
+    /// mst_decode_greedy; for tests that compare the two.
+    /// </summary>
+    internal static readonly AsyncLocal<bool> SampleOnHost = new();
 
     /// <summary>The token produced by the last successful <see cref="MoveNext"/>.</summary>
     public int Token { get; private set; }
@@ -74,6 +85,7 @@ internal sealed class GenerationRun : IDisposable
 
         // A cancelled or failed evaluation throws with the session unchanged (EvaluateCore) and this run's state as
         // it was: the prompt not marked started, the last token still unevaluated and handed back on Dispose.
+        int? picked = null; // the native core's greedy choice (_nativeGreedy decode steps)
         if (!_started)
         {
             var prompt = _prompt as int[] ?? [.. _prompt];
@@ -86,7 +98,8 @@ internal sealed class GenerationRun : IDisposable
         else if (_unevaluated is int previous)
         {
             var start = Stopwatch.GetTimestamp();
-            _session.EvaluateCore([previous], null, cancellationToken);
+            if (_nativeGreedy) picked = _session.EvaluateGreedyCore(previous, cancellationToken);
+            else _session.EvaluateCore([previous], null, cancellationToken);
             _unevaluated = null;
             _decodeSteps++;
             _decodeTicks += Stopwatch.GetTimestamp() - start;
@@ -97,12 +110,20 @@ internal sealed class GenerationRun : IDisposable
         if (_session.Remaining < 1) return End(FinishReason.ContextFull);
 
         var sampleStart = Stopwatch.GetTimestamp();
-        _session.LastLogits.CopyTo(_logits);
-        // The mask goes on before any sampler step, so temperature, top-k/p and min-p only see allowed tokens.
-        if (_json is not null) JsonTokenMask.Apply(_logits, _json.Allowed());
-        foreach (var banned in _options.SuppressedTokens) _logits[banned] = float.NegativeInfinity;
-        // A forced first token (tool_choice "required": [TOOL_CALLS]) is taken as if sampled; the logits are not consulted.
-        var next = _generated == 0 && _options.ForcedFirstToken is int forced ? forced : _sampler.Sample(_logits);
+        int next;
+        if (picked is int id)
+        {
+            next = id; // TokenSampler.ArgMax of this step's logits, applied natively (IsPlainArgMax)
+        }
+        else
+        {
+            _session.LastLogits.CopyTo(_logits);
+            // The mask goes on before any sampler step, so temperature, top-k/p and min-p only see allowed tokens.
+            if (_json is not null) JsonTokenMask.Apply(_logits, _json.Allowed());
+            foreach (var banned in _options.SuppressedTokens) _logits[banned] = float.NegativeInfinity;
+            // A forced first token (tool_choice "required": [TOOL_CALLS]) is taken as if sampled; the logits are not consulted.
+            next = _generated == 0 && _options.ForcedFirstToken is int forced ? forced : _sampler.Sample(_logits);
+        }
         _decodeTicks += Stopwatch.GetTimestamp() - sampleStart;
         if (next == _eos) return End(FinishReason.EndOfSequence);
 

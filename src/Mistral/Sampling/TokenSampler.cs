@@ -102,6 +102,14 @@ internal sealed class TokenSampler
         }
     }
 
+    /// <summary>
+    /// Whether <see cref="Sample"/> with these options is <see cref="ArgMax"/> of the logits as they come: greedy, and
+    /// no repetition penalty to change them first. Then the native core can pick the token itself
+    /// (mst_decode_greedy, by the same rule) and the logits need not leave it.
+    /// </summary>
+    internal static bool IsPlainArgMax(GenerationOptions options) =>
+        options.Temperature == 0 && (options.RepetitionPenalty == 1f || options.RepetitionLastN == 0);
+
     internal static int ArgMax(ReadOnlySpan<float> logits)
     {
         var best = 0;

@@ -21,6 +21,13 @@ const char *emu_op_name(int kind)
     case MST_EMU_OP_BALLOT: return "mst_ballot";
     case MST_EMU_OP_MMA_F16: return "mst_mma_m16n8k16_f16_f32";
     case MST_EMU_OP_MMA_S8: return "mst_mma_m16n8k32_s8_s32";
+    case MST_EMU_OP_MMA_BF16: return "mst_mma_m16n8k16_bf16_f32";
+    case MST_EMU_OP_LDMATRIX_X1: return "mst_ldmatrix_x1";
+    case MST_EMU_OP_LDMATRIX_X2: return "mst_ldmatrix_x2";
+    case MST_EMU_OP_LDMATRIX_X4: return "mst_ldmatrix_x4";
+    case MST_EMU_OP_LDMATRIX_X1_T: return "mst_ldmatrix_x1_trans";
+    case MST_EMU_OP_LDMATRIX_X2_T: return "mst_ldmatrix_x2_trans";
+    case MST_EMU_OP_LDMATRIX_X4_T: return "mst_ldmatrix_x4_trans";
     default: return "mst_syncthreads";
     }
 }
@@ -77,6 +84,17 @@ void emu_fail(const char *fmt, ...)
     va_end(ap);
     emu_abandon_current();
     __builtin_unreachable(); /* the scheduler never resumes an abandoned thread */
+}
+
+void emu_fail_as(const emu_thread *who, const char *fmt, ...)
+{
+    emu_state *s = g_emu;
+    va_list ap;
+    va_start(ap, fmt);
+    vrecord(s, who, fmt, ap);
+    va_end(ap);
+    emu_abandon_current();
+    __builtin_unreachable();
 }
 
 void emu_fail_from_scheduler(const emu_thread *who, const char *fmt, ...)

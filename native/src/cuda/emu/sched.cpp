@@ -172,6 +172,7 @@ void mst_emu_syncthreads(const char *file, int line)
 
 static void thread_exit(emu_state *s, emu_thread *me)
 {
+    emu_cp_async_at_exit(me); /* fails the launch if copies are still pending */
     me->state = EMU_EXITED;
     s->n_exited++;
     emu_warp *w = &s->warps[me->linear / MST_EMU_WARP];
@@ -381,6 +382,7 @@ mst_status mst_emu_launch(const mst_kernel_ref *k, mst_dim3 grid, mst_dim3 block
         st = s->failed ? MST_ERR_INTERNAL : MST_OK;
     }
     emu_shared_release(s);
+    emu_cp_async_release(s);
     for (uint32_t i = 0; i < s->n_all_stacks; i++) {
 #if defined(MST_EMU_ASAN)
         if (s->failed) /* abandoned threads leave redzones anywhere on their stacks */

@@ -25,6 +25,10 @@ struct emu_thread {
     int wait_line;
     int wait_kind;
     void *wait_data;
+    /* cp.async copies issued and not yet completed (async.cpp), grown as needed, freed at launch end; groups
+     * are numbered by cp_commits at issue (copies with group == cp_commits are not committed yet) */
+    struct emu_cp *cp;
+    uint32_t cp_count, cp_cap, cp_commits;
 };
 
 struct emu_warp {
@@ -92,6 +96,8 @@ void emu_abandon_current(void);
 /* report.cpp: formats "kernel K block (..) thread (..): <what>" for the running thread (or `who`), marks
  * the launch failed and abandons the running thread for good (returns only on the scheduler's stack). */
 [[noreturn]] void emu_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same, naming thread `who` of the block (a warp collective's lane other than the running one). */
+[[noreturn]] void emu_fail_as(const emu_thread *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void emu_fail_from_scheduler(const emu_thread *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "(x,y,z)" of a thread index of the block, into a small buffer. */
 void emu_tid_str(uint32_t linear, char *buf, size_t n);
@@ -99,6 +105,41 @@ const char *emu_op_name(int kind);
 
 /* warp.cpp: completes the warp op all lanes of w reached (computes every lane's result). */
 void emu_warp_complete(emu_warp *w, uint32_t warp_index);
+/* warp.cpp: the running thread joins warp collective `kind`; returns once the warp has completed it. */
+void emu_warp_op(int kind, const char *file, int line, void *data);
+
+/* ldmatrix.cpp: the result of an ldmatrix all 32 lanes of the warp at `base` reached. */
+void emu_ldmatrix_complete(emu_state *s, emu_warp *w, uint32_t base);
+static inline int emu_is_ldmatrix(int kind)
+{
+    return kind >= MST_EMU_OP_LDMATRIX_X1 && kind <= MST_EMU_OP_LDMATRIX_X4_T;
+}
+
+/* async.cpp: the exiting thread must have no copy pending; launch end frees the per-thread lists. */
+void emu_cp_async_at_exit(emu_thread *me);
+void emu_cp_async_release(emu_state *s);
+
+/* shared.cpp: raw pointers into shared memory (ldmatrix rows, cp.async destinations). */
+struct emu_shadow;
+typedef struct emu_shared_span {
+    const mst_emu_site *site; /* the MST_SHARED declaration; NULL: the launch's dynamic shared memory */
+    unsigned char *data;      /* the array's first byte */
+    struct emu_shadow *shadow;
+    uint64_t bytes, align;    /* align: what the device guarantees for the array's start */
+    uint64_t offset;          /* of the pointer looked up */
+} emu_shared_span;
+/* Finds the shared array holding p .. p+n-1; 0 when p is in none (or runs past its end: *span still says
+ * which array p starts in, with span->site set, if any). */
+int emu_shared_find(const void *p, uint64_t n, emu_shared_span *span);
+/* "byte 40 of As (declared at f.cu:12)" into buf. */
+void emu_shared_describe(const emu_shared_span *span, uint64_t offset, char *buf, size_t n);
+/* The race check for `n` bytes at span->data + offset, by thread `who` (not necessarily the running one). */
+enum { EMU_ACCESS_READ, EMU_ACCESS_WRITE, EMU_ACCESS_ASYNC_ISSUE, EMU_ACCESS_ASYNC_LAND };
+void emu_shared_access_raw(const emu_shared_span *span, uint64_t offset, uint32_t n, const emu_thread *who, int how);
+/* async.cpp, for the message of an access to a pending destination: where the copy holding byte p was issued,
+ * and whether it is still uncommitted (no wait_group completes it before an mst_cp_async_commit). */
+void emu_cp_async_where(const emu_thread *issuer, const unsigned char *p, const char **file, int *line,
+                        int *uncommitted);
 
 /* shared.cpp */
 void emu_shared_block_start(emu_state *s);

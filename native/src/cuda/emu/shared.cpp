@@ -7,7 +7,13 @@
  * for two threads of one warp, a completed mst_syncwarp or warp collective (the warp's epoch has advanced).
  * Each byte keeps its last write and the reads since, which is enough: an access ordered after the last
  * write is ordered after every earlier one, and a read that replaces an older read record is ordered after
- * it, so whatever races with the dropped record races with the kept one too. */
+ * it, so whatever races with the dropped record races with the kept one too.
+ *
+ * ldmatrix's reads count as reads by the lane that receives the bytes (not the one that gave the address).
+ * A cp.async destination is written twice in this check: at issue (it must not race with what came before)
+ * and when it lands, at the issuing thread's wait (what comes after must be ordered after that: the issuing
+ * thread itself, or others after a barrier). In between its bytes are marked pending, and any access to them,
+ * by any thread, fails: the hardware may write them at any moment until the wait. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +25,7 @@ enum { READ_ONE, READ_SOME_ONE_WARP, READ_SOME_WARPS };
 struct emu_shadow {
     uint32_t w_epoch, w_warp_epoch, w_tid;      /* last write */
     uint32_t r_epoch, r_warp_epoch, r_tid, r_mode; /* reads since (r_epoch 0: none); r_warp_epoch the latest */
+    uint32_t pending;                              /* 1 + the thread whose cp.async will land here; 0: none */
 };
 
 struct emu_shared_entry {
@@ -26,6 +33,7 @@ struct emu_shared_entry {
     unsigned char *data;
     emu_shadow *shadow;
     uint64_t bytes;
+    uint64_t align; /* of the declaration: the device places the array at a multiple of it, no more */
 };
 
 #define POISON 0xff
@@ -83,7 +91,8 @@ mst_emu_shared_mem mst_emu_shared_static(const mst_emu_site *site, uint64_t byte
             mst_emu_shared_mem m = {s->shared[i].data, s->shared[i].shadow, s->shared[i].bytes};
             return m;
         }
-    (void)align; /* alloc_mem aligns to 16, the most any scalar needs */
+    /* alloc_mem aligns to 16, the most any scalar needs; the declared alignment is kept for ldmatrix and
+     * cp.async, whose addresses must be 16-aligned on the device, not just here */
     uint64_t total = s->shared_bytes;
     for (uint32_t i = 0; i < s->shared_count; i++)
         total += s->shared[i].bytes;
@@ -105,7 +114,7 @@ mst_emu_shared_mem mst_emu_shared_static(const mst_emu_site *site, uint64_t byte
         free(m.shadow);
         emu_fail("no memory for shared array %s (%llu bytes)", site->name, (unsigned long long)bytes);
     }
-    emu_shared_entry e = {site, m.data, (emu_shadow *)m.shadow, bytes};
+    emu_shared_entry e = {site, m.data, (emu_shadow *)m.shadow, bytes, align};
     s->shared[s->shared_count++] = e;
     return m;
 }
@@ -124,27 +133,96 @@ void mst_emu_shared_oob(const mst_emu_site *site, int64_t index, uint64_t count)
              (long long)index, site->file, site->line, (unsigned long long)count);
 }
 
-[[noreturn]] static void race(const mst_emu_site *site, uint64_t index, int write, const char *what, uint32_t other,
-                              int several)
+/* Where an access falls, for messages: an MST_SHARED element (site, index), or a raw byte (span). */
+struct emu_loc {
+    const mst_emu_site *site;
+    uint64_t index;
+    const emu_shared_span *span; /* non-NULL: a raw access at span->data + offset */
+    uint64_t offset;
+};
+
+static void loc_str(const emu_loc &l, uint32_t byte, char *buf, size_t n)
 {
-    char who[48];
-    emu_tid_str(other, who, sizeof who);
-    emu_fail("shared-memory race on %s[%llu] (declared at %s:%d): this thread %s what thread %s%s %s, with no "
-             "barrier between them (mst_syncthreads; within one warp also mst_syncwarp or a warp collective)",
-             site->name, (unsigned long long)index, site->file, site->line, write ? "writes" : "reads", who,
-             several ? " (and others)" : "", what);
+    if (l.span)
+        emu_shared_describe(l.span, l.offset + byte, buf, n);
+    else
+        snprintf(buf, n, "%s[%llu] (declared at %s:%d)", l.site->name, (unsigned long long)l.index, l.site->file,
+                 l.site->line);
 }
 
-void mst_emu_shared_access(void *shadow, const mst_emu_site *site, uint64_t index, uint32_t size, int write)
+void emu_shared_describe(const emu_shared_span *span, uint64_t offset, char *buf, size_t n)
+{
+    if (span->site)
+        snprintf(buf, n, "byte %llu of %s (declared at %s:%d)", (unsigned long long)offset, span->site->name,
+                 span->site->file, span->site->line);
+    else
+        snprintf(buf, n, "byte %llu of the dynamic shared memory", (unsigned long long)offset);
+}
+
+[[noreturn]] static void race(const emu_loc &l, uint32_t byte, uint32_t t, int how, const char *what, uint32_t other,
+                              int several)
+{
+    char who[48], where[200];
+    emu_tid_str(other, who, sizeof who);
+    loc_str(l, byte, where, sizeof where);
+    const char *act = how == EMU_ACCESS_READ ? "reads" : how == EMU_ACCESS_WRITE ? "writes" : "cp.async writes";
+    emu_fail_as(&g_emu->threads[t],
+                "shared-memory race on %s: this thread %s what thread %s%s %s, with no barrier between them "
+                "(mst_syncthreads; within one warp also mst_syncwarp or a warp collective)",
+                where, act, who, several ? " (and others)" : "", what);
+}
+
+/* The data byte a shadow record stands for (messages only). */
+static const unsigned char *data_of(const emu_shadow *rec)
 {
     emu_state *s = g_emu;
-    const uint32_t t = s->cur->linear, warp = t / MST_EMU_WARP;
+    for (uint32_t i = 0; i < s->shared_count; i++)
+        if (rec >= s->shared[i].shadow && rec < s->shared[i].shadow + s->shared[i].bytes)
+            return s->shared[i].data + (rec - s->shared[i].shadow);
+    return s->dyn.data + (rec - (const emu_shadow *)s->dyn.shadow);
+}
+
+[[noreturn]] static void pending(const emu_loc &l, uint32_t byte, const emu_shadow *rec, uint32_t t, int how)
+{
+    emu_state *s = g_emu;
+    const emu_thread *issuer = &s->threads[rec->pending - 1];
+    const char *file = "?";
+    int line = 0, uncommitted = 0;
+    emu_cp_async_where(issuer, data_of(rec), &file, &line, &uncommitted);
+    char who[64], where[200];
+    if (issuer->linear == t)
+        snprintf(who, sizeof who, "this thread");
+    else {
+        char tid[48];
+        emu_tid_str(issuer->linear, tid, sizeof tid);
+        snprintf(who, sizeof who, "thread %s", tid);
+    }
+    loc_str(l, byte, where, sizeof where);
+    const char *what = how == EMU_ACCESS_READ    ? "read of a pending cp.async destination before cp.async.wait_group"
+                       : how == EMU_ACCESS_WRITE ? "write to a pending cp.async destination before cp.async.wait_group"
+                                                 : "cp.async to a destination another cp.async has not yet written";
+    /* the hint first: messages are cut at a few hundred characters, and the paths are long */
+    emu_fail_as(&s->threads[t], "%s (%s): %s, which the cp.async %s issued at %s:%d may still write", what,
+                uncommitted ? "that copy is not committed yet, and a wait completes committed groups only: "
+                              "mst_cp_async_commit first"
+                            : "a copy lands at its issuer's wait_group / wait_all; other threads read it after a "
+                              "barrier that follows the wait",
+                where, who, file, line);
+}
+
+/* The race check for n bytes from rec on, by thread t. */
+static void access(emu_shadow *rec, uint32_t n, uint32_t t, int how, const emu_loc &l)
+{
+    emu_state *s = g_emu;
+    const uint32_t warp = t / MST_EMU_WARP;
     const uint32_t B = s->epoch, W = s->warps[warp].epoch;
-    emu_shadow *rec = (emu_shadow *)shadow + index * size;
-    for (uint32_t b = 0; b < size; b++, rec++) {
+    const int write = how != EMU_ACCESS_READ;
+    for (uint32_t b = 0; b < n; b++, rec++) {
+        if (rec->pending && how != EMU_ACCESS_ASYNC_LAND)
+            pending(l, b, rec, t, how);
         /* the last write must be this thread's, or ordered before this access */
         if (rec->w_epoch == B && rec->w_tid != t && !(rec->w_tid / MST_EMU_WARP == warp && rec->w_warp_epoch < W))
-            race(site, index, write, "wrote", rec->w_tid, 0);
+            race(l, b, t, how, "wrote", rec->w_tid, 0);
         const int reads_now = rec->r_epoch == B;
         const uint32_t r_warp = rec->r_tid / MST_EMU_WARP;
         /* are all recorded reads ordered before this access (or this thread's own)? */
@@ -157,11 +235,12 @@ void mst_emu_shared_access(void *shadow, const mst_emu_site *site, uint64_t inde
         }
         if (write) {
             if (!ordered)
-                race(site, index, write, "read", rec->r_tid, rec->r_mode != READ_ONE);
+                race(l, b, t, how, "read", rec->r_tid, rec->r_mode != READ_ONE);
             rec->w_epoch = B;
             rec->w_warp_epoch = W;
             rec->w_tid = t;
             rec->r_epoch = 0;
+            rec->pending = how == EMU_ACCESS_ASYNC_ISSUE ? t + 1 : 0;
         } else if (ordered) {
             rec->r_epoch = B;
             rec->r_warp_epoch = W;
@@ -173,4 +252,40 @@ void mst_emu_shared_access(void *shadow, const mst_emu_site *site, uint64_t inde
             rec->r_warp_epoch = W;
         }
     }
+}
+
+void mst_emu_shared_access(void *shadow, const mst_emu_site *site, uint64_t index, uint32_t size, int write)
+{
+    emu_loc l = {site, index, NULL, 0};
+    access((emu_shadow *)shadow + index * size, size, g_emu->cur->linear,
+           write ? EMU_ACCESS_WRITE : EMU_ACCESS_READ, l);
+}
+
+void emu_shared_access_raw(const emu_shared_span *span, uint64_t offset, uint32_t n, const emu_thread *who, int how)
+{
+    emu_loc l = {span->site, 0, span, offset};
+    access(span->shadow + offset, n, who->linear, how, l);
+}
+
+int emu_shared_find(const void *p, uint64_t n, emu_shared_span *span)
+{
+    emu_state *s = g_emu;
+    const unsigned char *c = (const unsigned char *)p;
+    memset(span, 0, sizeof *span);
+    for (uint32_t i = 0; i <= s->shared_count; i++) {
+        const int dyn = i == s->shared_count;
+        unsigned char *data = dyn ? s->dyn.data : s->shared[i].data;
+        uint64_t bytes = dyn ? s->dyn.bytes : s->shared[i].bytes;
+        /* compare as integers: p may point anywhere */
+        if ((uintptr_t)c < (uintptr_t)data || (uintptr_t)c - (uintptr_t)data >= bytes)
+            continue;
+        span->site = dyn ? NULL : s->shared[i].site;
+        span->data = data;
+        span->shadow = dyn ? (emu_shadow *)s->dyn.shadow : s->shared[i].shadow;
+        span->bytes = bytes;
+        span->align = dyn ? 16 : s->shared[i].align; /* the device pass declares the dynamic array aligned(16) */
+        span->offset = (uint64_t)((uintptr_t)c - (uintptr_t)data);
+        return n <= bytes - span->offset;
+    }
+    return 0;
 }

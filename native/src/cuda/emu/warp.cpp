@@ -1,4 +1,5 @@
-/* warp.cpp — warp collectives: mst_syncwarp, shuffles, ballot and the tensor-core products. They
+/* warp.cpp — warp collectives: mst_syncwarp, shuffles, ballot and the tensor-core products (ldmatrix, also
+ * one, is in ldmatrix.cpp). They
  * synchronise the 32 consecutive threads (by linear id) of one warp, never the block: a lane waits until
  * every lane of its warp has reached the same kind of collective, and the last to arrive computes every
  * lane's result. Exited lanes count as arrived for mst_syncwarp only; a shuffle, ballot or mma with an
@@ -16,7 +17,7 @@ struct lane_mma {
     const void *c;
 };
 
-static void warp_op(int kind, const char *file, int line, void *data)
+void emu_warp_op(int kind, const char *file, int line, void *data)
 {
     emu_state *s = g_emu;
     emu_thread *me = s ? s->cur : NULL;
@@ -100,6 +101,15 @@ static float h2f(uint32_t word, int hi)
     return mst_emu_h2f((uint16_t)(hi ? word >> 16 : word & 0xffffu));
 }
 
+/* The same for a bf16 element (the top half of a float: exact). */
+static float bf2f(uint32_t word, int hi)
+{
+    const uint32_t u = (hi ? word >> 16 : word & 0xffffu) << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
 /* mma fragment layouts (PTX ISA, mma.m16n8k16 / m16n8k32): g = lane >> 2, t = lane % 4. All inputs are
  * gathered before any output is written: d and c may be the same array. */
 static void mma(emu_state *s, emu_warp *w, uint32_t base, int kind)
@@ -112,23 +122,24 @@ static void mma(emu_state *s, emu_warp *w, uint32_t base, int kind)
                  t0->wait_file, t0->wait_line, who, w->lanes);
     }
     double acc[16][8];
-    if (kind == MST_EMU_OP_MMA_F16) {
+    if (kind == MST_EMU_OP_MMA_F16 || kind == MST_EMU_OP_MMA_BF16) {
+        float (*const cvt)(uint32_t, int) = kind == MST_EMU_OP_MMA_BF16 ? bf2f : h2f;
         float A[16][16], B[16][8];
         for (uint32_t lane = 0; lane < 32; lane++) {
             const lane_mma *io = (const lane_mma *)s->threads[base + lane].wait_data;
             uint32_t g = lane >> 2, t = lane & 3;
             for (int r = 0; r < 4; r++)
                 for (int h = 0; h < 2; h++)
-                    A[g + 8 * (r & 1)][2 * t + h + 8 * (r >> 1)] = h2f(io->a[r], h);
+                    A[g + 8 * (r & 1)][2 * t + h + 8 * (r >> 1)] = cvt(io->a[r], h);
             for (int r = 0; r < 2; r++)
                 for (int h = 0; h < 2; h++)
-                    B[2 * t + h + 8 * r][g] = h2f(io->b[r], h);
+                    B[2 * t + h + 8 * r][g] = cvt(io->b[r], h);
             const float *c = (const float *)io->c;
             for (int i = 0; i < 4; i++)
                 acc[g + 8 * (i >> 1)][2 * t + (i & 1)] = c[i];
         }
-        /* f16 x f16 products are exact in double (22-bit significands), and their sum is too unless the
-         * magnitudes span more than ~2^31: one rounding to float at the end, as close as the hardware's
+        /* f16 x f16 products are exact in double (22-bit significands; bf16 x bf16: 16), and their sum is too
+         * unless the magnitudes span more than ~2^31: one rounding to float at the end, as close as the hardware's
          * accumulation can be (the test's tolerance allows for the hardware's own order). */
         for (int i = 0; i < 16; i++)
             for (int j = 0; j < 8; j++)
@@ -181,8 +192,12 @@ void emu_warp_complete(emu_warp *w, uint32_t wi)
     case MST_EMU_OP_SHFL_IDX: shuffle(s, w, base); break;
     case MST_EMU_OP_BALLOT: ballot(s, w, base); break;
     case MST_EMU_OP_MMA_F16:
-    case MST_EMU_OP_MMA_S8: mma(s, w, base, w->kind); break;
-    default: break;
+    case MST_EMU_OP_MMA_S8:
+    case MST_EMU_OP_MMA_BF16: mma(s, w, base, w->kind); break;
+    default:
+        if (emu_is_ldmatrix(w->kind))
+            emu_ldmatrix_complete(s, w, base);
+        break;
     }
     w->arrived = 0;
     w->epoch++; /* orders the warp's shared accesses before the collective before those after it */
@@ -200,25 +215,32 @@ void emu_warp_complete(emu_warp *w, uint32_t wi)
 uint32_t mst_emu_warp_u32(int kind, const char *file, int line, uint32_t v, uint32_t param)
 {
     lane_u32 io = {v, param, 0};
-    warp_op(kind, file, line, &io);
+    emu_warp_op(kind, file, line, &io);
     return io.out;
 }
 
 void mst_emu_syncwarp(const char *file, int line)
 {
-    warp_op(MST_EMU_OP_SYNCWARP, file, line, NULL);
+    emu_warp_op(MST_EMU_OP_SYNCWARP, file, line, NULL);
 }
 
 void mst_emu_mma_f16_f32(const char *file, int line, float d[4], const uint32_t a[4], const uint32_t b[2],
                          const float c[4])
 {
     lane_mma io = {d, a, b, c};
-    warp_op(MST_EMU_OP_MMA_F16, file, line, &io);
+    emu_warp_op(MST_EMU_OP_MMA_F16, file, line, &io);
 }
 
 void mst_emu_mma_s8_s32(const char *file, int line, int32_t d[4], const uint32_t a[4], const uint32_t b[2],
                         const int32_t c[4])
 {
     lane_mma io = {d, a, b, c};
-    warp_op(MST_EMU_OP_MMA_S8, file, line, &io);
+    emu_warp_op(MST_EMU_OP_MMA_S8, file, line, &io);
+}
+
+void mst_emu_mma_bf16_f32(const char *file, int line, float d[4], const uint32_t a[4], const uint32_t b[2],
+                          const float c[4])
+{
+    lane_mma io = {d, a, b, c};
+    emu_warp_op(MST_EMU_OP_MMA_BF16, file, line, &io);
 }

@@ -1,0 +1,66 @@
+# gpu_check_rehearsal.cmake — the ctest case cuda_gpu_check_rehearsal: runs scripts/gpu-check.sh --emulate on an
+# already built folder (the benchmark on the SIMT emulator, tiny shapes) into OUT, then checks what a GPU run's
+# reader relies on: the script's exit status, summary.txt's benchmark line, and bench.json's keys with positive
+# numbers. CMake's own JSON reader (string(JSON), CMake >= 3.19), so the check needs nothing but CMake.
+#   cmake -DSCRIPT=scripts/gpu-check.sh -DBUILD=<build folder> -DOUT=<empty folder> -P gpu_check_rehearsal.cmake
+cmake_minimum_required(VERSION 3.19)
+
+file(REMOVE_RECURSE "${OUT}")
+execute_process(COMMAND bash "${SCRIPT}" --emulate --build-dir "${BUILD}" --no-build "${OUT}"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE log ERROR_VARIABLE log)
+message("${log}")
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "gpu-check.sh --emulate exited with ${rc}")
+endif()
+
+file(READ "${OUT}/summary.txt" summary)
+if(NOT summary MATCHES "REHEARSAL on the SIMT emulator" OR NOT summary MATCHES "\nbenchmark \\(bench_cuda --emulate --tiny\\): ok")
+  message(FATAL_ERROR "summary.txt lacks the rehearsal banner or the benchmark's ok line:\n${summary}")
+endif()
+
+file(READ "${OUT}/bench.json" json)
+set(errors "")
+# get(<out> <path...>): the value, or an error recorded
+macro(get out)
+  string(JSON ${out} ERROR_VARIABLE err GET "${json}" ${ARGN})
+  if(err)
+    string(APPEND errors "\n  ${ARGN}: ${err}")
+  endif()
+endmacro()
+macro(positive)
+  get(v ${ARGN})
+  if(NOT v GREATER 0)
+    string(APPEND errors "\n  ${ARGN} = '${v}', not a positive number")
+  endif()
+endmacro()
+
+get(schema schema)
+get(emulated emulated)
+if(NOT schema STREQUAL "mistral-bench-cuda/1" OR NOT emulated STREQUAL "ON")
+  string(APPEND errors "\n  schema '${schema}', emulated '${emulated}': expected mistral-bench-cuda/1 and true")
+endif()
+positive(bandwidth measured_gbs)
+string(JSON n_types LENGTH "${json}" types)
+if(NOT n_types EQUAL 3)
+  string(APPEND errors "\n  ${n_types} weight types, not 3")
+else()
+  foreach(i RANGE 2)
+    get(ran types ${i} ran)
+    get(type types ${i} type)
+    if(NOT ran STREQUAL "ON")
+      get(why types ${i} error)
+      string(APPEND errors "\n  ${type} did not run: ${why}")
+    endif()
+    foreach(key weight_bytes decode_bytes_per_token load_first_s load_second_s first_token_s prefill_tokens_per_s
+                prefill_flops decode_tokens_per_s decode_wall_tokens_per_s decode_of_wall)
+      positive(types ${i} ${key})
+    endforeach()
+  endforeach()
+endif()
+foreach(key dense_layer_ms moe_layer_ms ratio expected_ratio)
+  positive(moe ${key})
+endforeach()
+if(errors)
+  message(FATAL_ERROR "bench.json:${errors}\n${json}")
+endif()
+message(STATUS "bench.json: 3 weight types, bandwidth and MoE figures present and positive")
