@@ -79,9 +79,9 @@ foreach (var type in types)
         var bytesPerToken = WeightBytesPerToken(path);
         var prompt = Enumerable.Range(0, promptLength).Select(i => (int)((i * 7919L + 13) % 31000) + 259).ToArray();
         var ctx = promptLength + gen + 8;
-        var ours = Measure(() => new OurEngine(path, threads, ctx, promptLength), prompt, gen, runs, probe, bytesPerToken);
-        var llama = Measure(() => new LlamaCppEngine(path, threads, ctx, promptLength), prompt, gen, runs, probe, bytesPerToken);
-        rows.Add(new Row(label, layers, threads, bytesPerToken, ours, llama, peak, experts));
+        var (ours, llama, pairs) = MeasurePaired(() => new OurEngine(path, threads, ctx, promptLength),
+            () => new LlamaCppEngine(path, threads, ctx, promptLength), prompt, gen, runs, probe, bytesPerToken);
+        rows.Add(new Row(label, layers, threads, bytesPerToken, ours, llama, peak, experts, pairs));
     }
     finally
     {
@@ -90,14 +90,14 @@ foreach (var type in types)
 }
 
 var table = new StringBuilder();
-table.AppendLine(string.Create(ci, $"7B-shaped (hidden 4096, 32/8 heads, FFN 14336, vocab 32000{(expertCounts.Any(e => e > 0) ? $"; MoE rows: Mixtral-shaped, that FFN as {string.Join("/", expertCounts.Where(e => e > 0))} experts, {expertsUsed} per token" : "")}), {layers} layers, {threads} threads, prompt {promptLength}, decode {gen}; medians of {runs} runs after a warm-up; read bandwidth {peak:F1} GB/s (peak of the read test); adjacent: each decode run over the mean of a short read test just before and just after it, median of the runs"));
+table.AppendLine(string.Create(ci, $"7B-shaped (hidden 4096, 32/8 heads, FFN 14336, vocab 32000{(expertCounts.Any(e => e > 0) ? $"; MoE rows: Mixtral-shaped, that FFN as {string.Join("/", expertCounts.Where(e => e > 0))} experts, {expertsUsed} per token" : "")}), {layers} layers, {threads} threads, prompt {promptLength}, decode {gen}; medians of {runs} runs after a warm-up, the engines in turn (paired: the median ratio of adjacent runs); read bandwidth {peak:F1} GB/s (peak of the read test); adjacent: each decode run over the mean of a short read test just before and just after it, median of the runs"));
 table.AppendLine();
-table.AppendLine("| weights | prefill ours (t/s) | prefill llama.cpp | ours/llama.cpp | decode ours (t/s) | decode llama.cpp | ours/llama.cpp | decode GB/s ours | of bandwidth | llama.cpp of bandwidth | ours of adjacent read | llama.cpp of adjacent read |");
-table.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+table.AppendLine("| weights | prefill ours (t/s) | prefill llama.cpp | ours/llama.cpp | paired (range) | decode ours (t/s) | decode llama.cpp | ours/llama.cpp | paired (range) | decode GB/s ours | of bandwidth | llama.cpp of bandwidth | ours of adjacent read | llama.cpp of adjacent read |");
+table.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 foreach (var r in rows)
 {
     table.AppendLine(string.Create(ci,
-        $"| {r.Type} | {r.Ours.PrefillTps:F1} | {r.Llama.PrefillTps:F1} | {r.Ours.PrefillTps / r.Llama.PrefillTps:F2}x | {r.Ours.DecodeTps:F1} | {r.Llama.DecodeTps:F1} | {r.Ours.DecodeTps / r.Llama.DecodeTps:F2}x | {r.Ours.DecodeTps * r.BytesPerToken / 1e9:F1} | {r.Ours.DecodeTps * r.BytesPerToken / 1e9 / peak:P0} | {r.Llama.DecodeTps * r.BytesPerToken / 1e9 / peak:P0} | {r.Ours.DecodeAdjacentShare:P0} | {r.Llama.DecodeAdjacentShare:P0} |"));
+        $"| {r.Type} | {r.Ours.PrefillTps:F1} | {r.Llama.PrefillTps:F1} | {r.Ours.PrefillTps / r.Llama.PrefillTps:F2}x | {r.Pairs.Prefill:F2}x ({r.Pairs.PrefillMin:F2}-{r.Pairs.PrefillMax:F2}) | {r.Ours.DecodeTps:F1} | {r.Llama.DecodeTps:F1} | {r.Ours.DecodeTps / r.Llama.DecodeTps:F2}x | {r.Pairs.Decode:F2}x ({r.Pairs.DecodeMin:F2}-{r.Pairs.DecodeMax:F2}) | {r.Ours.DecodeTps * r.BytesPerToken / 1e9:F1} | {r.Ours.DecodeTps * r.BytesPerToken / 1e9 / peak:P0} | {r.Llama.DecodeTps * r.BytesPerToken / 1e9 / peak:P0} | {r.Ours.DecodeAdjacentShare:P0} | {r.Llama.DecodeAdjacentShare:P0} |"));
 }
 table.AppendLine();
 table.AppendLine("read bandwidth test (GB/s):");
@@ -119,6 +119,8 @@ var json = JsonSerializer.Serialize(new
         prefill_tps = r.Ours.PrefillTps, decode_tps = r.Ours.DecodeTps,
         llamacpp_prefill_tps = r.Llama.PrefillTps, llamacpp_decode_tps = r.Llama.DecodeTps,
         prefill_ratio = r.Ours.PrefillTps / r.Llama.PrefillTps, decode_ratio = r.Ours.DecodeTps / r.Llama.DecodeTps,
+        prefill_ratio_paired = r.Pairs.Prefill, prefill_ratio_paired_min = r.Pairs.PrefillMin, prefill_ratio_paired_max = r.Pairs.PrefillMax,
+        decode_ratio_paired = r.Pairs.Decode, decode_ratio_paired_min = r.Pairs.DecodeMin, decode_ratio_paired_max = r.Pairs.DecodeMax,
         decode_bandwidth_fraction = r.Ours.DecodeTps * r.BytesPerToken / 1e9 / peak,
         decode_adjacent_fraction = r.Ours.DecodeAdjacentShare,
         llamacpp_decode_adjacent_fraction = r.Llama.DecodeAdjacentShare,
@@ -128,24 +130,44 @@ File.WriteAllText(Path.Combine(outDir, "sidebyside.json"), json);
 Console.WriteLine($"wrote {Path.Combine(outDir, "sidebyside.md")} and sidebyside.json");
 return 0;
 
-static Result Measure(Func<IEngine> create, int[] prompt, int gen, int runs, ReadBandwidth.Probe probe, long bytesPerToken)
+// Both engines loaded side by side and run in turn, ours then llama.cpp, run after run: a virtual machine's speed
+// drifts over tens of seconds (other tenants of the host), and all of one engine's runs followed by all of the
+// other's put that drift into the ratio. Each pair of adjacent runs gives one ratio; the table reports the median
+// of those beside each engine's own median.
+static (Result Ours, Result Llama, PairRatios Pairs) MeasurePaired(Func<IEngine> createOurs, Func<IEngine> createLlama,
+    int[] prompt, int gen, int runs, ReadBandwidth.Probe probe, long bytesPerToken)
 {
-    using var engine = create();
-    engine.Run(prompt, Math.Min(gen, 8)); // warm-up: pages in the weights, starts the threads
-    var results = new List<Speed>();
-    var shares = new List<double>();
+    using var ours = createOurs();
+    using var llama = createLlama();
+    ours.Run(prompt, Math.Min(gen, 8)); // warm-up: pages in the weights, starts the threads
+    llama.Run(prompt, Math.Min(gen, 8));
+    var runsOf = new[] { new List<Speed>(), new List<Speed>() };
+    var sharesOf = new[] { new List<double>(), new List<double>() };
+    var engines = new[] { ours, llama };
     for (var i = 0; i < runs; i++)
     {
-        var before = probe.Measure();
-        var run = engine.Run(prompt, gen);
-        var adjacent = (before + probe.Measure()) / 2;
-        results.Add(run);
-        shares.Add(run.DecodeTps * bytesPerToken / 1e9 / adjacent);
+        for (var e = 0; e < 2; e++)
+        {
+            var before = probe.Measure();
+            var run = engines[e].Run(prompt, gen);
+            var adjacent = (before + probe.Measure()) / 2;
+            runsOf[e].Add(run);
+            sharesOf[e].Add(run.DecodeTps * bytesPerToken / 1e9 / adjacent);
+        }
     }
-    var result = new Result(Median(results.Select(r => r.PrefillTps)), Median(results.Select(r => r.DecodeTps)), Median(shares));
+    var results = new Result[2];
+    for (var e = 0; e < 2; e++)
+    {
+        results[e] = new Result(Median(runsOf[e].Select(r => r.PrefillTps)), Median(runsOf[e].Select(r => r.DecodeTps)), Median(sharesOf[e]));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  {engines[e].Name,-15} prefill {results[e].PrefillTps,8:F1} t/s  decode {results[e].DecodeTps,7:F1} t/s  (runs: {string.Join(", ", runsOf[e].Select(r => $"{r.PrefillTps:F0}/{r.DecodeTps:F1}"))}; of adjacent read: {string.Join(", ", sharesOf[e].Select(v => $"{v:P0}"))})"));
+    }
+    var prefill = runsOf[0].Zip(runsOf[1], (a, b) => a.PrefillTps / b.PrefillTps).ToArray();
+    var decode = runsOf[0].Zip(runsOf[1], (a, b) => a.DecodeTps / b.DecodeTps).ToArray();
+    var pairs = new PairRatios(Median(prefill), prefill.Min(), prefill.Max(), Median(decode), decode.Min(), decode.Max());
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"  {engine.Name,-15} prefill {result.PrefillTps,8:F1} t/s  decode {result.DecodeTps,7:F1} t/s  (runs: {string.Join(", ", results.Select(r => $"{r.PrefillTps:F0}/{r.DecodeTps:F1}"))}; of adjacent read: {string.Join(", ", shares.Select(v => $"{v:P0}"))})"));
-    return result;
+        $"  ours/llama.cpp, run by run: prefill {string.Join(", ", prefill.Select(v => $"{v:F2}"))}; decode {string.Join(", ", decode.Select(v => $"{v:F2}"))}"));
+    return (results[0], results[1], pairs);
 }
 
 static double Median(IEnumerable<double> values)
@@ -180,4 +202,7 @@ static Dictionary<string, string> ParseArgs(string[] args)
 /// <summary>Medians over the runs: prefill and decode tokens/s, and decode bytes/s over the adjacent read bandwidth.</summary>
 internal sealed record Result(double PrefillTps, double DecodeTps, double DecodeAdjacentShare);
 
-internal sealed record Row(string Type, int Layers, int Threads, long BytesPerToken, Result Ours, Result Llama, double Bandwidth, int Experts);
+/// <summary>Ours over llama.cpp for each pair of adjacent runs: the median and the range, prefill and decode.</summary>
+internal sealed record PairRatios(double Prefill, double PrefillMin, double PrefillMax, double Decode, double DecodeMin, double DecodeMax);
+
+internal sealed record Row(string Type, int Layers, int Threads, long BytesPerToken, Result Ours, Result Llama, double Bandwidth, int Experts, PairRatios Pairs);

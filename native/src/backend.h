@@ -80,6 +80,12 @@ typedef struct mst_backend {
     void (*attention)(mst_context *ctx, uint32_t layer, const float *q, uint32_t n, float *out);
     /* gate[i] = silu(gate[i]) * up[i] for i < n. */
     void (*swiglu)(mst_context *ctx, float *gate, const float *up, uint64_t n);
+    /* Optional (NULL: matmul of {gate, up}, then swiglu). out = silu(gate x) * (up x) for n_tokens rows of x
+     * (gate->cols each; out: n_tokens rows of gate->rows, not aliasing x), the bits those two ops give, with no gate
+     * or up output in memory. Returns 0, having done nothing, for a case it does not take (the caller then runs the
+     * two ops). */
+    int (*gate_up_swiglu)(mst_context *ctx, const mst_weight *gate, const mst_weight *up, const float *x,
+                          uint32_t n_tokens, float *out);
     /* x[i] += y[i] for i < n. */
     void (*add)(mst_context *ctx, float *x, const float *y, uint64_t n);
 

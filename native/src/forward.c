@@ -106,8 +106,11 @@ static void queue_pass(mst_context *ctx, uint32_t n, int all_logits, float *out)
         } else {
             const mst_weight *gate_up[2] = {&L->w_gate, &L->w_up};
             float *const hidden[2] = {ctx->hb, ctx->hb2};
-            b->matmul(ctx, gate_up, hidden, 2, ctx->xb, n);             /* Wgate, Wup [n_embd -> n_ff] */
-            b->swiglu(ctx, ctx->hb, ctx->hb2, (uint64_t)n * cfg->n_ff); /* silu(gate) * up */
+            /* hb = silu(Wgate xb) * Wup xb: one fused op where the backend has it, else the two ops */
+            if (!b->gate_up_swiglu || !b->gate_up_swiglu(ctx, &L->w_gate, &L->w_up, ctx->xb, n, ctx->hb)) {
+                b->matmul(ctx, gate_up, hidden, 2, ctx->xb, n);             /* Wgate, Wup [n_embd -> n_ff] */
+                b->swiglu(ctx, ctx->hb, ctx->hb2, (uint64_t)n * cfg->n_ff); /* silu(gate) * up */
+            }
             matmul(ctx, &L->w_down, ctx->hb, n, ctx->xb2);              /* Wdown [n_ff -> n_embd] */
         }
         b->add(ctx, ctx->x, ctx->xb2, n_x);

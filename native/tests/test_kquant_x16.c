@@ -16,7 +16,8 @@
  *    results, and one token alone (the decode path) equals its row of the batch bit for bit — for tokens
  *    that ran in groups of 8, of 4 and alone.
  * 2 and 3 run for every kernel set with an x16 kernel (AVX2, AVX-VNNI, AVX-512 VNNI), and the sets'
- * outputs must be bit-identical to each other.
+ * outputs must be bit-identical to each other; also on Q6_K built to reach the AVX2 kernel's int16 limits
+ * (check_q6k_extremes).
  * Shapes: rows {16, 48, 80, 1024} x cols {256, 4096, 14336} x tokens {1, 5, 8, 13, 16}, each case capped at
  * rows·cols·tokens <= 2^22 so the whole test stays well under a second (it also runs under valgrind/ASan). */
 #include "test_qact.h"
@@ -59,13 +60,12 @@ static void unrepack(int32_t type, const uint8_t *src, size_t row_bytes, uint32_
             memcpy(blk + 208, u + 2 * lane, 2);
             for (int j = 0; j < 16; j++) {
                 blk[192 + j] = u[32 + 16 * j + lane];
-                const uint8_t *A = u + 288 + 192 * j + 4 * lane, *B = A + 64, *H = A + 128;
-                for (int i = 0; i < 4; i++)
-                    for (int m = 0; m < 4; m++) {
-                        const uint8_t lo = m < 2 ? A[i] : B[i];
-                        const int v = ((lo >> (4 * (m & 1))) & 15) | (((H[i] >> (2 * m)) & 3) << 4);
-                        q6_set(blk, 16 * j + 4 * m + i, v);
-                    }
+                const uint8_t *C = u + 288 + 192 * j + 4 * lane; /* chunk k at C + 64k (repack_k.h) */
+                for (int i = 0; i < 4; i++) {
+                    for (int k = 0; k < 3; k++)
+                        q6_set(blk, 16 * j + 4 * k + i, C[64 * k + i] & 63);
+                    q6_set(blk, 16 * j + 12 + i, (C[i] >> 6) | (C[64 + i] >> 6) << 2 | (C[128 + i] >> 6) << 4);
+                }
             }
         }
 }
@@ -181,24 +181,35 @@ enum { N_TABLES = 3 };
 /* tables: the AVX2, AVX-VNNI and AVX-512 kernel sets (NULL where the CPU has none). The repack reads back;
  * each set's x16 kernel is checked alone (check_kernel), and all against each other bit for bit: same
  * exact integer sums, same float operations per row (matmul_q4kx16_avx2.c). Returns how many kernels ran. */
+static int check_weights(int32_t type, const mst_cpu_kernels *const tables[N_TABLES], uint8_t *w, uint32_t rows,
+                         uint32_t cols, uint32_t nt, float *x);
+
 static int check_case(int32_t type, const mst_cpu_kernels *const tables[N_TABLES], uint32_t rows, uint32_t cols,
                       uint32_t nt, uint64_t seed)
 {
     uint64_t s = seed;
+    uint8_t *w = k_weights(&s, type, rows, cols);
+    float *x = xmalloc((size_t)nt * cols * 4);
+    fill_uniform(&s, x, (size_t)nt * cols, -1.0f, 1.0f);
+    x[0] = 3.0f; /* an outlier, so block scales differ */
+    return check_weights(type, tables, w, rows, cols, nt, x);
+}
+
+/* check_case on given weights w and activations x (both freed here) */
+static int check_weights(int32_t type, const mst_cpu_kernels *const tables[N_TABLES], uint8_t *w, uint32_t rows,
+                         uint32_t cols, uint32_t nt, float *x)
+{
     const size_t bb = block_bytes(type), row_bytes = (size_t)cols / 256 * bb, bytes = rows * row_bytes;
-    const size_t ny = (size_t)nt * rows, nx = (size_t)nt * cols;
-    uint8_t *w = k_weights(&s, type, rows, cols), *wr = xmalloc(bytes), *back = xmalloc(bytes);
+    const size_t ny = (size_t)nt * rows;
+    uint8_t *wr = xmalloc(bytes), *back = xmalloc(bytes);
     (type == MST_TYPE_Q4_K ? mst_repack_q4_kx16 : mst_repack_q6_kx16)(w, row_bytes, rows, wr);
     unrepack(type, wr, row_bytes, rows, back);
     CHECK(memcmp(back, w, bytes) == 0, "%s %ux%u: repack does not read back to the source", mst_type_name(type), rows,
           cols);
     if (!kernel_of(tables[0], type) && !kernel_of(tables[1], type) && !kernel_of(tables[2], type)) {
-        free(w), free(wr), free(back);
+        free(w), free(wr), free(back), free(x);
         return 0;
     }
-    float *x = xmalloc(nx * 4);
-    fill_uniform(&s, x, nx, -1.0f, 1.0f);
-    x[0] = 3.0f; /* an outlier, so block scales differ */
     qbuf b;
     quantize_k(&b, x, cols, nt);
     float *y_ref = xmalloc(ny * 4), *ys[N_TABLES] = {xmalloc(ny * 4), xmalloc(ny * 4), xmalloc(ny * 4)};
@@ -221,6 +232,35 @@ static int check_case(int32_t type, const mst_cpu_kernels *const tables[N_TABLES
     return ran;
 }
 
+/* Q6_K at the int16 limits of the AVX2 kernel (matmul_q6kx16_avx2.c sums 4 columns of 6-bit values times
+ * activations in int16: at most 4·63·127 = 32004 of 32767): rows of all-63 and all-0 values, with sub-block
+ * scales -128 and 127, against tokens whose activations all quantize to -127 (every value equal: the block's
+ * max maps to -127), to +127 but for one -127 (the max, negative, first), or alternate, beside random rows.
+ * Random data (check_case) rarely comes near the limit; an int16 sum of one column more would wrap here and
+ * miss the reference by far more than its bound. */
+static int check_q6k_extremes(const mst_cpu_kernels *const tables[N_TABLES], uint64_t seed)
+{
+    enum { ROWS = 32, COLS = 512, NT = 13 };
+    uint64_t s = seed;
+    uint8_t *w = k_weights(&s, MST_TYPE_Q6_K, ROWS, COLS);
+    for (int r = 0; r < ROWS; r++)
+        for (int blk = 0; blk < COLS / 256; blk++) {
+            uint8_t *b = w + ((size_t)r * (COLS / 256) + blk) * 210;
+            if (r % 4 < 2)
+                memset(b, r % 4 == 0 ? 0xFF : 0x00, 192); /* q = 63 (weight 31) or 0 (weight -32) everywhere */
+            if (r % 8 < 4)
+                for (int j = 0; j < 16; j++)
+                    b[192 + j] = (uint8_t)(j % 2 ? 127 : -128);
+        }
+    float *x = xmalloc((size_t)NT * COLS * 4);
+    for (int t = 0; t < NT; t++)
+        for (int c = 0; c < COLS; c++)
+            x[(size_t)t * COLS + c] = t % 3 == 0   ? 1.0f
+                                      : t % 3 == 1 ? (c % 256 ? 1.0f : -1.0f)
+                                                   : (c % 2 ? 0.5f : -0.5f);
+    return check_weights(MST_TYPE_Q6_K, tables, w, ROWS, COLS, NT, x);
+}
+
 int main(void)
 {
     static const uint32_t rows_list[] = {16, 48, 80, 1024};
@@ -240,6 +280,7 @@ int main(void)
                     ran += check_case(types[ti], tables, r, c, n, seed++);
                 }
     }
+    ran += check_q6k_extremes(tables, seed++);
     if (!kernel_of(tables[0], MST_TYPE_Q4_K) && !kernel_of(tables[1], MST_TYPE_Q4_K) &&
         !kernel_of(tables[2], MST_TYPE_Q4_K))
         printf("note: no x16 kernel here: only the repack layout was checked\n");

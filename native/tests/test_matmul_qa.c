@@ -9,7 +9,8 @@
  *    practice. Split row ranges must be bit-identical (the thread pool splits that way).
  * 2b. Q4_0 and Q8_0 repacked 16 rows at a time (repack.h) with their kernels (AVX2, AVX-VNNI, AVX-512 VNNI:
  *    those the CPU has), against the same scalar reference on the original layout, same bound;
- *    16-row-aligned splits bit-identical; the kernels bit-identical to each other.
+ *    16-row-aligned splits bit-identical; the kernels bit-identical to each other; Q8_0 also at the ends
+ *    of the integer range (weights -128 and 127, activations ±127), where a kernel's int16 steps are tightest.
  * 3. The approximation itself: the reference result equals the float dot product of W with the
  *    dequantized activations (same 1e-5 bound), and each dequantized activation is within
  *    d/2 + amax·2^-11 of the float one (half a step, plus the fp16 rounding of d times |q| <= 127). */
@@ -217,18 +218,14 @@ static void check_repacked_kernel(const char *kn, mst_matmul_qa_fn fn, int32_t t
 /* Every table's x16 kernel for type (AVX2, AVX-VNNI, AVX-512 VNNI: those the CPU has), each checked alone,
  * and all against each other bit for bit: they form the exact integer block sums and the same float
  * operations per row (matmul_q4x16_avx2.c), so a model gives the same tokens on any of these CPUs. */
-static void check_repacked(int32_t type, uint32_t rows, uint32_t cols, uint32_t n_tokens, uint64_t seed)
+static void check_repacked_on(int32_t type, const uint8_t *w, size_t bytes, uint32_t rows, uint32_t cols,
+                              uint32_t n_tokens, const float *x)
 {
     enum { N_TABLES = 3 };
     const mst_cpu_kernels *tables[N_TABLES] = {mst_cpu_avx2(), mst_cpu_avxvnni(), mst_cpu_avx512()};
-    uint64_t s = seed;
-    size_t bytes;
-    uint8_t *w = make_weights(&s, type, rows, cols, 1.0f, &bytes);
     const size_t row_bytes = bytes / rows, ny = (size_t)n_tokens * rows;
     uint8_t *wr = xmalloc(bytes);
     (type == MST_TYPE_Q4_0 ? mst_repack_q4_0x16 : mst_repack_q8_0x16)(w, row_bytes, rows, wr);
-    float *x = xmalloc((size_t)n_tokens * cols * 4);
-    fill_uniform(&s, x, (size_t)n_tokens * cols, -1.0f, 1.0f);
     qbuf b;
     quantize(&b, x, cols, n_tokens);
     float *wf = xmalloc((size_t)rows * cols * 4);
@@ -251,7 +248,54 @@ static void check_repacked(int32_t type, uint32_t rows, uint32_t cols, uint32_t 
                   mst_type_name(type), rows, cols, n_tokens, first, kt->name);
         }
     }
-    free(w), free(wr), free(x), free(b.mem), free(wf), free(y_ref), free(y), free(y_first);
+    free(wr), free(b.mem), free(wf), free(y_ref), free(y), free(y_first);
+}
+
+/* check_repacked_on over random weights of type and activations in [-1, 1] */
+static void check_repacked(int32_t type, uint32_t rows, uint32_t cols, uint32_t n_tokens, uint64_t seed)
+{
+    uint64_t s = seed;
+    size_t bytes;
+    uint8_t *w = make_weights(&s, type, rows, cols, 1.0f, &bytes);
+    float *x = xmalloc((size_t)n_tokens * cols * 4);
+    fill_uniform(&s, x, (size_t)n_tokens * cols, -1.0f, 1.0f);
+    check_repacked_on(type, w, bytes, rows, cols, n_tokens, x);
+    free(w), free(x);
+}
+
+/* Q8_0 at the ends of the integer range: weights -128 and 127 against activations quantized to ±127, in
+ * sign patterns that give the largest products of both signs, pair by pair (the AVX2 kernel's pmaddubsw
+ * pairs |w|·sign(x, w) reach 2·128·127 = 32512 there, just inside int16) and block by block (|Σ| up to
+ * 32·128·127). A pair or a sum that overflowed would be off by a multiple of 65536·d_w·d_x, far outside
+ * the bound; the kernels must still equal each other bit for bit. Weight patterns per (row, block):
+ * all -128, all 127, -128/127 alternating, random bytes; activation patterns per token: all +1, all -1,
+ * ±1 alternating (the alternating weights' signs: every product +128·127 or +127·127), its opposite,
+ * uniform. 2 groups, 4 blocks, 5 tokens (a group of 4 and one alone). */
+static void check_repacked_q8_extremes(void)
+{
+    enum { ROWS = 32, COLS = 128, NT = 5, BB = 34 };
+    uint64_t s = 99;
+    const size_t bytes = (size_t)ROWS * COLS / 32 * BB;
+    uint8_t *w = xmalloc(bytes);
+    for (size_t blk = 0; blk < bytes / BB; blk++) {
+        uint8_t *p = w + blk * BB;
+        const uint16_t d = t_fp32_to_fp16(0.25f + 0.125f * (float)(blk % 5));
+        memcpy(p, &d, 2);
+        const size_t pattern = (blk + blk / (COLS / 32)) % 4; /* varies along a row and down a column */
+        for (int i = 0; i < 32; i++)
+            p[2 + i] = pattern == 0 ? 0x80 : pattern == 1 ? 0x7F : pattern == 2 ? (i % 2 ? 0x7F : 0x80)
+                                                                                 : (uint8_t)rng_next(&s);
+    }
+    float x[NT * COLS];
+    for (int c = 0; c < COLS; c++) {
+        x[0 * COLS + c] = 1.0f;
+        x[1 * COLS + c] = -1.0f;
+        x[2 * COLS + c] = c % 2 ? 1.0f : -1.0f;
+        x[3 * COLS + c] = c % 2 ? -1.0f : 1.0f;
+    }
+    fill_uniform(&s, x + 4 * COLS, COLS, -1.0f, 1.0f);
+    check_repacked_on(MST_TYPE_Q8_0, w, bytes, ROWS, COLS, NT, x);
+    free(w);
 }
 
 static void test_abi_best(void)
@@ -312,6 +356,7 @@ int main(void)
                         check_repacked(types[ti], rows16[ri], cols_list[ci], tokens_list[ni], seed++);
     check_repacked(MST_TYPE_Q4_0, 4096, 4096, 1, seed++);
     check_repacked(MST_TYPE_Q8_0, 1024, 4096, 1, seed++);
+    check_repacked_q8_extremes();
     test_abi_best();
     printf("variants checked: %s%s%s%s%s; x16 kernels: %s%s%s\n", mst_cpu_avx2() ? "avx2 " : "",
            mst_cpu_avx512() ? mst_cpu_avx512()->name : "", mst_cpu_neon() ? "neon " : "",

@@ -57,9 +57,9 @@ public sealed record SyntheticModelSpec
 
     /// <summary>
     /// This shape with llama.cpp's Q4_K_M mix: Q4_K matrices, a Q6_K output, and Q6_K <c>attn_v</c> and
-    /// <c>ffn_down</c> in the layers llama-quantize gives more bits (the first and last eighth of the layers and
-    /// every third one between). Rows must be multiples of 256 (<see cref="EmbeddingLength"/>,
-    /// <see cref="FeedForwardLength"/>).
+    /// <c>ffn_down</c> in the layers llama-quantize gives more bits: layer i of n when i &lt; n/8, i &gt;= 7n/8 or
+    /// (i - n/8) % 3 == 2, in integer division (so the last layer of a 2-layer file is one of them). Rows must be
+    /// multiples of 256 (<see cref="EmbeddingLength"/>, <see cref="FeedForwardLength"/>).
     /// </summary>
     /// <returns>A copy of this spec with <see cref="WeightType"/> and <see cref="TypeOverrides"/> set.</returns>
     public SyntheticModelSpec WithQ4_K_M_Mix()
@@ -68,7 +68,7 @@ public sealed record SyntheticModelSpec
         int eighth = LayerCount / 8;
         for (var layer = 0; layer < LayerCount; layer++)
         {
-            if (layer < eighth || layer >= LayerCount - eighth || (layer - eighth) % 3 == 2)
+            if (layer < eighth || layer >= 7 * LayerCount / 8 || (layer - eighth) % 3 == 2)
             {
                 overrides[string.Create(CultureInfo.InvariantCulture, $"blk.{layer}.attn_v.weight")] = GgmlType.Q6_K;
                 overrides[string.Create(CultureInfo.InvariantCulture, $"blk.{layer}.ffn_down.weight")] = GgmlType.Q6_K;

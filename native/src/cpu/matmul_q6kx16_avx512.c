@@ -1,10 +1,10 @@
 /* matmul_q6kx16_avx512.c — repacked Q6_K (repack_k.h) times Q8_K-quantized activations, AVX-512 VNNI.
  *
- * Each 32-bit lane is one of 16 rows. Per sub-block j (16 columns): chunks A and B give the low 4 bits of
- * 4 x 4 columns, chunk H their top 2 bits; 4 merges give 4 vectors of unsigned 6-bit values q (0..63),
- * each 4 columns x 16 rows, which vpdpbusd multiplies with 4 activations broadcast to all lanes. The
- * formula is the scalar reference's (quant_act_k.h): y += d_x·d_w·Σ_j sc_j·(isum_j - 32·bsum_j), exact in
- * int32 within a super-block:
+ * Each 32-bit lane is one of 16 rows. Per sub-block j (16 columns): 3 chunks hold 3 x 4 columns whole in
+ * their low 6 bits and the fourth 4 columns in pieces in their top 2 bits (repack_k.h); that gives 4 vectors
+ * of unsigned 6-bit values q (0..63), each 4 columns x 16 rows, which vpdpbusd multiplies with 4 activations
+ * broadcast to all lanes. The formula is the scalar reference's (quant_act_k.h):
+ * y += d_x·d_w·Σ_j sc_j·(isum_j - 32·bsum_j), exact in int32 within a super-block:
  *   - each sub-block's chain starts from -32·bsum16[j] (broadcast), so it ends at isum_j - 32·bsum_j,
  *     |.| <= 16·63·127 + 32·2032 < 2^18;
  *   - one vpmulld by sc_j (int8 sign-extended per lane) and one add; |Σ_j| < 16·128·2^18 = 2^29. The int16
@@ -58,14 +58,17 @@ MST_AI void pass_q6k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, 
                      const int NT)
 {
     const uint32_t cols = x->cols;
-    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    /* repack_k.h: w[k] the low 6 bits of chunk k (k < 3), w[3] their top 2 bits gathered as in
+     * matmul_q6kx16_avx2.c's q6_unpack (16-bit shifts move no bit across bytes) */
+    const __m512i m6 = _mm512_set1_epi8(0x3F), mtop = _mm512_set1_epi8((char)0xC0);
     const uint8_t *s = p + 288 + 192 * j;
-    const __m512i A = _mm512_loadu_si512(s), B = _mm512_loadu_si512(s + 64), H = _mm512_loadu_si512(s + 128);
-    __m512i w[4];
-    w[0] = _mm512_or_si512(_mm512_and_si512(A, m4), _mm512_and_si512(_mm512_slli_epi16(H, 4), m30));
-    w[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(A, 4), m4), _mm512_and_si512(_mm512_slli_epi16(H, 2), m30));
-    w[2] = _mm512_or_si512(_mm512_and_si512(B, m4), _mm512_and_si512(H, m30));
-    w[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(B, 4), m4), _mm512_and_si512(_mm512_srli_epi16(H, 2), m30));
+    __m512i w[4], top[3];
+    for (int k = 0; k < 3; k++) {
+        const __m512i c = _mm512_loadu_si512(s + 64 * k);
+        w[k] = _mm512_and_si512(c, m6);
+        top[k] = _mm512_srli_epi16(_mm512_and_si512(c, mtop), 6 - 2 * k);
+    }
+    w[3] = _mm512_or_si512(_mm512_or_si512(top[0], top[1]), top[2]);
     const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p + 32 + 16 * j)));
     for (int u = 0; u < NT; u++) {
         const int8_t *xq = x->qs + (t + u) * cols + (size_t)b * MST_QK_K + 16 * j;

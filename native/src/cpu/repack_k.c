@@ -50,14 +50,11 @@ void mst_repack_q6_kx16(const uint8_t *src, size_t row_bytes, uint32_t rows, uin
                 memcpy(out + 2 * r, blk + 208, 2);
                 for (int j = 0; j < 16; j++) {
                     out[32 + 16 * j + r] = blk[192 + j];
-                    uint8_t *A = out + 288 + 192 * j + 4 * r, *B = A + 64, *H = A + 128;
+                    uint8_t *C = out + 288 + 192 * j + 4 * r;
                     const uint8_t *v = q + 16 * j;
-                    for (int i = 0; i < 4; i++) {
-                        A[i] = (uint8_t)((v[i] & 15) | ((v[4 + i] & 15) << 4));
-                        B[i] = (uint8_t)((v[8 + i] & 15) | ((v[12 + i] & 15) << 4));
-                        H[i] = (uint8_t)((v[i] >> 4) | ((v[4 + i] >> 4) << 2) | ((v[8 + i] >> 4) << 4) |
-                                         ((v[12 + i] >> 4) << 6));
-                    }
+                    for (int k = 0; k < 3; k++) /* chunk k: columns 4k + i, and bits 2k, 2k+1 of column 12 + i */
+                        for (int i = 0; i < 4; i++)
+                            C[64 * k + i] = (uint8_t)(v[4 * k + i] | (((v[12 + i] >> (2 * k)) & 3) << 6));
                 }
             }
         }

@@ -21,10 +21,12 @@
  *   [0, 32)       the 16 rows' fp16 d, row order
  *   [32, 288)     scales: byte 32 + 16j + r = int8 scale of sub-block j of row r (16 bytes per sub-block
  *                 sign-extend to one int32 lane per row in one instruction)
- *   [288, 3360)   16 sub-blocks of 192 bytes; sub-block j (columns 16j..16j+15) at 288 + 192j:
- *                 chunk A: lane r, byte i: low nibble q[16j + i] & 15, high nibble q[16j + 4 + i] & 15
- *                 chunk B: the same for columns 16j + 8 + i and 16j + 12 + i
- *                 chunk H: lane r, byte i, bits 2m..2m+1: q[16j + 4m + i] >> 4   (i, m = 0..3) */
+ *   [288, 3360)   16 sub-blocks of 192 bytes; sub-block j (columns 16j..16j+15) at 288 + 192j, chunks
+ *                 k = 0, 1, 2 at 288 + 192j + 64k: lane r, byte i (i = 0..3) holds
+ *                   bits 0..5  q[16j + 4k + i]                      (whole: one AND takes it out)
+ *                   bits 6..7  bits 2k, 2k+1 of q[16j + 12 + i]     (the fourth column group, in 3 pieces)
+ *                 so the 4 vectors of 6-bit values cost 3 ANDs and 8 operations for the fourth
+ *                 (matmul_q6kx16_avx2.c), where low nibbles and a chunk of high bits cost 17. */
 #ifndef MST_REPACK_K_H
 #define MST_REPACK_K_H
 

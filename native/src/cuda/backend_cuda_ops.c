@@ -2,10 +2,12 @@
  * launches (kernels.h) on the context's device buffers. An op after a failure of the pass does nothing; a
  * failing op records "CUDA <op>: <why>" (mst_backend_fail). */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend_cuda_internal.h"
 #include "kernels.h"
+#include "matmul_gemv.h" /* mst_cuda_gate_up_swiglu */
 
 static mst_status cuda_set_threads(mst_context *ctx, uint32_t n_threads)
 {
@@ -155,6 +157,27 @@ static void cuda_swiglu(mst_context *ctx, float *gate, const float *up, uint64_t
     if (mst_backend_failed(ctx))
         return;
     OP_CHECK(mst_cuda_swiglu(cdev(ctx), dptr_of(gate), dptr_of(up), n), "swiglu");
+}
+
+/* The decode step's gate, up and SwiGLU as one GEMV launch (matmul_swiglu.cu), where it takes the pair; the same bits
+ * as cuda_matmul then cuda_swiglu. MISTRAL_CUDA_FUSE_SWIGLU=0 declines it (read at each call, so a test can run both
+ * paths in one process; a recorded decode step keeps the path it was recorded with). */
+static int cuda_gate_up_swiglu(mst_context *ctx, const mst_weight *gate, const mst_weight *up, const float *x,
+                               uint32_t n_tokens, float *out)
+{
+    const char *env = getenv("MISTRAL_CUDA_FUSE_SWIGLU");
+    if (env && strcmp(env, "0") == 0)
+        return 0;
+    cuda_ctx *s = cstate(ctx);
+    const mst_cuda_weight g = dev_weight(gate), u = dev_weight(up);
+    if (!mst_cuda_gate_up_swiglu_takes(&g, &u, dptr_of(x), s->mm_scratch, n_tokens))
+        return 0;
+    if (mst_backend_failed(ctx))
+        return 1; /* taken, and skipped like every op after a failure */
+    const mst_status st = mst_cuda_gate_up_swiglu(s->dev, &g, &u, dptr_of(out), dptr_of(x), n_tokens, s->mm_scratch);
+    if (st != MST_OK)
+        op_failed(ctx, st, "gate_up_swiglu");
+    return 1;
 }
 
 static void cuda_add(mst_context *ctx, float *x, const float *y, uint64_t n)
@@ -449,6 +472,7 @@ const mst_backend mst_backend_cuda = {
     .kv_store = cuda_kv_store,
     .attention = cuda_attention,
     .swiglu = cuda_swiglu,
+    .gate_up_swiglu = cuda_gate_up_swiglu,
     .add = cuda_add,
     .moe_gate = cuda_moe_gate,
     .gather = cuda_gather,

@@ -65,7 +65,10 @@ MST_DEVICE float mst_shfl_xor_f32(float v, int m) { return __nvvm_shfl_sync_bfly
 MST_DEVICE float mst_shfl_down_f32(float v, unsigned d) { return __nvvm_shfl_sync_down_f32(MST_FULL_MASK, v, d, 0x1f); }
 MST_DEVICE float mst_shfl_idx_f32(float v, int s) { return __nvvm_shfl_sync_idx_f32(MST_FULL_MASK, v, s, 0x1f); }
 MST_DEVICE int32_t mst_shfl_xor_i32(int32_t v, int m) { return __nvvm_shfl_sync_bfly_i32(MST_FULL_MASK, v, m, 0x1f); }
-MST_DEVICE int32_t mst_shfl_down_i32(int32_t v, unsigned d) { return __nvvm_shfl_sync_down_i32(MST_FULL_MASK, v, d, 0x1f); }
+MST_DEVICE int32_t mst_shfl_down_i32(int32_t v, unsigned d)
+{
+    return __nvvm_shfl_sync_down_i32(MST_FULL_MASK, v, d, 0x1f);
+}
 MST_DEVICE int32_t mst_shfl_idx_i32(int32_t v, int s) { return __nvvm_shfl_sync_idx_i32(MST_FULL_MASK, v, s, 0x1f); }
 MST_DEVICE uint32_t mst_ballot(int pred) { return __nvvm_vote_ballot_sync(MST_FULL_MASK, pred != 0); }
 MST_DEVICE float mst_atomic_add_f32(float *p, float v) { return __nvvm_atom_add_gen_f(p, v); }
@@ -143,23 +146,22 @@ MST_DEVICE float mst_bf2f(uint16_t b) { return __uint_as_float((uint32_t)b << 16
  *        (low half = lower column); B 16x8, b[0] = B[2t..2t+1][g], b[1] = B[2t+8..2t+9][g];
  *   s8:  A 16x32, a[0] = A[g][4t..4t+3], a[1] = A[g+8][4t..], a[2] = A[g][4t+16..], a[3] = A[g+8][4t+16..];
  *        B 32x8, b[0] = B[4t..4t+3][g], b[1] = B[4t+16..4t+19][g] (lowest byte = lowest index);
- *   C, D 16x8: c[0] = C[g][2t], c[1] = C[g][2t+1], c[2] = C[g+8][2t], c[3] = C[g+8][2t+1]. */
+ *   C, D 16x8: c[0] = C[g][2t], c[1] = C[g][2t+1], c[2] = C[g+8][2t], c[3] = C[g+8][2t+1].
+ * bf16 has the f16 layout with bf16 elements (mma.m16n8k16 .bf16, sm_80): the two share one asm, the A/B type
+ * pasted into its string (adjacent string literals concatenate, under clang and nvcc alike). */
+#define MST_MMA_M16N8K16_F32(ab, d, a, b, c)                                                                   \
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32." ab "." ab ".f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "       \
+                 "{%8,%9}, {%10,%11,%12,%13};"                                                                  \
+                 : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])                                              \
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]),    \
+                   "f"(c[2]), "f"(c[3]))
 MST_DEVICE void mst_mma_m16n8k16_f16_f32(float d[4], const uint32_t a[4], const uint32_t b[2], const float c[4])
 {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-                 "{%10,%11,%12,%13};"
-                 : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]),
-                   "f"(c[2]), "f"(c[3]));
+    MST_MMA_M16N8K16_F32("f16", d, a, b, c);
 }
-/* bf16: the f16 fragment layout above with bf16 elements (mma.m16n8k16 .bf16, sm_80). */
 MST_DEVICE void mst_mma_m16n8k16_bf16_f32(float d[4], const uint32_t a[4], const uint32_t b[2], const float c[4])
 {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-                 "{%10,%11,%12,%13};"
-                 : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]),
-                   "f"(c[2]), "f"(c[3]));
+    MST_MMA_M16N8K16_F32("bf16", d, a, b, c);
 }
 MST_DEVICE void mst_mma_m16n8k32_s8_s32(int32_t d[4], const uint32_t a[4], const uint32_t b[2], const int32_t c[4])
 {
@@ -195,41 +197,34 @@ MST_DEVICE uint64_t mst_gmem_addr(const void *p) { return (uint64_t)__cvta_gener
  * aligned, shared memory; lanes 8 * num and up pass anything: ignored). Lane l receives in r[i] row l/4,
  * elements 2(l%4) and 2(l%4)+1 of matrix i (lower column in the low half) — exactly an mma A/B fragment
  * register (g = l/4, t = l%4); _trans delivers the transposed matrix: elements (2(l%4), l/4) and
- * (2(l%4)+1, l/4). An 8x8 int8 view works too: one b16 is two adjacent int8 (m16n8k32 fragments). */
+ * (2(l%4)+1, l/4). An 8x8 int8 view works too: one b16 is two adjacent int8 (m16n8k32 fragments).
+ * The five forms share one asm: MST_LDMATRIX(shape, operands, row, outputs...) pastes the shape ("x2.trans")
+ * and the operand list (the output registers, then the row address) into the instruction; the "=r" outputs,
+ * one per matrix, follow. */
+#define MST_LDMATRIX(shape, operands, smem_row, ...)                                                          \
+    asm volatile("ldmatrix.sync.aligned.m8n8." shape ".shared.b16 " operands ";"                              \
+                 : __VA_ARGS__                                                                                 \
+                 : "r"(mst_smem_addr(smem_row))                                                                \
+                 : "memory")
 MST_DEVICE void mst_ldmatrix_x1(uint32_t r[1], const void *smem_row)
 {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x1.shared.b16 {%0}, [%1];"
-                 : "=r"(r[0])
-                 : "r"(mst_smem_addr(smem_row))
-                 : "memory");
+    MST_LDMATRIX("x1", "{%0}, [%1]", smem_row, "=r"(r[0]));
 }
 MST_DEVICE void mst_ldmatrix_x2(uint32_t r[2], const void *smem_row)
 {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];"
-                 : "=r"(r[0]), "=r"(r[1])
-                 : "r"(mst_smem_addr(smem_row))
-                 : "memory");
+    MST_LDMATRIX("x2", "{%0,%1}, [%2]", smem_row, "=r"(r[0]), "=r"(r[1]));
 }
 MST_DEVICE void mst_ldmatrix_x4(uint32_t r[4], const void *smem_row)
 {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(mst_smem_addr(smem_row))
-                 : "memory");
+    MST_LDMATRIX("x4", "{%0,%1,%2,%3}, [%4]", smem_row, "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]));
 }
 MST_DEVICE void mst_ldmatrix_x2_trans(uint32_t r[2], const void *smem_row)
 {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];"
-                 : "=r"(r[0]), "=r"(r[1])
-                 : "r"(mst_smem_addr(smem_row))
-                 : "memory");
+    MST_LDMATRIX("x2.trans", "{%0,%1}, [%2]", smem_row, "=r"(r[0]), "=r"(r[1]));
 }
 MST_DEVICE void mst_ldmatrix_x4_trans(uint32_t r[4], const void *smem_row)
 {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(mst_smem_addr(smem_row))
-                 : "memory");
+    MST_LDMATRIX("x4.trans", "{%0,%1,%2,%3}, [%4]", smem_row, "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]));
 }
 
 /* cp.async (PTX ISA, sm_80): this thread starts a copy from global to shared memory that completes only at
@@ -242,20 +237,20 @@ MST_DEVICE void mst_ldmatrix_x4_trans(uint32_t r[4], const void *smem_row)
  * recent groups are pending; the completed copies are visible to this thread only: other threads read them
  * after a barrier (mst_syncthreads) that follows the wait. mst_cp_async_wait_all: cp.async.wait_all —
  * commit, then wait for every copy. Touching a destination before its wait is a race; a thread must wait for
- * its copies before it exits (the emulator fails the launch on either). */
+ * its copies before it exits (the emulator fails the launch on either). The two widths share one asm,
+ * MST_CP_ASYNC(cache, size, ...), with the cache qualifier and the copy size pasted into the instruction. */
+#define MST_CP_ASYNC(cache, size, smem_dst, gmem_src, src_bytes)                                              \
+    asm volatile("cp.async." cache ".shared.global [%0], [%1], " size ", %2;"                                 \
+                 :                                                                                             \
+                 : "r"(mst_smem_addr(smem_dst)), "l"(mst_gmem_addr(gmem_src)), "r"(src_bytes)                  \
+                 : "memory")
 MST_DEVICE void mst_cp_async_16(void *smem_dst, const void *gmem_src, uint32_t src_bytes)
 {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;"
-                 :
-                 : "r"(mst_smem_addr(smem_dst)), "l"(mst_gmem_addr(gmem_src)), "r"(src_bytes)
-                 : "memory");
+    MST_CP_ASYNC("cg", "16", smem_dst, gmem_src, src_bytes);
 }
 MST_DEVICE void mst_cp_async_4(void *smem_dst, const void *gmem_src, uint32_t src_bytes)
 {
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;"
-                 :
-                 : "r"(mst_smem_addr(smem_dst)), "l"(mst_gmem_addr(gmem_src)), "r"(src_bytes)
-                 : "memory");
+    MST_CP_ASYNC("ca", "4", smem_dst, gmem_src, src_bytes);
 }
 MST_DEVICE void mst_cp_async_commit(void) { asm volatile("cp.async.commit_group;" ::: "memory"); }
 #define mst_cp_async_wait_group(N) asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory")

@@ -1,7 +1,7 @@
 /* matmul.cu — mst_cuda_matmul: checks the shapes, rounds the activations for the weight type into the scratch
  * (quantize_act.cu) unless the caller says they already are, and runs that type's kernels (matmul_<type>.cu;
  * each picks its GEMV for up to MST_CUDA_GEMV_MAX_TOKENS tokens, its tiled GEMM above; above that
- * limit Q4_0, Q8_0, Q4_K, Q6_K and BF16 go to the tensor-core GEMMs of matmul_mma_*.cu instead, unless
+ * limit Q4_0, Q8_0, Q4_K, Q6_K, BF16 and F16 go to the tensor-core GEMMs of matmul_mma_*.cu instead, unless
  * MISTRAL_CUDA_MMA=0). No kernels here. */
 #include "cuda_compat.h"
 
@@ -53,7 +53,7 @@ static int use_mma(int32_t type, uint32_t n_tokens)
     if (n_tokens <= MST_CUDA_GEMV_MAX_TOKENS || !mst_cuda_mma_enabled())
         return 0;
     return type == MST_TYPE_Q8_0 || type == MST_TYPE_Q4_0 || type == MST_TYPE_Q4_K || type == MST_TYPE_Q6_K ||
-           type == MST_TYPE_BF16; /* F16, F32: float activations, which the f16 mma would round (matmul_mma_bf16.cu) */
+           type == MST_TYPE_BF16 || type == MST_TYPE_F16; /* F16: x split in two f16 terms (matmul_mma_f16.cu) */
 }
 
 extern "C" mst_status mst_cuda_matmul(mst_dev *d, const mst_cuda_weight *w, mst_dptr x, uint32_t n_tokens, mst_dptr y,
@@ -80,7 +80,13 @@ extern "C" mst_status mst_cuda_matmul(mst_dev *d, const mst_cuda_weight *w, mst_
     mst_status st = MST_OK;
     switch (w->type) {
     case MST_TYPE_F32:
-    case MST_TYPE_F16: return mst_cuda_mm_f16(d, w, x, n_tokens, y); /* x as it is, whatever x_is_quantized says */
+    case MST_TYPE_F16:
+        if (use_mma(w->type, n_tokens)) { /* F16 only; x_is_quantized: the scratch holds x's scales already */
+            if (!x_is_quantized)
+                st = mst_cuda_scale_f16(d, x, &a);
+            return st != MST_OK ? st : mst_cuda_mma_f16(d, w, x, &a, y);
+        }
+        return mst_cuda_mm_f16(d, w, x, n_tokens, y); /* x as it is, whatever x_is_quantized says */
     case MST_TYPE_BF16:
         if (!x_is_quantized)
             st = mst_cuda_round_bf16(d, x, &a);

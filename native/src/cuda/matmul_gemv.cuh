@@ -1,7 +1,9 @@
 /* matmul_gemv.cuh — the decode GEMV (1 .. KMM_GEMV_MAX_TOKENS tokens) of the quantized weight types (Q4_0, Q8_0,
  * Q4_K, Q6_K) times the device-quantized activations (quantize_act.cu), over up to KMM_GEMV_MATS matrices of one
  * type and width that share x (Q, K, V; gate, up) in ONE launch. The type files (matmul_<type>.cu) give the
- * per-unit arithmetic; this file streams the weights.
+ * per-unit arithmetic; this file streams the weights. Its SwiGLU pair (kmm_gemv_body NM = 2, mst_k_gemv_swiglu_<T>,
+ * called through matmul_swiglu.cu) computes the feed-forward's gate and up rows in the same warp and stores only
+ * silu(gate) * up.
  *
  * Why the weights go through shared memory. GGUF blocks are 18, 34, 144 and 210 bytes, so at batch 1 a lane that
  * reads "its" block reads bytes at a stride of 18 (or 210) from its neighbours, with byte loads: the sectors end up
@@ -39,6 +41,11 @@
  * and lane, i.e. one warp-wide shared load per 38 or more weight bytes, against about 13 bytes per SM and cycle that
  * HBM3 delivers on an H100 SXM (3.35 TB/s over 132 SMs at 1.98 GHz; a paper figure, not a measurement): shared
  * memory is not expected to bind.
+ * The SwiGLU pair streams a gate span and an up span per warp (all 2 x T::L loads of a lane issued before the first
+ * store), each into its own slice: twice the shared memory per block (20.1 KB; Q6_K 28.1 KB), so on sm_90 10 blocks
+ * per SM (Q6_K: 7), on sm_80 7 (Q6_K: 5), i.e. 20 to 40 warps per SM, each with twice the bytes in flight, so about
+ * as many weight bytes in flight per SM as the single-matrix launch has (to be measured on a GPU). In return the
+ * gate and up outputs (2 x 4 bytes per row and token) are neither written nor read back by a SwiGLU kernel.
  * Per 32 weights and token a lane also makes 2 activation 16-byte loads (cols bytes per token, L1/L2 resident)
  * and 8 dp4a. At 8 tokens the activation loads are 8x the weight
  * bytes in L1 traffic, which is where a GEMM starts to pay. Matrices with few rows (K, V of a GQA model: 1024
@@ -52,6 +59,7 @@
 #define MST_CUDA_MATMUL_GEMV_CUH
 
 #include "matmul_common.cuh"
+#include "swiglu.cuh"
 
 enum { KMM_GEMV_WARPS = 4, KMM_GEMV_THREADS = KMM_GEMV_WARPS * MST_WARP };
 
@@ -127,29 +135,38 @@ MST_DEVICE uint32_t kmm_mid16(uint32_t a, uint32_t b)
     return (a >> 16) | (b << 16);
 }
 
-/* The warp copies the bytes [s, e) of the matrix [lo, hi) into its slice (word `base` on) of buf: the 16-byte
- * aligned words covering the span, word i at slice word 4i, so byte s lands at byte (s & 15) of the slice. Each
- * lane issues its L loads before its first store. At most L * 32 words (the launcher's bound on the span). */
-template <int L, class S>
-MST_DEVICE void kmm_stage_span(S &buf, uint32_t base, const uint8_t *lo, const uint8_t *hi, const uint8_t *s,
-                               const uint8_t *e, uint32_t lane)
+/* The warp copies, for each of its NM matrices i, the bytes [s[i], e[i]) of the matrix [lo[i], hi[i]) into its slice
+ * (word base[i] on) of buf: the 16-byte aligned words covering the span, word k at slice word 4k, so byte s[i] lands
+ * at byte (s[i] & 15) of the slice. Each lane issues all its NM * L loads before its first store (NM = 2, the SwiGLU
+ * pair: the gate and up rows stream side by side). At most L * 32 words per span (the launcher's bound). */
+template <int L, int NM, class S>
+MST_DEVICE void kmm_stage_spans(S &buf, const uint32_t base[NM], const uint8_t *const lo[NM],
+                                const uint8_t *const hi[NM], const uint8_t *const s[NM], const uint8_t *const e[NM],
+                                uint32_t lane)
 {
-    const uint8_t *a0 = (const uint8_t *)((uintptr_t)s & ~(uintptr_t)15);
-    const uint32_t nw = (uint32_t)((((uintptr_t)e + 15) & ~(uintptr_t)15) - (uintptr_t)a0) / 16;
-    kmm_u4 v[L];
+    const uint8_t *a0[NM];
+    uint32_t nw[NM];
+    kmm_u4 v[NM][L];
 KMM_UNROLL
-    for (int m = 0; m < L; m++) {
-        const uint32_t i = lane + MST_WARP * m;
-        const uint8_t *p = a0 + 16 * (uint64_t)i;
-        if (i < nw)
-            v[m] = p >= lo && p + 16 <= hi ? kmm_ldg_u4(p) : kmm_ldg_u4_clamped(p, lo, hi);
+    for (int i = 0; i < NM; i++) {
+        a0[i] = (const uint8_t *)((uintptr_t)s[i] & ~(uintptr_t)15);
+        nw[i] = (uint32_t)((((uintptr_t)e[i] + 15) & ~(uintptr_t)15) - (uintptr_t)a0[i]) / 16;
+KMM_UNROLL
+        for (int m = 0; m < L; m++) {
+            const uint32_t k = lane + MST_WARP * m;
+            const uint8_t *p = a0[i] + 16 * (uint64_t)k;
+            if (k < nw[i])
+                v[i][m] = p >= lo[i] && p + 16 <= hi[i] ? kmm_ldg_u4(p) : kmm_ldg_u4_clamped(p, lo[i], hi[i]);
+        }
     }
 KMM_UNROLL
-    for (int m = 0; m < L; m++) {
-        const uint32_t i = lane + MST_WARP * m;
-        if (i < nw)
-            kmm_sts_u4(buf, base + 4 * i, v[m]);
-    }
+    for (int i = 0; i < NM; i++)
+KMM_UNROLL
+        for (int m = 0; m < L; m++) {
+            const uint32_t k = lane + MST_WARP * m;
+            if (k < nw[i])
+                kmm_sts_u4(buf, base[i] + 4 * k, v[i][m]);
+        }
 }
 
 /* The launch's matrices (host and device agree on this layout: fixed-width fields, no implicit padding). Matrix
@@ -179,54 +196,106 @@ KMM_UNROLL
 /* The GEMV body for unit type T: T::BYTES per block, T::UPB units per block, T::QK values per block, T::U units
  * per lane per span, T::L loads per lane per span, and
  *   T::unit(buf, off, ib, sub, valid, a, acc): unit `sub` of block ib (the block at byte off of buf) times every
- *   token, added to acc; called by all lanes alike (K-quants shuffle inside), valid false for no unit. */
-template <class T> MST_DEVICE void kmm_gemv_body(const kmm_gemv_args &a)
+ *   token, added to acc; called by all lanes alike (K-quants shuffle inside), valid false for no unit.
+ * NM = 1: y = W x for each of the launch's matrices. NM = 2, the SwiGLU pair (kmm_gemv_launch_rows' pair launch):
+ * the warp takes the same rows of m[0] (gate) and m[1] (up), each with its own slice of shared memory, and stores
+ * only h = silu(gate) * up (swiglu.cuh) into m[0].y. Each matrix's units go through the same lane, in the same
+ * order, into the same xor tree as in an NM = 1 launch (the launcher picks the same LPR for the pair as for gate and
+ * up in one launch), so h has the bits of the GEMV followed by swiglu.cu. */
+template <class T, int NM> MST_DEVICE void kmm_gemv_body(const kmm_gemv_args &a)
 {
-    enum { SLICE = T::L * MST_WARP * 4 + 4 }; /* words per warp: the span and one word of slack */
-    KMM_SHARED_U4(buf, KMM_GEMV_WARPS * SLICE);
-    const kmm_gemv_mat m = kmm_gemv_pick(a);
+    enum { SLICE = T::L * MST_WARP * 4 + 4 }; /* words per warp and matrix: the span and one word of slack */
+    KMM_SHARED_U4(buf, KMM_GEMV_WARPS * NM * SLICE);
+    kmm_gemv_mat m[NM];
+    if (NM == 1)
+        m[0] = kmm_gemv_pick(a);
+    else
+KMM_UNROLL
+        for (int i = 0; i < NM; i++)
+            m[i] = a.m[i]; /* the pair's grid covers m[0]'s rows; m[1] has as many */
     const uint32_t lane = threadIdx.x % MST_WARP, warp = threadIdx.x / MST_WARP;
     const uint32_t lpr_log2 = a.lpr_log2, lpr = 1u << lpr_log2, rw = MST_WARP >> lpr_log2;
-    const uint32_t r0 = ((blockIdx.x - m.block0) * KMM_GEMV_WARPS + warp) * rw;
-    if (r0 >= m.rows)
+    const uint32_t r0 = ((blockIdx.x - m[0].block0) * KMM_GEMV_WARPS + warp) * rw, rows = m[0].rows;
+    if (r0 >= rows)
         return; /* the whole warp */
-    const uint32_t nrows = m.rows - r0 < rw ? m.rows - r0 : rw, j = lane >> lpr_log2, u = lane & (lpr - 1);
-    const uint32_t nb = a.cols / T::QK, cb = T::U * lpr / T::UPB, base = warp * SLICE;
-    const uint8_t *w = (const uint8_t *)m.w, *wr = w + (uint64_t)r0 * m.row_bytes;
-    const uint8_t *hi = w + (uint64_t)(m.rows - 1) * m.row_bytes + (uint64_t)nb * T::BYTES;
-    float acc[KMM_GEMV_MAX_TOKENS] = {};
+    const uint32_t nrows = rows - r0 < rw ? rows - r0 : rw, j = lane >> lpr_log2, u = lane & (lpr - 1);
+    const uint32_t nb = a.cols / T::QK, cb = T::U * lpr / T::UPB;
+    uint32_t base[NM];
+    const uint8_t *lo[NM], *hi[NM], *wr[NM];
+KMM_UNROLL
+    for (int i = 0; i < NM; i++) {
+        base[i] = (warp * NM + i) * SLICE;
+        lo[i] = (const uint8_t *)m[i].w;
+        wr[i] = lo[i] + (uint64_t)r0 * m[i].row_bytes;
+        hi[i] = lo[i] + (uint64_t)(rows - 1) * m[i].row_bytes + (uint64_t)nb * T::BYTES;
+    }
+    float acc[NM][KMM_GEMV_MAX_TOKENS] = {};
     for (uint32_t b0 = 0; b0 < nb; b0 += cb) { /* RW > 1: one span (the launcher's choice) */
         const uint32_t b1 = nb - b0 < cb ? nb : b0 + cb;
-        const uint8_t *s = wr + (uint64_t)b0 * T::BYTES;
-        const uint8_t *e = wr + (uint64_t)(nrows - 1) * m.row_bytes + (uint64_t)b1 * T::BYTES;
-        kmm_stage_span<T::L>(buf, base, w, hi, s, e, lane);
+        const uint8_t *s[NM], *e[NM];
+        uint32_t head[NM];
+KMM_UNROLL
+        for (int i = 0; i < NM; i++) {
+            s[i] = wr[i] + (uint64_t)b0 * T::BYTES;
+            e[i] = wr[i] + (uint64_t)(nrows - 1) * m[i].row_bytes + (uint64_t)b1 * T::BYTES;
+            head[i] = 4 * base[i] + (uint32_t)((uintptr_t)s[i] & 15) + j * (uint32_t)m[i].row_bytes;
+        }
+        kmm_stage_spans<T::L, NM>(buf, base, lo, hi, s, e, lane);
         mst_syncwarp();
-        const uint32_t head = 4 * base + (uint32_t)((uintptr_t)s & 15) + j * (uint32_t)m.row_bytes;
 KMM_UNROLL
         for (uint32_t k = 0; k < T::U; k++) {
             const uint32_t ui = u + k * lpr, ib = b0 + ui / T::UPB;
             const bool valid = j < nrows && ib < b1;
-            T::unit(buf, valid ? head + (ib - b0) * T::BYTES : 0, ib, ui % T::UPB, valid, a, acc);
+KMM_UNROLL
+            for (int i = 0; i < NM; i++)
+                T::unit(buf, valid ? head[i] + (ib - b0) * T::BYTES : 0, ib, ui % T::UPB, valid, a, acc[i]);
         }
         mst_syncwarp(); /* every lane done with the slice before the next span overwrites it */
     }
-    /* the row's LPR lanes meet in a xor tree; its first lane stores */
-    float *y = (float *)m.y;
+    /* each matrix's row: its LPR lanes meet in a xor tree; the row's first lane stores (the pair: silu(g) * u) */
+    float *y = (float *)m[0].y;
 KMM_UNROLL
     for (uint32_t t = 0; t < KMM_GEMV_MAX_TOKENS; t++) {
         if (t < a.n_tokens) { /* the same for every lane: the shuffles stay converged */
-            float v = acc[t];
-            for (uint32_t msk = lpr >> 1; msk > 0; msk >>= 1)
-                v += mst_shfl_xor_f32(v, (int)msk);
+            float v[NM];
+KMM_UNROLL
+            for (int i = 0; i < NM; i++) {
+                v[i] = acc[i][t];
+                for (uint32_t msk = lpr >> 1; msk > 0; msk >>= 1)
+                    v[i] += mst_shfl_xor_f32(v[i], (int)msk);
+            }
             if (u == 0 && j < nrows)
-                y[(uint64_t)t * m.rows + r0 + j] = v;
+                y[(uint64_t)t * rows + r0 + j] = NM == 1 ? v[0] : mst_silu_mul(v[0], v[NM - 1]);
         }
     }
 }
 
-/* The kernel mst_k_gemv_<T> over unit type U (one parameter, by value: cuLaunchKernel copies it). */
+/* The kernels mst_k_gemv_<T> and mst_k_gemv_swiglu_<T> (the SwiGLU pair) over unit type U (one parameter, by value:
+ * cuLaunchKernel copies it); in the host pass also the pair's launcher mst_cuda_gemv_swiglu_<T> (matmul_gemv.h),
+ * written here so that every type with a GEMV has it without a line of its own. */
 #define KMM_GEMV_KERNEL(T, U)                                                                                       \
-    MST_KERNEL void mst_k_gemv_##T(const kmm_gemv_args a) { kmm_gemv_body<U>(a); }                                 \
-    MST_REGISTER_KERNEL(mst_k_gemv_##T);
+    MST_KERNEL void mst_k_gemv_##T(const kmm_gemv_args a) { kmm_gemv_body<U, 1>(a); }                              \
+    MST_REGISTER_KERNEL(mst_k_gemv_##T);                                                                           \
+    MST_KERNEL void mst_k_gemv_swiglu_##T(const kmm_gemv_args a) { kmm_gemv_body<U, 2>(a); }                       \
+    MST_REGISTER_KERNEL(mst_k_gemv_swiglu_##T);                                                                    \
+    KMM_GEMV_SWIGLU_LAUNCHER(T, U)
+
+#if MST_HOST_CODE
+#include "matmul_gemv.h"
+
+/* matmul_gemv_launch.h (which every file with a GEMV includes in its host pass) defines it. */
+template <class T>
+static mst_status kmm_launch_gemv_swiglu(mst_dev *d, const mst_kernel_ref *k, const mst_cuda_weight *w, mst_dptr h,
+                                         mst_dptr x, mst_dptr xd, mst_dptr bsum, uint32_t n_tokens);
+#define KMM_GEMV_SWIGLU_LAUNCHER(T, U)                                                                              \
+    extern "C" mst_status mst_cuda_gemv_swiglu_##T(mst_dev *d, const mst_cuda_weight *w, mst_dptr h,               \
+                                                   const mst_cuda_qact *a)                                          \
+    {                                                                                                                \
+        return kmm_launch_gemv_swiglu<U>(d, &mst_kernel_mst_k_gemv_swiglu_##T, w, h, a->qs, a->d, a->bsum,        \
+                                         a->n_tokens);                                                              \
+    }
+#else
+#define KMM_GEMV_SWIGLU_LAUNCHER(T, U)
+#endif
 
 #endif

@@ -36,6 +36,7 @@
 #include "cuda_compat.h"
 
 #include "quant_blocks.cuh"
+#include "swiglu.cuh"
 
 enum { KMOE_MAX_USED = 8 }; /* experts per token this path takes (Mixtral: 2); a token's slots sit in registers */
 
@@ -72,57 +73,62 @@ KMM_UNROLL
     }
 };
 
-template <class B>
-MST_DEVICE float kmoe_dot_qblock(const uint8_t *wr, uint32_t cols, const kmoe_act &a, uint32_t lane)
-{
-    const uint32_t nb = cols / KMM_QK;
-    float acc = 0.0f;
-    for (uint32_t b = lane; b < nb; b += MST_WARP) {
-        const uint8_t *blk = wr + (uint64_t)b * B::BYTES;
-        int32_t q[8];
-        B::unpack(blk, q);
-        const float dw = mst_h2f(mst_load_u16(blk));
-        const int32_t *xt = a.xq + 8 * b;
-        int32_t s = 0;
+/* Each dot product below is a type with one function, D::dot(row, cols, activations, lane), which is what the
+ * kernels at the end are templated on. */
+
+template <class B> struct kmoe_dot_qblock {
+    MST_DEVICE float dot(const uint8_t *wr, uint32_t cols, const kmoe_act &a, uint32_t lane)
+    {
+        const uint32_t nb = cols / KMM_QK;
+        float acc = 0.0f;
+        for (uint32_t b = lane; b < nb; b += MST_WARP) {
+            const uint8_t *blk = wr + (uint64_t)b * B::BYTES;
+            int32_t q[8];
+            B::unpack(blk, q);
+            const float dw = mst_h2f(mst_load_u16(blk));
+            const int32_t *xt = a.xq + 8 * b;
+            int32_t s = 0;
 KMM_UNROLL
-        for (int k = 0; k < 8; k++)
-            s = mst_dp4a(q[k], xt[k], s);
-        acc += dw * a.xd[b] * (float)s;
+            for (int k = 0; k < 8; k++)
+                s = mst_dp4a(q[k], xt[k], s);
+            acc += dw * a.xd[b] * (float)s;
+        }
+        return kmoe_warp_sum(acc);
     }
-    return kmoe_warp_sum(acc);
-}
+};
 
 /* Q4_K and Q6_K, one loop for both: lane group g = lane/8 takes super-block ib0 + g, lane s = lane%8 its part s
  * (K::part: the integer sums is and, for Q4_K, ms, and the block's d and dmin, from the part's 8 activation words
  * xt and its two 16-value sums bt); the 8 lanes' integer sums meet by shuffles (exact) and lane s = 0 adds the
  * float terms. Loop bounds and K::HAS_MIN are warp-uniform. */
-template <class K>
-MST_DEVICE float kmoe_dot_kquant(const uint8_t *wr, uint32_t cols, const kmoe_act &a, uint32_t lane)
-{
-    const uint32_t nsb = cols / KMM_QK_K, g = lane / 8, s = lane % 8;
-    float acc = 0.0f;
-    for (uint32_t ib0 = 0; ib0 < nsb; ib0 += 4) {
-        const uint32_t ib = ib0 + g;
-        const bool valid = ib < nsb;
-        int32_t is = 0, ms = 0;
-        float dw = 0.0f, dmin = 0.0f;
-        if (valid)
-            K::part(wr + (uint64_t)ib * K::BYTES, s, a.xq + 64 * ib + 8 * s, a.bsum + 16 * ib + 2 * s, is, ms, dw,
-                    dmin);
-        for (int m = 1; m < 8; m <<= 1) {
-            is += mst_shfl_xor_i32(is, m);
-            if (K::HAS_MIN)
-                ms += mst_shfl_xor_i32(ms, m);
+template <class K> struct kmoe_dot_kquant {
+    MST_DEVICE float dot(const uint8_t *wr, uint32_t cols, const kmoe_act &a, uint32_t lane)
+    {
+        const uint32_t nsb = cols / KMM_QK_K, g = lane / 8, s = lane % 8;
+        float acc = 0.0f;
+        for (uint32_t ib0 = 0; ib0 < nsb; ib0 += 4) {
+            const uint32_t ib = ib0 + g;
+            const bool valid = ib < nsb;
+            int32_t is = 0, ms = 0;
+            float dw = 0.0f, dmin = 0.0f;
+            if (valid)
+                K::part(wr + (uint64_t)ib * K::BYTES, s, a.xq + 64 * ib + 8 * s, a.bsum + 16 * ib + 2 * s, is, ms,
+                        dw, dmin);
+            for (int m = 1; m < 8; m <<= 1) {
+                is += mst_shfl_xor_i32(is, m);
+                if (K::HAS_MIN)
+                    ms += mst_shfl_xor_i32(ms, m);
+            }
+            if (valid && s == 0) {
+                const float xdv = a.xd[ib];
+                acc += xdv * dw * (float)is;
+                if (K::HAS_MIN)
+                    acc -= xdv * dmin * (float)ms;
+            }
         }
-        if (valid && s == 0) {
-            const float xdv = a.xd[ib];
-            acc += xdv * dw * (float)is;
-            if (K::HAS_MIN)
-                acc -= xdv * dmin * (float)ms;
-        }
+        return kmoe_warp_sum(acc);
     }
-    return kmoe_warp_sum(acc);
-}
+};
 
 /* Q4_K part s: sub-block s; is = sc * dot, ms = m * (its 32-value sum). */
 struct kmoe_q4_k {
@@ -176,36 +182,14 @@ struct kmoe_bf16 {
     MST_DEVICE float load(const uint8_t *row, uint32_t c) { return mst_bf2f(((const uint16_t *)row)[c]); }
 };
 
-template <class E>
-MST_DEVICE float kmoe_dot_float(const uint8_t *wr, uint32_t cols, const kmoe_act &a, uint32_t lane)
-{
-    float acc = 0.0f;
-    for (uint32_t c = lane; c < cols; c += MST_WARP)
-        acc = mst_fmaf(E::load(wr, c), a.xf[c], acc);
-    return kmoe_warp_sum(acc);
-}
-
-/* The dot products as types the kernels below are templated on. */
-struct kmoe_dot_q4_0_t {
-    MST_DEVICE float dot(const uint8_t *w, uint32_t c, const kmoe_act &a, uint32_t l) { return kmoe_dot_qblock<kmoe_q4_0>(w, c, a, l); }
-};
-struct kmoe_dot_q8_0_t {
-    MST_DEVICE float dot(const uint8_t *w, uint32_t c, const kmoe_act &a, uint32_t l) { return kmoe_dot_qblock<kmoe_q8_0>(w, c, a, l); }
-};
-struct kmoe_dot_q4_k_t {
-    MST_DEVICE float dot(const uint8_t *w, uint32_t c, const kmoe_act &a, uint32_t l) { return kmoe_dot_kquant<kmoe_q4_k>(w, c, a, l); }
-};
-struct kmoe_dot_q6_k_t {
-    MST_DEVICE float dot(const uint8_t *w, uint32_t c, const kmoe_act &a, uint32_t l) { return kmoe_dot_kquant<kmoe_q6_k>(w, c, a, l); }
-};
-struct kmoe_dot_f32_t {
-    MST_DEVICE float dot(const uint8_t *w, uint32_t c, const kmoe_act &a, uint32_t l) { return kmoe_dot_float<kmoe_f32>(w, c, a, l); }
-};
-struct kmoe_dot_f16_t {
-    MST_DEVICE float dot(const uint8_t *w, uint32_t c, const kmoe_act &a, uint32_t l) { return kmoe_dot_float<kmoe_f16>(w, c, a, l); }
-};
-struct kmoe_dot_bf16_t {
-    MST_DEVICE float dot(const uint8_t *w, uint32_t c, const kmoe_act &a, uint32_t l) { return kmoe_dot_float<kmoe_bf16>(w, c, a, l); }
+template <class E> struct kmoe_dot_float {
+    MST_DEVICE float dot(const uint8_t *wr, uint32_t cols, const kmoe_act &a, uint32_t lane)
+    {
+        float acc = 0.0f;
+        for (uint32_t c = lane; c < cols; c += MST_WARP)
+            acc = mst_fmaf(E::load(wr, c), a.xf[c], acc);
+        return kmoe_warp_sum(acc);
+    }
 };
 
 /* Token t's activations in a matmul input of `cols` per token: the quantized layout of matmul_parts.h (words,
@@ -255,7 +239,7 @@ MST_DEVICE void kmoe_gate_up(const kmoe_args &p)
         const kmoe_act a = kmoe_act_at(p.xq, p.xd, p.bsum, p.xf, p.n_embd, p.per_scale, t);
         const float g = D::dot(p.gate_w + (uint64_t)e * p.gate_expert + (uint64_t)row * p.gate_rb, p.n_embd, a, lane);
         const float u = D::dot(p.up_w + (uint64_t)e * p.up_expert + (uint64_t)row * p.up_rb, p.n_embd, a, lane);
-        h = mst_divf(g, 1.0f + mst_expf(-g)) * u; /* swiglu.cu's expression */
+        h = mst_silu_mul(g, u); /* the SwiGLU kernel's expression (swiglu.cuh) */
     }
     if (lane == 0)
         p.hidden[(uint64_t)j * p.n_ff + row] = h;
@@ -270,8 +254,8 @@ MST_DEVICE void kmoe_down(const kmoe_args &p)
     const uint32_t t = blockIdx.y;
     if (row >= p.n_embd)
         return;
-    const int32_t *ids = p.chosen + (uint64_t)t * p.n_used; /* re-read each round (cached) rather than held in a
-                                                               * runtime-indexed array, which would live in local memory */
+    /* re-read each round (cached) rather than held in a runtime-indexed array, which would live in local memory */
+    const int32_t *ids = p.chosen + (uint64_t)t * p.n_used;
     float acc = 0.0f;
     int32_t last = -1; /* ids are distinct: each round takes the smallest id above the last one */
     for (uint32_t k = 0; k < p.n_used; k++) {
@@ -298,13 +282,13 @@ MST_DEVICE void kmoe_down(const kmoe_args &p)
     MST_KERNEL void mst_k_moe_down_##T(kmoe_args p) { kmoe_down<D>(p); }                                           \
     MST_REGISTER_KERNEL(mst_k_moe_down_##T);
 
-KMOE_KERNELS(q4_0, kmoe_dot_q4_0_t)
-KMOE_KERNELS(q8_0, kmoe_dot_q8_0_t)
-KMOE_KERNELS(q4_k, kmoe_dot_q4_k_t)
-KMOE_KERNELS(q6_k, kmoe_dot_q6_k_t)
-KMOE_KERNELS(f32, kmoe_dot_f32_t)
-KMOE_KERNELS(f16, kmoe_dot_f16_t)
-KMOE_KERNELS(bf16, kmoe_dot_bf16_t)
+KMOE_KERNELS(q4_0, kmoe_dot_qblock<kmoe_q4_0>)
+KMOE_KERNELS(q8_0, kmoe_dot_qblock<kmoe_q8_0>)
+KMOE_KERNELS(q4_k, kmoe_dot_kquant<kmoe_q4_k>)
+KMOE_KERNELS(q6_k, kmoe_dot_kquant<kmoe_q6_k>)
+KMOE_KERNELS(f32, kmoe_dot_float<kmoe_f32>)
+KMOE_KERNELS(f16, kmoe_dot_float<kmoe_f16>)
+KMOE_KERNELS(bf16, kmoe_dot_float<kmoe_bf16>)
 
 #if MST_HOST_CODE
 #include "matmul_parts.h"
@@ -313,23 +297,33 @@ extern "C" mst_status mst_fail(mst_status status, const char *fmt, ...);
 
 enum { KMOE_WARPS = 4 }; /* rows per block */
 
+/* The kernels of each type and how its activations are rounded (act 0: none, float; 1: Q8_0; 2: Q8_K; 3: bf16). */
 typedef struct kmoe_pair {
+    int32_t type;
     const mst_kernel_ref *gate_up, *down;
+    int act;
 } kmoe_pair;
 
-/* The kernels of a type and how its activations are rounded (0: none, float; 1: Q8_0; 2: Q8_K; 3: bf16). */
+static const kmoe_pair kmoe_table[] = {
+    {MST_TYPE_Q4_0, &mst_kernel_mst_k_moe_gate_up_q4_0, &mst_kernel_mst_k_moe_down_q4_0, 1},
+    {MST_TYPE_Q8_0, &mst_kernel_mst_k_moe_gate_up_q8_0, &mst_kernel_mst_k_moe_down_q8_0, 1},
+    {MST_TYPE_Q4_K, &mst_kernel_mst_k_moe_gate_up_q4_k, &mst_kernel_mst_k_moe_down_q4_k, 2},
+    {MST_TYPE_Q6_K, &mst_kernel_mst_k_moe_gate_up_q6_k, &mst_kernel_mst_k_moe_down_q6_k, 2},
+    {MST_TYPE_F32, &mst_kernel_mst_k_moe_gate_up_f32, &mst_kernel_mst_k_moe_down_f32, 0},
+    {MST_TYPE_F16, &mst_kernel_mst_k_moe_gate_up_f16, &mst_kernel_mst_k_moe_down_f16, 0},
+    {MST_TYPE_BF16, &mst_kernel_mst_k_moe_gate_up_bf16, &mst_kernel_mst_k_moe_down_bf16, 3},
+};
+
+/* type's row of kmoe_table in *k and its activation rounding in *act; 0 for a type without kernels here. */
 static int kmoe_kernels(int32_t type, kmoe_pair *k, int *act)
 {
-    switch (type) {
-    case MST_TYPE_Q4_0: k->gate_up = &mst_kernel_mst_k_moe_gate_up_q4_0, k->down = &mst_kernel_mst_k_moe_down_q4_0; *act = 1; return 1;
-    case MST_TYPE_Q8_0: k->gate_up = &mst_kernel_mst_k_moe_gate_up_q8_0, k->down = &mst_kernel_mst_k_moe_down_q8_0; *act = 1; return 1;
-    case MST_TYPE_Q4_K: k->gate_up = &mst_kernel_mst_k_moe_gate_up_q4_k, k->down = &mst_kernel_mst_k_moe_down_q4_k; *act = 2; return 1;
-    case MST_TYPE_Q6_K: k->gate_up = &mst_kernel_mst_k_moe_gate_up_q6_k, k->down = &mst_kernel_mst_k_moe_down_q6_k; *act = 2; return 1;
-    case MST_TYPE_F32: k->gate_up = &mst_kernel_mst_k_moe_gate_up_f32, k->down = &mst_kernel_mst_k_moe_down_f32; *act = 0; return 1;
-    case MST_TYPE_F16: k->gate_up = &mst_kernel_mst_k_moe_gate_up_f16, k->down = &mst_kernel_mst_k_moe_down_f16; *act = 0; return 1;
-    case MST_TYPE_BF16: k->gate_up = &mst_kernel_mst_k_moe_gate_up_bf16, k->down = &mst_kernel_mst_k_moe_down_bf16; *act = 3; return 1;
-    default: return 0;
-    }
+    for (size_t i = 0; i < sizeof kmoe_table / sizeof kmoe_table[0]; i++)
+        if (kmoe_table[i].type == type) {
+            *k = kmoe_table[i];
+            *act = k->act;
+            return 1;
+        }
+    return 0;
 }
 
 static uint32_t kmoe_col_multiple(int act)
@@ -377,14 +371,15 @@ static mst_status kmoe_round(mst_dev *d, int act, mst_dptr x, uint32_t cols, uin
 extern "C" mst_status mst_cuda_moe_experts(mst_dev *d, const mst_cuda_moe_args *m)
 {
     if (!d || !m)
-        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_cuda_moe_experts: %s is NULL", !d ? "the device" : "the arguments");
+        return mst_fail(MST_ERR_INVALID_ARGUMENT, "mst_cuda_moe_experts: %s is NULL",
+                        !d ? "the device" : "the arguments");
     kmoe_pair kg, kd;
     int ag = 0, ad = 0;
     if (!mst_cuda_moe_experts_supported(&m->gate, &m->up, &m->down, m->n_tokens, m->n_used) ||
         !kmoe_kernels(m->gate.type, &kg, &ag) || !kmoe_kernels(m->down.type, &kd, &ad))
         return mst_fail(MST_ERR_UNSUPPORTED,
-                        "mst_cuda_moe_experts: %u tokens, %u experts each, types gate %d up %d down %d (need 1..%d tokens, "
-                        "1..%d experts, gate and up of one type with a device kernel)",
+                        "mst_cuda_moe_experts: %u tokens, %u experts each, types gate %d up %d down %d (need 1..%d "
+                        "tokens, 1..%d experts, gate and up of one type with a device kernel)",
                         m->n_tokens, m->n_used, (int)m->gate.type, (int)m->up.type, (int)m->down.type,
                         MST_CUDA_MOE_MAX_TOKENS, KMOE_MAX_USED);
     const uint32_t n_embd = m->gate.cols, n_ff = m->gate.rows;

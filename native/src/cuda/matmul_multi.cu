@@ -2,7 +2,8 @@
  * matrices of one type and width, up to MST_CUDA_GEMV_MATS of them, make one GEMV launch over all their rows when
  * there are few enough tokens for the GEMV (a decode step: one launch instead of three, and the activations
  * rounded once); anything else goes matrix by matrix through mst_cuda_matmul, which also reports any bad shape
- * or type. No kernels here. */
+ * or type. No kernels here. A decode step's gate and up usually do not come here: the forward pass asks first for
+ * their fused form with SwiGLU (matmul_swiglu.cu), which takes exactly the pairs this file would launch as one GEMV. */
 #include "cuda_compat.h"
 
 #if MST_HOST_CODE

@@ -7,7 +7,9 @@
  *   d    float [n_tokens][cols / 32]  Q8_0-style block scales (Q8_K: [n_tokens][cols / 256])
  *   bsum int32 [n_tokens][cols / 16]  Q8_K: sum of each 16 consecutive q (unused for Q8_0)
  * or, for BF16 weights, from the start of the scratch:
- *   xr   float [n_tokens][cols]       x rounded to bf16 (quant_act_bf16.h), as floats */
+ *   xr   float [n_tokens][cols]       x rounded to bf16 (quant_act_bf16.h), as floats
+ * or, for F16 weights on the tensor cores (matmul_mma_f16.cu), from the start of the scratch (a.qs):
+ *   s    float [n_tokens]             each token's power-of-two scale (x itself stays where it is) */
 #ifndef MST_CUDA_MATMUL_PARTS_H
 #define MST_CUDA_MATMUL_PARTS_H
 
@@ -73,6 +75,10 @@ mst_status mst_cuda_mma_q4_0(mst_dev *d, const mst_cuda_weight *w, const mst_cud
 mst_status mst_cuda_mma_q4_k(mst_dev *d, const mst_cuda_weight *w, const mst_cuda_qact *a, mst_dptr y);
 mst_status mst_cuda_mma_q6_k(mst_dev *d, const mst_cuda_weight *w, const mst_cuda_qact *a, mst_dptr y);
 mst_status mst_cuda_mma_bf16(mst_dev *d, const mst_cuda_weight *w, const mst_cuda_qact *a, mst_dptr y); /* a->xr */
+/* F16: mst_cuda_scale_f16 writes the per-token scales (a->qs) for x; mst_cuda_mma_f16 multiplies x itself, split
+ * into two f16 terms (within 2^-22 of x: its error bound is in matmul_mma_f16.cu) */
+mst_status mst_cuda_scale_f16(mst_dev *d, mst_dptr x, const mst_cuda_qact *a);
+mst_status mst_cuda_mma_f16(mst_dev *d, const mst_cuda_weight *w, mst_dptr x, const mst_cuda_qact *a, mst_dptr y);
 /* Whether matmul.cu uses them: yes unless MISTRAL_CUDA_MMA=0 (read once per process; the old dp4a GEMMs stay
  * reachable for comparison on a GPU). */
 int mst_cuda_mma_enabled(void);

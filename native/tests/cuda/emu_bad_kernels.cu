@@ -123,37 +123,27 @@ MST_KERNEL void emu_bad_cp_async_wait_group_1(const uint8_t *src, float *out)
 }
 MST_REGISTER_KERNEL(emu_bad_cp_async_wait_group_1);
 
-/* Thread t copies src[16 t ..]: with 64 threads over 1000 bytes, thread 62 reads bytes 992..1007. */
-MST_KERNEL void emu_bad_cp_async_past_end(const uint8_t *src, float *out)
+/* Thread t copies 16 bytes from src + 16 t into byte 16 t + SKEW of an aligned array of ROWS 16-byte rows, taking
+ * SRC_BYTES of them from src, and waits for it: the three kernels below each get one of those wrong. */
+template <uint32_t ROWS, uint32_t SKEW, uint32_t SRC_BYTES> MST_DEVICE void copy_16(const uint8_t *src, float *out)
 {
-    MST_SHARED_ALIGNED(uint8_t, s, 64 * 16, 16);
+    MST_SHARED_ALIGNED(uint8_t, s, ROWS * 16, 16);
     const uint32_t t = threadIdx.x;
-    mst_cp_async_16(&s[16 * t], src + 16 * t, 16);
+    mst_cp_async_16(&s[16 * t + SKEW], src + 16 * t, SRC_BYTES);
     mst_cp_async_wait_all();
     out[t] = 0.0f;
 }
+
+/* With 64 threads over 1000 bytes, thread 62 reads bytes 992..1007. */
+MST_KERNEL void emu_bad_cp_async_past_end(const uint8_t *src, float *out) { copy_16<64, 0, 16>(src, out); }
 MST_REGISTER_KERNEL(emu_bad_cp_async_past_end);
 
 /* A 16-byte copy to a destination 8 bytes into an aligned array. */
-MST_KERNEL void emu_bad_cp_async_misaligned(const uint8_t *src, float *out)
-{
-    MST_SHARED_ALIGNED(uint8_t, s, 33 * 16, 16);
-    const uint32_t t = threadIdx.x;
-    mst_cp_async_16(&s[16 * t + 8], src + 16 * t, 16);
-    mst_cp_async_wait_all();
-    out[t] = 0.0f;
-}
+MST_KERNEL void emu_bad_cp_async_misaligned(const uint8_t *src, float *out) { copy_16<33, 8, 16>(src, out); }
 MST_REGISTER_KERNEL(emu_bad_cp_async_misaligned);
 
 /* src_bytes above the copy's 16. */
-MST_KERNEL void emu_bad_cp_async_src_bytes(const uint8_t *src, float *out)
-{
-    MST_SHARED_ALIGNED(uint8_t, s, 32 * 16, 16);
-    const uint32_t t = threadIdx.x;
-    mst_cp_async_16(&s[16 * t], src + 16 * t, 17);
-    mst_cp_async_wait_all();
-    out[t] = 0.0f;
-}
+MST_KERNEL void emu_bad_cp_async_src_bytes(const uint8_t *src, float *out) { copy_16<32, 0, 17>(src, out); }
 MST_REGISTER_KERNEL(emu_bad_cp_async_src_bytes);
 
 /* Returns with its copy still pending. */
@@ -167,13 +157,20 @@ MST_KERNEL void emu_bad_cp_async_exit_pending(const uint8_t *src, float *out)
 }
 MST_REGISTER_KERNEL(emu_bad_cp_async_exit_pending);
 
+/* The ldmatrix kernels' operand: lane t writes row t of s, 8 halves, from src's first 8 bytes (S: the shared array,
+ * whichever way it was declared). */
+template <class S> MST_DEVICE void fill_row(S &s, const uint8_t *src, uint32_t t)
+{
+    for (uint32_t c = 0; c < 8; c++)
+        s[8 * t + c] = (uint16_t)src[c];
+}
+
 /* Row addresses 8 bytes past a 16-byte boundary. */
 MST_KERNEL void emu_bad_ldmatrix_misaligned(const uint8_t *src, float *out)
 {
     MST_SHARED_ALIGNED(uint16_t, s, 33 * 8, 16);
     const uint32_t t = threadIdx.x;
-    for (uint32_t c = 0; c < 8; c++)
-        s[8 * t + c] = (uint16_t)src[c];
+    fill_row(s, src, t);
     mst_syncwarp();
     uint32_t r[4];
     mst_ldmatrix_x4(r, &s[8 * t + 4]);
@@ -186,8 +183,7 @@ MST_KERNEL void emu_bad_ldmatrix_array_alignment(const uint8_t *src, float *out)
 {
     MST_SHARED(uint16_t, s, 32 * 8);
     const uint32_t t = threadIdx.x;
-    for (uint32_t c = 0; c < 8; c++)
-        s[8 * t + c] = (uint16_t)src[c];
+    fill_row(s, src, t);
     mst_syncwarp();
     uint32_t r[4];
     mst_ldmatrix_x4(r, &s[8 * t]);
@@ -200,8 +196,7 @@ MST_KERNEL void emu_bad_ldmatrix_divergent(const uint8_t *src, float *out)
 {
     MST_SHARED_ALIGNED(uint16_t, s, 32 * 8, 16);
     const uint32_t t = threadIdx.x;
-    for (uint32_t c = 0; c < 8; c++)
-        s[8 * t + c] = (uint16_t)src[c];
+    fill_row(s, src, t);
     mst_syncwarp();
     uint32_t r[4];
     if (t < 16)
@@ -234,8 +229,7 @@ MST_KERNEL void emu_bad_ldmatrix_race(const uint8_t *src, float *out)
 {
     MST_SHARED_ALIGNED(uint16_t, s, 32 * 8, 16);
     const uint32_t t = threadIdx.x;
-    for (uint32_t c = 0; c < 8; c++)
-        s[8 * t + c] = (uint16_t)src[c];
+    fill_row(s, src, t);
     /* mst_syncwarp() missing here */
     uint32_t r[1];
     mst_ldmatrix_x1(r, &s[8 * t]);

@@ -397,6 +397,32 @@ static void build_moe(test_model *tm, uint64_t seed)
         tm_add(tm, &s, MST_ROLE_FFN_GATE_INP, l, MST_TYPE_F32, cfg.n_embd, cfg.n_expert, 0.3f, 0);
 }
 
+/* tm's CUDA model on the fake driver and a context of n_ctx 32, n_batch 4 in *m and *c (NULL where creating one
+ * failed, with a failed check whose message starts with `label`). */
+static void open_on_fake(const test_model *tm, const char *label, mst_model **m, mst_context **c)
+{
+    mst_model_params p;
+    mst_model_params_default(&p);
+    p.backend = MST_BACKEND_CUDA;
+    *m = NULL, *c = NULL;
+    CHECK(mst_model_create_with(&tm->cfg, tm->desc, tm->n_desc, &p, m) == MST_OK, "%smodel: %s", label,
+          mst_last_error());
+    mst_context_params cp;
+    mst_context_params_default(&cp);
+    cp.n_ctx = 32, cp.n_batch = 4;
+    CHECK(*m && mst_context_create(*m, &cp, c) == MST_OK, "%scontext: %s", label, mst_last_error());
+}
+
+/* Frees what open_on_fake made and the weights. */
+static void close_on_fake(test_model *tm, mst_model *m, mst_context *c)
+{
+    if (c)
+        mst_context_free(c);
+    if (m)
+        mst_model_free(m);
+    tm_free(tm);
+}
+
 /* A kernel fault (seen at the next synchronization) fails the pass: mst_decode says which backend, which
  * tokens, the op and the driver's error, and the context stays where it was. */
 static int test_pass_failure(void)
@@ -412,16 +438,9 @@ static int test_pass_failure(void)
     mst_model_config cfg = tiny_config();
     test_model tm;
     tm_build(&tm, 5, &cfg, all_f16, 0);
-    mst_model_params p;
-    mst_model_params_default(&p);
-    p.backend = MST_BACKEND_CUDA;
-    mst_model *m = NULL;
-    mst_context *c = NULL;
-    CHECK(mst_model_create_with(&tm.cfg, tm.desc, tm.n_desc, &p, &m) == MST_OK, "model: %s", mst_last_error());
-    mst_context_params cp;
-    mst_context_params_default(&cp);
-    cp.n_ctx = 32, cp.n_batch = 4;
-    CHECK(m && mst_context_create(m, &cp, &c) == MST_OK, "context: %s", mst_last_error());
+    mst_model *m;
+    mst_context *c;
+    open_on_fake(&tm, "", &m, &c);
     if (c) {
         const int32_t tokens[3] = {1, 2, 3};
         float *logits = xmalloc((size_t)cfg.n_vocab * 4);
@@ -439,18 +458,13 @@ static int test_pass_failure(void)
         CHECK(pos == 2, "the failed decode moved the position to %u", pos);
         fail_syncs(0);
         free(logits);
-        mst_context_free(c);
     }
-    if (m)
-        mst_model_free(m);
-    tm_free(&tm);
+    close_on_fake(&tm, m, c);
 
     /* a mixture of experts fails at the routing, the first wait of its pass; the routing forward.c reads after
      * the failure stays in bounds (ASan would see a group overflow) */
     build_moe(&tm, 6);
-    m = NULL, c = NULL;
-    CHECK(mst_model_create_with(&tm.cfg, tm.desc, tm.n_desc, &p, &m) == MST_OK, "MoE model: %s", mst_last_error());
-    CHECK(m && mst_context_create(m, &cp, &c) == MST_OK, "MoE context: %s", mst_last_error());
+    open_on_fake(&tm, "MoE ", &m, &c);
     if (c) {
         const int32_t tokens[4] = {1, 2, 3, 4};
         float *logits = xmalloc((size_t)cfg.n_vocab * 4);
@@ -459,11 +473,8 @@ static int test_pass_failure(void)
         expect_failure("kernel fault, MoE", mst_decode(c, tokens, 4, 0, logits, cfg.n_vocab), MST_ERR_DEVICE, parts);
         fail_syncs(0);
         free(logits);
-        mst_context_free(c);
     }
-    if (m)
-        mst_model_free(m);
-    tm_free(&tm);
+    close_on_fake(&tm, m, c);
     dlclose(fake);
     return finish("pass_failure");
 }
@@ -474,16 +485,9 @@ static void decode_steps(int steps)
     mst_model_config cfg = tiny_config();
     test_model tm;
     tm_build(&tm, 5, &cfg, all_f16, 0);
-    mst_model_params p;
-    mst_model_params_default(&p);
-    p.backend = MST_BACKEND_CUDA;
-    mst_model *m = NULL;
-    mst_context *c = NULL;
-    CHECK(mst_model_create_with(&tm.cfg, tm.desc, tm.n_desc, &p, &m) == MST_OK, "model: %s", mst_last_error());
-    mst_context_params cp;
-    mst_context_params_default(&cp);
-    cp.n_ctx = 32, cp.n_batch = 4;
-    CHECK(m && mst_context_create(m, &cp, &c) == MST_OK, "context: %s", mst_last_error());
+    mst_model *m;
+    mst_context *c;
+    open_on_fake(&tm, "", &m, &c);
     if (c) {
         const int32_t tokens[2] = {1, 2};
         float *logits = xmalloc((size_t)cfg.n_vocab * 4);
@@ -492,11 +496,8 @@ static void decode_steps(int steps)
             CHECK(mst_decode(c, tokens + i % 2, 1, 0, logits, cfg.n_vocab) == MST_OK, "decode step %d on the fake: %s",
                   i, mst_last_error());
         free(logits);
-        mst_context_free(c);
     }
-    if (m)
-        mst_model_free(m);
-    tm_free(&tm);
+    close_on_fake(&tm, m, c);
 }
 
 static int test_graphs(int available)

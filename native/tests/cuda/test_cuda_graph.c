@@ -147,8 +147,8 @@ static void moe_nan_step(const char *what, const mst_weight *w, uint32_t row, ms
     const mst_status sg = mst_decode(graph, next, 1, 0, b, V);
     CHECK(sp == MST_ERR_NON_FINITE && strstr(plain_msg, want), "moe %s, op by op: %s (%s), want \"%s\"", what,
           mst_status_to_string(sp), plain_msg, want);
-    CHECK(sg == MST_ERR_NON_FINITE && strstr(mst_last_error(), want), "moe %s, graph replay: %s (%s), want \"%s\"", what,
-          mst_status_to_string(sg), mst_last_error(), want);
+    CHECK(sg == MST_ERR_NON_FINITE && strstr(mst_last_error(), want), "moe %s, graph replay: %s (%s), want \"%s\"",
+          what, mst_status_to_string(sg), mst_last_error(), want);
     CHECK(strcmp(plain_msg, mst_last_error()) == 0, "moe %s: op by op says \"%s\", the replay \"%s\"", what, plain_msg,
           mst_last_error());
     CHECK(gs->graph != NULL && !gs->graphs_off, "moe %s: the failed replay dropped the recording", what);
@@ -200,7 +200,8 @@ static void replay_case(const char *name, mst_model_config cfg, uint32_t n_ctx, 
     mst_context_position(graph, &pos);
     CHECK(pos == back_to + 6, "%s: the graph context is at %u, expected %u", name, pos, back_to + 6);
     if (cfg.n_expert > 0) {
-        CHECK(((cuda_ctx *)graph->backend_state)->graph_moe_ran, "%s: the recording does not hold the device MoE op", name);
+        CHECK(((cuda_ctx *)graph->backend_state)->graph_moe_ran, "%s: the recording does not hold the device MoE op",
+              name);
         /* expert 2's router row: that logit NaN for every token, the hidden state finite */
         moe_nan_step("NaN router weight", &m->layers[1].router, 2, plain, graph, V, &next, a, b);
         /* Wo's row 0: the residual stream NaN before the feed-forward, so the router's logits too, and the hidden

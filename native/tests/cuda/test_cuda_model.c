@@ -35,144 +35,45 @@
 #include <time.h>
 
 #include "../test_util.h"
+#include "tiny_model.h"
 
-enum { N_PROMPT = 9, N_DECODE = 32, MAX_DESC = 64 };
+enum { N_PROMPT = 9, N_DECODE = 32 };
 #define TOL_FLOAT 1e-3 /* F16/F32 weights: float activations, only the f16 cache differs */
 #define TOL_BF16 1e-2  /* BF16 weights: bf16-rounded activations */
 #define TOL_QUANT 6e-2 /* 8-bit-rounded activations, and Q2_K/Q3_K/Q5_K converted to f16 */
 
 /* ---- a tiny random model of any weight types, dense or mixture of experts ---- */
 
-typedef struct cm_model {
-    mst_model_config cfg;
-    mst_tensor_desc desc[MAX_DESC];
-    uint32_t n;
-    void *own[MAX_DESC];
-} cm_model;
-
 /* roles of the types[] arrays below */
 enum { T_EMBD, T_Q, T_K, T_V, T_O, T_GATE, T_UP, T_DOWN, T_OUT, T_ROUTER, N_T };
 
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static size_t k_block_bytes(int32_t type)
-{
-    switch (type) {
-    case MST_TYPE_Q2_K: return 84;
-    case MST_TYPE_Q3_K: return 110;
-    case MST_TYPE_Q4_K: return 144;
-    case MST_TYPE_Q5_K: return 176;
-    case MST_TYPE_Q6_K: return 210;
-    default: return 0;
-    }
-}
-
-/* K-quant super-blocks of random bits with scales chosen so values fall about in [-amp, amp] and centre near 0
- * (the min offsets of Q2_K/Q4_K/Q5_K, dmin * m, are set to cancel d * sc * the mean quant). */
-static void *k_weights(uint64_t *s, int32_t type, uint32_t rows, uint32_t cols, float amp, size_t *bytes)
-{
-    const size_t bb = k_block_bytes(type), nb = (size_t)rows * cols / 256;
-    uint8_t *w = xmalloc(bb * nb);
-    for (size_t b = 0; b < nb; b++) {
-        uint8_t *blk = w + b * bb;
-        for (size_t i = 0; i < bb; i++)
-            blk[i] = (uint8_t)rng_next(s);
-        const float u = rng_uniform(s, 0.5f, 1.0f);
-        float d;
-        switch (type) {
-        case MST_TYPE_Q2_K: /* d * sc(0..15) * q(0..3) - dmin * m(0..15) */
-            d = amp / (15.0f * 1.5f) * u;
-            put16(blk + 80, t_fp32_to_fp16(d)), put16(blk + 82, t_fp32_to_fp16(1.5f * d));
-            break;
-        case MST_TYPE_Q3_K: /* d * (sc - 32) * (q - 4) */
-            put16(blk + 108, t_fp32_to_fp16(amp / (32.0f * 4.0f) * u));
-            break;
-        case MST_TYPE_Q4_K: /* d * sc(0..63) * q(0..15) - dmin * m(0..63) */
-            d = amp / (63.0f * 7.5f) * u;
-            put16(blk, t_fp32_to_fp16(d)), put16(blk + 2, t_fp32_to_fp16(7.5f * d));
-            break;
-        case MST_TYPE_Q5_K: /* d * sc(0..63) * q(0..31) - dmin * m(0..63) */
-            d = amp / (63.0f * 15.5f) * u;
-            put16(blk, t_fp32_to_fp16(d)), put16(blk + 2, t_fp32_to_fp16(15.5f * d));
-            break;
-        case MST_TYPE_Q6_K: /* d * sc(int8) * (q - 32) */
-            put16(blk + 208, t_fp32_to_fp16(amp / (128.0f * 32.0f) * u));
-            break;
-        }
-    }
-    *bytes = bb * nb;
-    return w;
-}
-
-static void *any_weights(uint64_t *s, int32_t type, uint32_t rows, uint32_t cols, float amp, size_t *bytes)
-{
-    if (k_block_bytes(type))
-        return k_weights(s, type, rows, cols, amp, bytes);
-    return make_weights(s, type, rows, cols, amp, bytes);
-}
-
-/* a [ne0, ne1, ne2] tensor; norms ([ne0], F32) near 1 */
-static void add(cm_model *mm, uint64_t *s, int32_t role, int32_t layer, int32_t type, uint32_t ne0, uint32_t ne1,
-                uint32_t ne2, float amp)
-{
-    const int norm = ne1 == 0;
-    size_t bytes = 0;
-    void *w;
-    if (norm) {
-        float *f = xmalloc((size_t)ne0 * 4);
-        for (uint32_t i = 0; i < ne0; i++)
-            f[i] = 1.0f + rng_uniform(s, -0.2f, 0.2f);
-        w = f, bytes = (size_t)ne0 * 4, type = MST_TYPE_F32;
-    } else {
-        w = any_weights(s, type, ne1 * ne2, ne0, amp, &bytes);
-    }
-    mst_tensor_desc *d = &mm->desc[mm->n];
-    memset(d, 0, sizeof *d);
-    d->struct_size = sizeof *d;
-    d->role = role, d->layer = layer, d->type = type;
-    d->n_dims = norm ? 1 : ne2 > 1 ? 3 : 2;
-    d->ne[0] = ne0, d->ne[1] = norm ? 1 : ne1, d->ne[2] = norm ? 1 : ne2, d->ne[3] = 1;
-    d->data = w, d->n_bytes = bytes;
-    mm->own[mm->n++] = w;
-}
-
-static void build(cm_model *mm, const mst_model_config *cfg, const int32_t types[N_T], int tied, uint64_t seed)
+static void build(tiny_model *mm, const mst_model_config *cfg, const int32_t types[N_T], int tied, uint64_t seed)
 {
     memset(mm, 0, sizeof *mm);
     mm->cfg = *cfg;
     uint64_t s = seed;
     const uint32_t E = cfg->n_embd, QD = cfg->n_head * cfg->head_dim, KVD = cfg->n_head_kv * cfg->head_dim;
     const uint32_t F = cfg->n_ff, X = cfg->n_expert, moe = X > 0;
-    add(mm, &s, MST_ROLE_TOKEN_EMBD, -1, types[T_EMBD], E, cfg->n_vocab, 1, 1.0f);
-    add(mm, &s, MST_ROLE_OUTPUT_NORM, -1, MST_TYPE_F32, E, 0, 1, 0);
+    tiny_add(mm, &s, MST_ROLE_TOKEN_EMBD, -1, types[T_EMBD], E, cfg->n_vocab, 1, 1.0f);
+    tiny_add(mm, &s, MST_ROLE_OUTPUT_NORM, -1, MST_TYPE_F32, E, 0, 1, 0);
     if (!tied)
-        add(mm, &s, MST_ROLE_OUTPUT, -1, types[T_OUT], E, cfg->n_vocab, 1, 1.0f / sqrtf((float)E));
+        tiny_add(mm, &s, MST_ROLE_OUTPUT, -1, types[T_OUT], E, cfg->n_vocab, 1, 1.0f / sqrtf((float)E));
     for (int32_t l = 0; l < (int32_t)cfg->n_layer; l++) {
-        add(mm, &s, MST_ROLE_ATTN_NORM, l, MST_TYPE_F32, E, 0, 1, 0);
-        add(mm, &s, MST_ROLE_ATTN_Q, l, types[T_Q], E, QD, 1, 1.7f / sqrtf((float)E));
-        add(mm, &s, MST_ROLE_ATTN_K, l, types[T_K], E, KVD, 1, 1.7f / sqrtf((float)E));
-        add(mm, &s, MST_ROLE_ATTN_V, l, types[T_V], E, KVD, 1, 1.7f / sqrtf((float)E));
-        add(mm, &s, MST_ROLE_ATTN_OUT, l, types[T_O], QD, E, 1, 1.0f / sqrtf((float)QD));
-        add(mm, &s, MST_ROLE_FFN_NORM, l, MST_TYPE_F32, E, 0, 1, 0);
-        add(mm, &s, moe ? MST_ROLE_FFN_GATE_EXPS : MST_ROLE_FFN_GATE, l, types[T_GATE], E, F, moe ? X : 1,
-            1.7f / sqrtf((float)E));
-        add(mm, &s, moe ? MST_ROLE_FFN_UP_EXPS : MST_ROLE_FFN_UP, l, types[T_UP], E, F, moe ? X : 1,
-            1.7f / sqrtf((float)E));
-        add(mm, &s, moe ? MST_ROLE_FFN_DOWN_EXPS : MST_ROLE_FFN_DOWN, l, types[T_DOWN], F, E, moe ? X : 1,
-            1.0f / sqrtf((float)F));
+        tiny_add(mm, &s, MST_ROLE_ATTN_NORM, l, MST_TYPE_F32, E, 0, 1, 0);
+        tiny_add(mm, &s, MST_ROLE_ATTN_Q, l, types[T_Q], E, QD, 1, 1.7f / sqrtf((float)E));
+        tiny_add(mm, &s, MST_ROLE_ATTN_K, l, types[T_K], E, KVD, 1, 1.7f / sqrtf((float)E));
+        tiny_add(mm, &s, MST_ROLE_ATTN_V, l, types[T_V], E, KVD, 1, 1.7f / sqrtf((float)E));
+        tiny_add(mm, &s, MST_ROLE_ATTN_OUT, l, types[T_O], QD, E, 1, 1.0f / sqrtf((float)QD));
+        tiny_add(mm, &s, MST_ROLE_FFN_NORM, l, MST_TYPE_F32, E, 0, 1, 0);
+        tiny_add(mm, &s, moe ? MST_ROLE_FFN_GATE_EXPS : MST_ROLE_FFN_GATE, l, types[T_GATE], E, F, moe ? X : 1,
+                 1.7f / sqrtf((float)E));
+        tiny_add(mm, &s, moe ? MST_ROLE_FFN_UP_EXPS : MST_ROLE_FFN_UP, l, types[T_UP], E, F, moe ? X : 1,
+                 1.7f / sqrtf((float)E));
+        tiny_add(mm, &s, moe ? MST_ROLE_FFN_DOWN_EXPS : MST_ROLE_FFN_DOWN, l, types[T_DOWN], F, E, moe ? X : 1,
+                 1.0f / sqrtf((float)F));
         if (moe)
-            add(mm, &s, MST_ROLE_FFN_GATE_INP, l, types[T_ROUTER], E, X, 1, 2.0f / sqrtf((float)E));
+            tiny_add(mm, &s, MST_ROLE_FFN_GATE_INP, l, types[T_ROUTER], E, X, 1, 2.0f / sqrtf((float)E));
     }
-}
-
-static void release(cm_model *mm)
-{
-    for (uint32_t i = 0; i < mm->n; i++)
-        free(mm->own[i]);
 }
 
 /* ---- running both backends ---- */
@@ -189,7 +90,7 @@ typedef struct side {
     mst_context *c;
 } side;
 
-static int open_side(const cm_model *mm, int32_t backend, uint32_t n_ctx, side *out)
+static int open_side(const tiny_model *mm, int32_t backend, uint32_t n_ctx, side *out)
 {
     mst_model_params p;
     mst_model_params_default(&p);
@@ -263,7 +164,7 @@ typedef struct case_spec {
 
 static void run_case(const case_spec *cs)
 {
-    cm_model mm;
+    tiny_model mm;
     build(&mm, &cs->cfg, cs->types, cs->tied, cs->seed);
     const uint32_t V = cs->cfg.n_vocab;
     side cpu, gpu;
@@ -271,7 +172,7 @@ static void run_case(const case_spec *cs)
     const int ok = open_side(&mm, MST_BACKEND_CPU, cs->n_ctx, &cpu) && open_side(&mm, MST_BACKEND_CUDA, cs->n_ctx, &gpu);
     const double t_load = now_s() - t0;
     if (!ok) {
-        close_side(&cpu), close_side(&gpu), release(&mm);
+        close_side(&cpu), close_side(&gpu), tiny_release(&mm);
         return;
     }
     int32_t prompt[N_PROMPT];
@@ -332,7 +233,7 @@ static void run_case(const case_spec *cs)
            near_ties, t_load, t_gpu);
     free(a), free(b);
     close_side(&cpu), close_side(&gpu);
-    release(&mm);
+    tiny_release(&mm);
 }
 
 /* ---- the cases ---- */

@@ -35,72 +35,11 @@
 #include "backend_cuda_internal.h"
 #include "cuda_test_util.h"
 #include "forward_moe.h"
+#include "tiny_model.h"
 
 #define TOL 1e-2
 
-enum { N_LAYER = 2, N_BATCH = 8, MAX_T = 3 + 10 * N_LAYER };
-
-typedef struct moe_file {
-    mst_model_config cfg;
-    mst_tensor_desc desc[MAX_T];
-    uint32_t n;
-    void *own[MAX_T];
-} moe_file;
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-/* rows x cols weights of type, values about in [-amp, amp]; K-quants: random bits with scales set for that size */
-static void *weights(uint64_t *s, int32_t type, uint32_t rows, uint32_t cols, float amp, size_t *bytes)
-{
-    const size_t bb = type == MST_TYPE_Q4_K ? 144 : type == MST_TYPE_Q5_K ? 176 : type == MST_TYPE_Q6_K ? 210 : 0;
-    if (bb == 0)
-        return make_weights(s, type, rows, cols, amp, bytes);
-    const size_t nb = (size_t)rows * cols / 256;
-    uint8_t *w = xmalloc(nb * bb);
-    for (size_t k = 0; k < nb; k++) {
-        uint8_t *b = w + k * bb;
-        for (size_t i = 0; i < bb; i++)
-            b[i] = (uint8_t)rng_next(s);
-        const float u = rng_uniform(s, 0.5f, 1.0f);
-        if (type == MST_TYPE_Q6_K) { /* d * sc(int8) * (q - 32) */
-            put16(b + 208, t_fp32_to_fp16(amp / (128.0f * 32.0f) * u));
-        } else { /* d * sc(0..63) * q - dmin * m(0..63), q to 15 (Q4_K) or 31 (Q5_K): dmin * m centres it */
-            const float half = type == MST_TYPE_Q4_K ? 7.5f : 15.5f, d = amp / (63.0f * half) * u;
-            put16(b, t_fp32_to_fp16(d)), put16(b + 2, t_fp32_to_fp16(half * d));
-        }
-    }
-    *bytes = nb * bb;
-    return w;
-}
-
-static void *add(moe_file *f, uint64_t *s, int32_t role, int32_t layer, int32_t type, uint32_t ne0, uint32_t ne1,
-                 uint32_t ne2, float amp)
-{
-    const int norm = ne1 == 0;
-    size_t bytes;
-    void *w;
-    if (norm) {
-        float *v = xmalloc((size_t)ne0 * 4);
-        for (uint32_t i = 0; i < ne0; i++)
-            v[i] = 1.0f + rng_uniform(s, -0.2f, 0.2f);
-        w = v, bytes = (size_t)ne0 * 4, type = MST_TYPE_F32;
-    } else {
-        w = weights(s, type, ne1 * ne2, ne0, amp, &bytes);
-    }
-    mst_tensor_desc *d = &f->desc[f->n];
-    memset(d, 0, sizeof *d);
-    d->struct_size = sizeof *d;
-    d->role = role, d->layer = layer, d->type = type;
-    d->n_dims = norm ? 1 : ne2 > 1 ? 3 : 2;
-    d->ne[0] = ne0, d->ne[1] = norm ? 1 : ne1, d->ne[2] = norm ? 1 : ne2, d->ne[3] = 1;
-    d->data = w, d->n_bytes = bytes;
-    f->own[f->n++] = w;
-    return w;
-}
+enum { N_LAYER = 2, N_BATCH = 8 };
 
 typedef struct moe_case {
     const char *name;
@@ -111,7 +50,7 @@ typedef struct moe_case {
 
 /* A Mixtral-shaped miniature: F32 attention and router, the experts of the case's types. Layer 0's router rows 3
  * and 5 are equal and 4x the others (ties among the top logits); returns layer 1's router for the tests to edit. */
-static float *build(moe_file *f, const moe_case *mc, uint64_t seed)
+static float *build(tiny_model *f, const moe_case *mc, uint64_t seed)
 {
     memset(f, 0, sizeof *f);
     mst_model_config c = tiny_config();
@@ -122,17 +61,17 @@ static float *build(moe_file *f, const moe_case *mc, uint64_t seed)
     const uint32_t E = c.n_embd, F = c.n_ff, X = c.n_expert, QD = c.n_head * c.head_dim, KVD = c.n_head_kv * c.head_dim;
     const int32_t f32 = MST_TYPE_F32;
     float *router1 = NULL;
-    add(f, &s, MST_ROLE_TOKEN_EMBD, -1, f32, E, c.n_vocab, 1, 1.0f);
-    add(f, &s, MST_ROLE_OUTPUT_NORM, -1, f32, E, 0, 1, 0);
-    add(f, &s, MST_ROLE_OUTPUT, -1, f32, E, c.n_vocab, 1, 1.0f / sqrtf((float)E));
+    tiny_add(f, &s, MST_ROLE_TOKEN_EMBD, -1, f32, E, c.n_vocab, 1, 1.0f);
+    tiny_add(f, &s, MST_ROLE_OUTPUT_NORM, -1, f32, E, 0, 1, 0);
+    tiny_add(f, &s, MST_ROLE_OUTPUT, -1, f32, E, c.n_vocab, 1, 1.0f / sqrtf((float)E));
     for (int32_t l = 0; l < N_LAYER; l++) {
-        add(f, &s, MST_ROLE_ATTN_NORM, l, f32, E, 0, 1, 0);
-        add(f, &s, MST_ROLE_ATTN_Q, l, f32, E, QD, 1, 1.7f / sqrtf((float)E));
-        add(f, &s, MST_ROLE_ATTN_K, l, f32, E, KVD, 1, 1.7f / sqrtf((float)E));
-        add(f, &s, MST_ROLE_ATTN_V, l, f32, E, KVD, 1, 1.7f / sqrtf((float)E));
-        add(f, &s, MST_ROLE_ATTN_OUT, l, f32, QD, E, 1, 1.0f / sqrtf((float)QD));
-        add(f, &s, MST_ROLE_FFN_NORM, l, f32, E, 0, 1, 0);
-        float *r = add(f, &s, MST_ROLE_FFN_GATE_INP, l, f32, E, X, 1, 2.0f / sqrtf((float)E));
+        tiny_add(f, &s, MST_ROLE_ATTN_NORM, l, f32, E, 0, 1, 0);
+        tiny_add(f, &s, MST_ROLE_ATTN_Q, l, f32, E, QD, 1, 1.7f / sqrtf((float)E));
+        tiny_add(f, &s, MST_ROLE_ATTN_K, l, f32, E, KVD, 1, 1.7f / sqrtf((float)E));
+        tiny_add(f, &s, MST_ROLE_ATTN_V, l, f32, E, KVD, 1, 1.7f / sqrtf((float)E));
+        tiny_add(f, &s, MST_ROLE_ATTN_OUT, l, f32, QD, E, 1, 1.0f / sqrtf((float)QD));
+        tiny_add(f, &s, MST_ROLE_FFN_NORM, l, f32, E, 0, 1, 0);
+        float *r = tiny_add(f, &s, MST_ROLE_FFN_GATE_INP, l, f32, E, X, 1, 2.0f / sqrtf((float)E));
         if (l == 0 && X > 5)
             for (uint32_t i = 0; i < E; i++)
                 r[3 * E + i] = r[5 * E + i] = 4.0f * r[3 * E + i];
@@ -140,22 +79,16 @@ static float *build(moe_file *f, const moe_case *mc, uint64_t seed)
             router1 = r;
         if (l == 1 && mc->zero_router_l1)
             memset(r, 0, (size_t)X * E * 4);
-        add(f, &s, MST_ROLE_FFN_GATE_EXPS, l, mc->gate_up, E, F, X, 1.7f / sqrtf((float)E));
-        add(f, &s, MST_ROLE_FFN_UP_EXPS, l, mc->gate_up, E, F, X, 1.7f / sqrtf((float)E));
-        add(f, &s, MST_ROLE_FFN_DOWN_EXPS, l, mc->down, F, E, X, 1.0f / sqrtf((float)F));
+        tiny_add(f, &s, MST_ROLE_FFN_GATE_EXPS, l, mc->gate_up, E, F, X, 1.7f / sqrtf((float)E));
+        tiny_add(f, &s, MST_ROLE_FFN_UP_EXPS, l, mc->gate_up, E, F, X, 1.7f / sqrtf((float)E));
+        tiny_add(f, &s, MST_ROLE_FFN_DOWN_EXPS, l, mc->down, F, E, X, 1.0f / sqrtf((float)F));
     }
     return router1;
 }
 
-static void release(moe_file *f)
-{
-    for (uint32_t i = 0; i < f->n; i++)
-        free(f->own[i]);
-}
-
 /* The CUDA model (emulated, or the driver's device 0 for the gpu_ twin; none there: skipped) and a context of
  * N_BATCH. */
-static mst_context *open_ctx_batch(const moe_file *f, mst_model **m, uint32_t n_batch)
+static mst_context *open_ctx_batch(const tiny_model *f, mst_model **m, uint32_t n_batch)
 {
     mst_model_params p;
     mst_model_params_default(&p);
@@ -175,7 +108,7 @@ static mst_context *open_ctx_batch(const moe_file *f, mst_model **m, uint32_t n_
     return c;
 }
 
-static mst_context *open_ctx(const moe_file *f, mst_model **m)
+static mst_context *open_ctx(const tiny_model *f, mst_model **m)
 {
     return open_ctx_batch(f, m, N_BATCH);
 }
@@ -228,7 +161,7 @@ static void test_equal(void)
     uint64_t s = 515;
     for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
         const moe_case *mc = &cases[ci];
-        moe_file f;
+        tiny_model f;
         build(&f, mc, 3000 + ci);
         mst_model *m;
         mst_context *ctx = open_ctx(&f, &m);
@@ -287,14 +220,14 @@ static void test_equal(void)
         CHECK(tied > 0, "%s: no router tie was exercised", mc->name);
         free(x), free(want), free(got), free(logits), free(dev_ids), free(host_ids);
         mst_context_free(ctx), mst_model_free(m);
-        release(&f);
+        tiny_release(&f);
     }
 }
 
 static void test_nan(void)
 {
     const moe_case mc = {"q8_0", MST_TYPE_Q8_0, MST_TYPE_Q8_0, 96, 160, 8, 2, 0};
-    moe_file f;
+    tiny_model f;
     build(&f, &mc, 4242);
     mst_model *m;
     mst_context *ctx = open_ctx(&f, &m);
@@ -342,13 +275,13 @@ static void test_nan(void)
           bl, bt);
     free(x), free(y);
     mst_context_free(ctx), mst_model_free(m);
-    release(&f);
+    tiny_release(&f);
 }
 
 static void test_decode(void)
 {
     const moe_case mc = {"q4_k", MST_TYPE_Q4_K, MST_TYPE_Q4_K, 256, 256, 8, 2, 0};
-    moe_file f;
+    tiny_model f;
     float *router1 = build(&f, &mc, 777);
     router1[2 * f.cfg.n_embd + 5] = NAN; /* expert 2's row: its logit is NaN for every token */
     mst_model *m;
@@ -369,7 +302,7 @@ static void test_decode(void)
     printf("decode: %s\n", mst_last_error());
     free(logits);
     mst_context_free(ctx), mst_model_free(m);
-    release(&f);
+    tiny_release(&f);
 }
 
 /* A NaN in layer 0's attention output weights: the residual stream is NaN before layer 0's feed-forward, so its
@@ -379,7 +312,7 @@ static void test_decode(void)
 static void test_first_fault(void)
 {
     const moe_case mc = {"q8_0", MST_TYPE_Q8_0, MST_TYPE_Q8_0, 96, 160, 8, 2, 0};
-    moe_file f;
+    tiny_model f;
     build(&f, &mc, 909);
     for (uint32_t i = 0; i < f.n; i++)
         if (f.desc[i].role == MST_ROLE_ATTN_OUT && f.desc[i].layer == 0)
@@ -414,7 +347,7 @@ static void test_first_fault(void)
         printf("first fault%s: %s\n", checked ? " (layers checked)" : "", msg[1]);
     }
     free(logits);
-    release(&f);
+    tiny_release(&f);
 }
 
 /* Cases the op leaves to the generic path, returning 0 before it queues anything: more tokens than it takes, and a
@@ -422,7 +355,7 @@ static void test_first_fault(void)
 static void test_declines(void)
 {
     const moe_case mc = {"q8_0", MST_TYPE_Q8_0, MST_TYPE_Q8_0, 96, 160, 8, 2, 0};
-    moe_file f;
+    tiny_model f;
     build(&f, &mc, 555);
     for (int small = 0; small <= 1; small++) {
         mst_model *m;
@@ -434,7 +367,7 @@ static void test_declines(void)
         mst_context_free(ctx), mst_model_free(m);
     }
     printf("declines: %u tokens, and 1 token with n_batch 1, go to the generic path\n", MST_CUDA_MOE_MAX_TOKENS + 1);
-    release(&f);
+    tiny_release(&f);
 }
 
 int main(int argc, char **argv)

@@ -9,35 +9,14 @@
  *   cp_async_pipeline  a two-stage cp.async pipeline copies an odd-sized array through shared memory exactly
  *   cp_async_zfill     src_bytes 0..16 (and 0..4) copy that many bytes and zero the rest; wait_group 2, 1, 0
  *                      each complete the oldest group */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "device.h"
+#include "emu_test_support.h"
 #include "emu/emu.h"
-#include "mistral.h"
 
 extern "C" {
 extern const mst_kernel_ref mst_kernel_emu_ldmatrix_forms, mst_kernel_emu_ldmatrix_mma_f16,
     mst_kernel_emu_ldmatrix_mma_s8, mst_kernel_emu_cp_async_pipeline, mst_kernel_emu_cp_async_zfill;
 float mst_fp16_to_fp32(uint16_t h);
 }
-
-static int g_failures;
-#define CHECK(cond, ...)                                                                                        \
-    do {                                                                                                        \
-        if (!(cond)) {                                                                                          \
-            g_failures++;                                                                                       \
-            if (g_failures <= 20) {                                                                             \
-                printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                     \
-                printf(__VA_ARGS__);                                                                            \
-                printf("\n");                                                                                   \
-            }                                                                                                   \
-        }                                                                                                       \
-    } while (0)
-
-static mst_dev *g_dev;
 
 static mst_dptr up(const void *h, size_t bytes)
 {
@@ -55,12 +34,10 @@ static void down(void *h, mst_dptr d, size_t bytes)
         exit(1);
     }
 }
+/* whether the launch succeeded (emu_launch printed why not) */
 static int run(const mst_kernel_ref *k, mst_dim3 grid, mst_dim3 block, uint32_t shared, void **args)
 {
-    mst_status st = mst_dev_launch(g_dev, k, grid, block, shared, args);
-    if (st != MST_OK)
-        printf("launch %s: %s\n", k->name, mst_last_error());
-    return st == MST_OK;
+    return emu_launch(k, grid, block, shared, args) == MST_OK;
 }
 static uint64_t g_seed = 12345;
 static uint32_t rnd(void)
@@ -250,37 +227,10 @@ static void test_cp_async_zfill(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s <case>\n", argv[0]);
-        return 2;
-    }
-    if (mst_dev_open(0, 1, &g_dev) != MST_OK) {
-        printf("FAIL open: %s\n", mst_last_error());
-        return 1;
-    }
-    struct {
-        const char *name;
-        void (*fn)(void);
-    } cases[] = {{"ldmatrix_forms", test_ldmatrix_forms},
-                 {"ldmatrix_mma_f16", test_ldmatrix_mma_f16},
-                 {"ldmatrix_mma_s8", test_ldmatrix_mma_s8},
-                 {"cp_async_pipeline", test_cp_async_pipeline},
-                 {"cp_async_zfill", test_cp_async_zfill}};
-    int found = 0;
-    for (auto &k : cases)
-        if (strcmp(argv[1], k.name) == 0) {
-            k.fn();
-            found = 1;
-        }
-    mst_dev_close(g_dev);
-    if (!found) {
-        fprintf(stderr, "unknown case %s\n", argv[1]);
-        return 2;
-    }
-    if (g_failures) {
-        printf("%d check(s) failed\n", g_failures);
-        return 1;
-    }
-    printf("ok\n");
-    return 0;
+    static const emu_case cases[] = {{"ldmatrix_forms", test_ldmatrix_forms},
+                                     {"ldmatrix_mma_f16", test_ldmatrix_mma_f16},
+                                     {"ldmatrix_mma_s8", test_ldmatrix_mma_s8},
+                                     {"cp_async_pipeline", test_cp_async_pipeline},
+                                     {"cp_async_zfill", test_cp_async_zfill}};
+    return emu_test_main(argc, argv, cases);
 }

@@ -6,17 +6,14 @@
  * builds: the emulator's death callback adds the kernel/block/thread to ASan's report) or by the guard page
  * behind the buffer (plain builds: this harness's SIGSEGV handler asks mst_emu_where() who was running; the
  * library itself installs no signal handler). Either way the child must die and its stderr name the thread. */
+#include <limits.h>
 #include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "device.h"
+#define EMU_TEST_MAX_PRINTED INT_MAX /* every failure: each case has a handful of checks */
+#include "emu_test_support.h"
 #include "emu/emu.h"
-#include "mistral.h"
 
 extern "C" {
 extern const mst_kernel_ref mst_kernel_emu_bad_missing_sync, mst_kernel_emu_bad_divergent, mst_kernel_emu_bad_warp_race,
@@ -30,32 +27,23 @@ extern const mst_kernel_ref mst_kernel_emu_bad_missing_sync, mst_kernel_emu_bad_
     mst_kernel_emu_bad_cp_async_overwrites_reads, mst_kernel_emu_bad_cp_async_uncommitted;
 }
 
-static int g_failures;
-#define CHECK(cond, ...)                                                                                        \
-    do {                                                                                                        \
-        if (!(cond)) {                                                                                          \
-            g_failures++;                                                                                       \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                         \
-            printf(__VA_ARGS__);                                                                                \
-            printf("\n");                                                                                       \
-        }                                                                                                       \
-    } while (0)
-
-static mst_dev *g_dev;
-
-/* Launches k with one output buffer of 64 floats; it must fail with MST_ERR_INTERNAL and a message holding
- * every one of the expected pieces. */
-static void expect_failure(const mst_kernel_ref *k, mst_dim3 block, const char *const *expect, int n_expect)
+/* The launch of k failed as it must: MST_ERR_INTERNAL and a message holding every one of the expected pieces. */
+static void check_failed(const mst_kernel_ref *k, mst_status st, const char *const *expect, int n_expect)
 {
-    mst_dptr out = 0;
-    mst_dev_alloc(g_dev, 64 * 4, &out);
-    void *args[] = {&out};
-    mst_status st = mst_dev_launch(g_dev, k, mst_dim3{1, 1, 1}, block, 0, args);
     const char *msg = mst_last_error();
     printf("%s -> %d: %s\n", k->name, (int)st, msg);
     CHECK(st == MST_ERR_INTERNAL, "%s: status %d, want MST_ERR_INTERNAL", k->name, (int)st);
     for (int i = 0; i < n_expect; i++)
         CHECK(strstr(msg, expect[i]) != NULL, "message lacks '%s'", expect[i]);
+}
+
+/* Launches k, one block, with one output buffer of 64 floats: it must fail (check_failed). */
+static void expect_failure(const mst_kernel_ref *k, mst_dim3 block, const char *const *expect, int n_expect)
+{
+    mst_dptr out = 0;
+    mst_dev_alloc(g_dev, 64 * 4, &out);
+    void *args[] = {&out};
+    check_failed(k, mst_dev_launch(g_dev, k, mst_dim3{1, 1, 1}, block, 0, args), expect, n_expect);
     mst_dev_free(g_dev, out);
 }
 
@@ -94,7 +82,8 @@ static void test_exited_lane(void)
 {
     /* lane 0 waits at the shuffle when lane 5 exits */
     const char *e[] = {"kernel emu_bad_exited_lane block (0,0,0) thread (5,0,0)",
-                       "exited while thread (0,0,0) of its warp waits at mst_shfl_down", "a warp collective needs every lane"};
+                       "exited while thread (0,0,0) of its warp waits at mst_shfl_down",
+                       "a warp collective needs every lane"};
     expect_failure(&mst_kernel_emu_bad_exited_lane, mst_dim3{32, 1, 1}, e, 3);
 }
 
@@ -114,12 +103,8 @@ static void expect_failure_src(const mst_kernel_ref *k, uint32_t threads, const 
     mst_dev_alloc(g_dev, 64 * 4, &out);
     mst_dev_memset32(g_dev, src, 0x01020304u, 250);
     void *args[] = {&src, &out};
-    mst_status st = mst_dev_launch(g_dev, k, mst_dim3{1, 1, 1}, mst_dim3{threads, 1, 1}, 0, args);
-    const char *msg = mst_last_error();
-    printf("%s -> %d: %s\n", k->name, (int)st, msg);
-    CHECK(st == MST_ERR_INTERNAL, "%s: status %d, want MST_ERR_INTERNAL", k->name, (int)st);
-    for (int i = 0; i < n_expect; i++)
-        CHECK(strstr(msg, expect[i]) != NULL, "message lacks '%s'", expect[i]);
+    check_failed(k, mst_dev_launch(g_dev, k, mst_dim3{1, 1, 1}, mst_dim3{threads, 1, 1}, 0, args), expect,
+                 n_expect);
     mst_dev_free(g_dev, src);
     mst_dev_free(g_dev, out);
 }
@@ -323,55 +308,28 @@ static void test_global_oob(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s <case>\n", argv[0]);
-        return 2;
-    }
-    if (mst_dev_open(0, 1, &g_dev) != MST_OK) {
-        printf("FAIL open: %s\n", mst_last_error());
-        return 1;
-    }
-    struct {
-        const char *name;
-        void (*fn)(void);
-    } cases[] = {{"missing_syncthreads", test_missing_syncthreads},
-                 {"divergent_barrier", test_divergent_barrier},
-                 {"warp_race", test_warp_race},
-                 {"deadlock", test_deadlock},
-                 {"exited_lane", test_exited_lane},
-                 {"shared_oob", test_shared_oob},
-                 {"global_oob", test_global_oob},
-                 {"recovers", test_recovers},
-                 {"cp_async_early_read", test_cp_async_early_read},
-                 {"cp_async_no_barrier", test_cp_async_no_barrier},
-                 {"cp_async_wait_group_1", test_cp_async_wait_group_1},
-                 {"cp_async_past_end", test_cp_async_past_end},
-                 {"cp_async_overwrites_reads", test_cp_async_overwrites_reads},
-                 {"cp_async_uncommitted", test_cp_async_uncommitted},
-                 {"cp_async_misaligned", test_cp_async_misaligned},
-                 {"cp_async_src_bytes", test_cp_async_src_bytes},
-                 {"cp_async_exit_pending", test_cp_async_exit_pending},
-                 {"ldmatrix_misaligned", test_ldmatrix_misaligned},
-                 {"ldmatrix_array_alignment", test_ldmatrix_array_alignment},
-                 {"ldmatrix_divergent", test_ldmatrix_divergent},
-                 {"ldmatrix_exited", test_ldmatrix_exited},
-                 {"ldmatrix_race", test_ldmatrix_race},
-                 {"ldmatrix_global", test_ldmatrix_global}};
-    int found = 0;
-    for (auto &k : cases)
-        if (strcmp(argv[1], k.name) == 0) {
-            k.fn();
-            found = 1;
-        }
-    mst_dev_close(g_dev);
-    if (!found) {
-        fprintf(stderr, "unknown case %s\n", argv[1]);
-        return 2;
-    }
-    if (g_failures) {
-        printf("%d check(s) failed\n", g_failures);
-        return 1;
-    }
-    printf("ok\n");
-    return 0;
+    static const emu_case cases[] = {{"missing_syncthreads", test_missing_syncthreads},
+                                     {"divergent_barrier", test_divergent_barrier},
+                                     {"warp_race", test_warp_race},
+                                     {"deadlock", test_deadlock},
+                                     {"exited_lane", test_exited_lane},
+                                     {"shared_oob", test_shared_oob},
+                                     {"global_oob", test_global_oob},
+                                     {"recovers", test_recovers},
+                                     {"cp_async_early_read", test_cp_async_early_read},
+                                     {"cp_async_no_barrier", test_cp_async_no_barrier},
+                                     {"cp_async_wait_group_1", test_cp_async_wait_group_1},
+                                     {"cp_async_past_end", test_cp_async_past_end},
+                                     {"cp_async_overwrites_reads", test_cp_async_overwrites_reads},
+                                     {"cp_async_uncommitted", test_cp_async_uncommitted},
+                                     {"cp_async_misaligned", test_cp_async_misaligned},
+                                     {"cp_async_src_bytes", test_cp_async_src_bytes},
+                                     {"cp_async_exit_pending", test_cp_async_exit_pending},
+                                     {"ldmatrix_misaligned", test_ldmatrix_misaligned},
+                                     {"ldmatrix_array_alignment", test_ldmatrix_array_alignment},
+                                     {"ldmatrix_divergent", test_ldmatrix_divergent},
+                                     {"ldmatrix_exited", test_ldmatrix_exited},
+                                     {"ldmatrix_race", test_ldmatrix_race},
+                                     {"ldmatrix_global", test_ldmatrix_global}};
+    return emu_test_main(argc, argv, cases);
 }

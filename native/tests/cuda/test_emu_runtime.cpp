@@ -9,36 +9,17 @@
  *   dp4a, f16, f2h_ties, warp, atomics, dyn_shared, mma_f16, mma_s8
  *   speed         thread, barrier and GEMV rates (printed; fails only if something is wrong) */
 #include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
-#include "device.h"
-#include "mistral.h"
+#include "emu_test_support.h"
 
 extern "C" {
 extern const mst_kernel_ref mst_kernel_emu_indices, mst_kernel_emu_reduce, mst_kernel_emu_fresh_shared,
     mst_kernel_emu_dp4a, mst_kernel_emu_f16, mst_kernel_emu_warp, mst_kernel_emu_atomics, mst_kernel_emu_dyn_shared,
-    mst_kernel_emu_mma_f16, mst_kernel_emu_mma_s8, mst_kernel_emu_gemv, mst_kernel_emu_scale, mst_kernel_emu_barriers, mst_kernel_emu_early_exit;
+    mst_kernel_emu_mma_f16, mst_kernel_emu_mma_s8, mst_kernel_emu_gemv, mst_kernel_emu_scale, mst_kernel_emu_barriers,
+    mst_kernel_emu_early_exit;
 float mst_fp16_to_fp32(uint16_t h);
 }
-
-static int g_failures;
-#define CHECK(cond, ...)                                                                                        \
-    do {                                                                                                        \
-        if (!(cond)) {                                                                                          \
-            g_failures++;                                                                                       \
-            if (g_failures <= 20) {                                                                             \
-                printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                     \
-                printf(__VA_ARGS__);                                                                            \
-                printf("\n");                                                                                   \
-            }                                                                                                   \
-        }                                                                                                       \
-    } while (0)
-
-static mst_dev *g_dev;
 
 /* A device buffer with its host mirror. */
 struct buf {
@@ -64,13 +45,6 @@ static buf dup_to_dev(const void *src, size_t bytes)
 static void down(void *dst, buf b)
 {
     mst_dev_download(g_dev, dst, b.d, b.bytes);
-}
-static mst_status launch(const mst_kernel_ref *k, mst_dim3 grid, mst_dim3 block, uint32_t shared, void **args)
-{
-    mst_status st = mst_dev_launch(g_dev, k, grid, block, shared, args);
-    if (st != MST_OK)
-        printf("launch %s: %s\n", k->name, mst_last_error());
-    return st;
 }
 
 static uint32_t f_bits(float f)
@@ -136,7 +110,7 @@ static void test_indices(void)
     const uint32_t per_block = 8 * 3 * 2, n = 12 * per_block;
     buf o = dalloc((size_t)n * 12 * 4);
     void *args[] = {&o.d};
-    CHECK(launch(&mst_kernel_emu_indices, grid, block, 0, args) == MST_OK, "launch");
+    CHECK(emu_launch(&mst_kernel_emu_indices, grid, block, 0, args) == MST_OK, "launch");
     uint32_t *h = (uint32_t *)malloc(o.bytes);
     down(h, o);
     uint32_t g = 0;
@@ -168,7 +142,8 @@ static void test_reduction(void)
     }
     buf dx = dup_to_dev(x, n * 4), out = dalloc(blocks * 4);
     void *args[] = {&dx.d, (void *)&n, &out.d};
-    CHECK(launch(&mst_kernel_emu_reduce, mst_dim3{blocks, 1, 1}, mst_dim3{threads, 1, 1}, 0, args) == MST_OK, "launch");
+    CHECK(emu_launch(&mst_kernel_emu_reduce, mst_dim3{blocks, 1, 1}, mst_dim3{threads, 1, 1}, 0, args) == MST_OK,
+          "launch");
     float got[4];
     down(got, out);
     for (uint32_t b = 0; b < blocks; b++)
@@ -176,7 +151,7 @@ static void test_reduction(void)
     /* a block of 96 threads: 3 warps' partials */
     const uint32_t t96 = 96;
     void *args2[] = {&dx.d, (void *)&n, &out.d};
-    CHECK(launch(&mst_kernel_emu_reduce, mst_dim3{1, 1, 1}, mst_dim3{t96, 1, 1}, 0, args2) == MST_OK, "launch 96");
+    CHECK(emu_launch(&mst_kernel_emu_reduce, mst_dim3{1, 1, 1}, mst_dim3{t96, 1, 1}, 0, args2) == MST_OK, "launch 96");
     down(got, out);
     double all = 0;
     for (uint64_t i = 0; i < n; i++)
@@ -192,7 +167,7 @@ static void test_fresh_shared(void)
     const uint32_t blocks = 3, threads = 64;
     buf o = dalloc(blocks * threads * 4);
     void *args[] = {&o.d};
-    CHECK(launch(&mst_kernel_emu_fresh_shared, mst_dim3{blocks, 1, 1}, mst_dim3{threads, 1, 1}, 0, args) == MST_OK,
+    CHECK(emu_launch(&mst_kernel_emu_fresh_shared, mst_dim3{blocks, 1, 1}, mst_dim3{threads, 1, 1}, 0, args) == MST_OK,
           "launch");
     uint32_t h[3 * 64];
     down(h, o);
@@ -229,7 +204,7 @@ static void test_dp4a(void)
     buf da = dup_to_dev(a, sizeof a), db = dup_to_dev(b, sizeof b), dc = dup_to_dev(c, sizeof c), dr = dalloc(sizeof r);
     uint32_t n = N;
     void *args[] = {&da.d, &db.d, &dc.d, &dr.d, &n};
-    CHECK(launch(&mst_kernel_emu_dp4a, mst_dim3{4, 1, 1}, mst_dim3{64, 1, 1}, 0, args) == MST_OK, "launch");
+    CHECK(emu_launch(&mst_kernel_emu_dp4a, mst_dim3{4, 1, 1}, mst_dim3{64, 1, 1}, 0, args) == MST_OK, "launch");
     down(r, dr);
     for (int i = 0; i < N; i++)
         CHECK(r[i] == dp4a_ref(a[i], b[i], c[i]), "dp4a(%08x, %08x, %d) = %d, want %d", a[i], b[i], c[i], r[i],
@@ -252,7 +227,7 @@ static void run_f16(const uint16_t *h, const float *f, uint32_t n, float *hf, ui
     buf dh = dup_to_dev(h, n * 2), df = dup_to_dev(f, n * 4), dhf = dalloc(n * 4), dhfh = dalloc(n * 2),
         dfh = dalloc(n * 2);
     void *args[] = {&dh.d, &dhf.d, &dhfh.d, &df.d, &dfh.d, &n};
-    CHECK(launch(&mst_kernel_emu_f16, mst_dim3{(n + 255) / 256, 1, 1}, mst_dim3{256, 1, 1}, 0, args) == MST_OK,
+    CHECK(emu_launch(&mst_kernel_emu_f16, mst_dim3{(n + 255) / 256, 1, 1}, mst_dim3{256, 1, 1}, 0, args) == MST_OK,
           "launch");
     down(hf, dhf), down(hfh, dhfh), down(fh, dfh);
     mst_dev_free(g_dev, dh.d), mst_dev_free(g_dev, df.d), mst_dev_free(g_dev, dhf.d), mst_dev_free(g_dev, dhfh.d),
@@ -320,7 +295,7 @@ static void test_warp(void)
     const uint32_t n = 64;
     buf fo = dalloc(n * 3 * 4), io = dalloc(n * 3 * 4), bo = dalloc(n * 4);
     void *args[] = {&fo.d, &io.d, &bo.d};
-    CHECK(launch(&mst_kernel_emu_warp, mst_dim3{1, 1, 1}, mst_dim3{n, 1, 1}, 0, args) == MST_OK, "launch");
+    CHECK(emu_launch(&mst_kernel_emu_warp, mst_dim3{1, 1, 1}, mst_dim3{n, 1, 1}, 0, args) == MST_OK, "launch");
     float f[64 * 3];
     int32_t iv[64 * 3];
     uint32_t b[64];
@@ -351,7 +326,7 @@ static void test_atomics(void)
     int32_t i0 = -7, m0 = -1000;
     buf f = dup_to_dev(&f0, 4), i = dup_to_dev(&i0, 4), m = dup_to_dev(&m0, 4);
     void *args[] = {&f.d, &i.d, &m.d};
-    CHECK(launch(&mst_kernel_emu_atomics, mst_dim3{blocks, 1, 1}, mst_dim3{threads, 1, 1}, 0, args) == MST_OK,
+    CHECK(emu_launch(&mst_kernel_emu_atomics, mst_dim3{blocks, 1, 1}, mst_dim3{threads, 1, 1}, 0, args) == MST_OK,
           "launch");
     float fr;
     int32_t ir, mr, mwant = -1000;
@@ -372,7 +347,7 @@ static void test_early_exit(void)
     buf o = dalloc(96 * 4);
     mst_dev_memset32(g_dev, o.d, 0, 96);
     void *args[] = {&o.d, (void *)&n};
-    CHECK(launch(&mst_kernel_emu_early_exit, mst_dim3{2, 1, 1}, mst_dim3{96, 1, 1}, 0, args) == MST_OK, "launch");
+    CHECK(emu_launch(&mst_kernel_emu_early_exit, mst_dim3{2, 1, 1}, mst_dim3{96, 1, 1}, 0, args) == MST_OK, "launch");
     float h[96];
     down(h, o);
     for (uint32_t t = 0; t < 96; t++)
@@ -385,7 +360,8 @@ static void test_dyn_shared(void)
     const uint32_t n = 128;
     buf o = dalloc(n * 4);
     void *args[] = {&o.d};
-    CHECK(launch(&mst_kernel_emu_dyn_shared, mst_dim3{2, 1, 1}, mst_dim3{n, 1, 1}, n * 4, args) == MST_OK, "launch");
+    CHECK(emu_launch(&mst_kernel_emu_dyn_shared, mst_dim3{2, 1, 1}, mst_dim3{n, 1, 1}, n * 4, args) == MST_OK,
+          "launch");
     float h[128];
     down(h, o);
     for (uint32_t t = 0; t < n; t++)
@@ -431,7 +407,7 @@ static void test_mma_f16(void)
         CHECK(mst_fp16_to_fp32(A[i]) == (float)Af[i], "A[%d] encoding", i);
     buf dA = dup_to_dev(A, sizeof A), dB = dup_to_dev(B, sizeof B), dC = dup_to_dev(C, sizeof C), dD = dalloc(sizeof D);
     void *args[] = {&dA.d, &dB.d, &dC.d, &dD.d};
-    CHECK(launch(&mst_kernel_emu_mma_f16, mst_dim3{1, 1, 1}, mst_dim3{32, 1, 1}, 0, args) == MST_OK, "launch");
+    CHECK(emu_launch(&mst_kernel_emu_mma_f16, mst_dim3{1, 1, 1}, mst_dim3{32, 1, 1}, 0, args) == MST_OK, "launch");
     down(D, dD);
     for (int i = 0; i < 16; i++)
         for (int j = 0; j < 8; j++) {
@@ -457,7 +433,7 @@ static void test_mma_s8(void)
     A[0] = -128, B[0] = -128;
     buf dA = dup_to_dev(A, sizeof A), dB = dup_to_dev(B, sizeof B), dC = dup_to_dev(C, sizeof C), dD = dalloc(sizeof D);
     void *args[] = {&dA.d, &dB.d, &dC.d, &dD.d};
-    CHECK(launch(&mst_kernel_emu_mma_s8, mst_dim3{1, 1, 1}, mst_dim3{32, 1, 1}, 0, args) == MST_OK, "launch");
+    CHECK(emu_launch(&mst_kernel_emu_mma_s8, mst_dim3{1, 1, 1}, mst_dim3{32, 1, 1}, 0, args) == MST_OK, "launch");
     down(D, dD);
     for (int i = 0; i < 16; i++)
         for (int j = 0; j < 8; j++) {
@@ -490,7 +466,7 @@ static void test_speed(void)
     uint32_t c = cols;
     void *args[] = {&dW.d, &dx.d, &dy.d, &c};
     double t0 = now();
-    CHECK(launch(&mst_kernel_emu_gemv, mst_dim3{rows, 1, 1}, mst_dim3{threads, 1, 1}, 0, args) == MST_OK, "gemv");
+    CHECK(emu_launch(&mst_kernel_emu_gemv, mst_dim3{rows, 1, 1}, mst_dim3{threads, 1, 1}, 0, args) == MST_OK, "gemv");
     double t_gemv = now() - t0;
     down(y, dy);
     for (uint32_t r = 0; r < rows; r++) {
@@ -508,7 +484,7 @@ static void test_speed(void)
     mst_dev_memset32(g_dev, dz.d, 0, n);
     void *args2[] = {&dz.d, (void *)&n};
     t0 = now();
-    CHECK(launch(&mst_kernel_emu_scale, mst_dim3{n / 256, 1, 1}, mst_dim3{256, 1, 1}, 0, args2) == MST_OK, "scale");
+    CHECK(emu_launch(&mst_kernel_emu_scale, mst_dim3{n / 256, 1, 1}, mst_dim3{256, 1, 1}, 0, args2) == MST_OK, "scale");
     double t_scale = now() - t0;
     printf("no-sync kernel: %u threads in %.3f s: %.1f ns per emulated thread (start, run, exit)\n", n, t_scale,
            t_scale / n * 1e9);
@@ -517,7 +493,7 @@ static void test_speed(void)
     buf dout = dalloc(bblocks * bthreads * 4);
     void *args3[] = {&dout.d, (void *)&rounds};
     t0 = now();
-    CHECK(launch(&mst_kernel_emu_barriers, mst_dim3{bblocks, 1, 1}, mst_dim3{bthreads, 1, 1}, 0, args3) == MST_OK,
+    CHECK(emu_launch(&mst_kernel_emu_barriers, mst_dim3{bblocks, 1, 1}, mst_dim3{bthreads, 1, 1}, 0, args3) == MST_OK,
           "barriers");
     double t_bar = now() - t0;
     printf("barriers: %u blocks x %u threads x %u barriers in %.3f s: %.1f ns per thread per barrier, %.1f us per "
@@ -531,38 +507,11 @@ static void test_speed(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s <case>\n", argv[0]);
-        return 2;
-    }
-    if (mst_dev_open(0, 1, &g_dev) != MST_OK) {
-        printf("FAIL open: %s\n", mst_last_error());
-        return 1;
-    }
-    const char *c = argv[1];
-    struct {
-        const char *name;
-        void (*fn)(void);
-    } cases[] = {{"device", test_device},       {"indices", test_indices}, {"reduction", test_reduction},
-                 {"fresh_shared", test_fresh_shared}, {"dp4a", test_dp4a},  {"f16", test_f16},
-                 {"f2h_ties", test_f2h_ties},   {"warp", test_warp},       {"atomics", test_atomics},
-                 {"dyn_shared", test_dyn_shared}, {"early_exit", test_early_exit}, {"mma_f16", test_mma_f16}, {"mma_s8", test_mma_s8},
-                 {"speed", test_speed}};
-    int found = 0;
-    for (auto &k : cases)
-        if (strcmp(c, k.name) == 0) {
-            k.fn();
-            found = 1;
-        }
-    mst_dev_close(g_dev);
-    if (!found) {
-        fprintf(stderr, "unknown case %s\n", c);
-        return 2;
-    }
-    if (g_failures) {
-        printf("%d check(s) failed\n", g_failures);
-        return 1;
-    }
-    printf("ok\n");
-    return 0;
+    static const emu_case cases[] = {
+        {"device", test_device},         {"indices", test_indices},         {"reduction", test_reduction},
+        {"fresh_shared", test_fresh_shared}, {"dp4a", test_dp4a},            {"f16", test_f16},
+        {"f2h_ties", test_f2h_ties},     {"warp", test_warp},               {"atomics", test_atomics},
+        {"dyn_shared", test_dyn_shared}, {"early_exit", test_early_exit},   {"mma_f16", test_mma_f16},
+        {"mma_s8", test_mma_s8},         {"speed", test_speed}};
+    return emu_test_main(argc, argv, cases);
 }

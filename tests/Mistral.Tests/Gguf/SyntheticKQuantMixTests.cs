@@ -7,6 +7,20 @@ namespace Mistral.Tests.Gguf;
 [TestFixture]
 public sealed class SyntheticKQuantMixTests
 {
+    [TestCase(2, new[] { 1 })] // 7·2/8 = 1 in integer division: the last of 2 layers gets more bits
+    [TestCase(3, new[] { 2 })]
+    [TestCase(32, new[] { 0, 1, 2, 3, 6, 9, 12, 15, 18, 21, 24, 27, 28, 29, 30, 31 })]
+    public void Q4_K_M_more_bits_layers_follow_llama_quantize_integer_division(int layers, int[] moreBits)
+    {
+        SyntheticModelSpec spec = new SyntheticModelSpec { LayerCount = layers }.WithQ4_K_M_Mix();
+        for (int layer = 0; layer < layers; layer++)
+        {
+            GgmlType expected = moreBits.Contains(layer) ? GgmlType.Q6_K : GgmlType.Q4_K;
+            Assert.That(spec.TypeOf($"blk.{layer}.attn_v.weight"), Is.EqualTo(expected), $"layer {layer} of {layers} attn_v");
+            Assert.That(spec.TypeOf($"blk.{layer}.ffn_down.weight"), Is.EqualTo(expected), $"layer {layer} of {layers} ffn_down");
+        }
+    }
+
     [Test]
     public void Q4_K_M_mix_puts_Q6_K_on_output_and_the_more_bits_layers_and_loads()
     {
