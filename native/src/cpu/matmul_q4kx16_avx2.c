@@ -11,9 +11,9 @@
  *   - the mins term: pmaddwd of (m_2k, m_2k+1) per lane by (B_2k, B_2k+1) broadcast, as there.
  * Every Σ is the same exact int32, and the float operations per lane are the VNNI kernel's (mins term, then
  * scales term, one FMA each), so this kernel gives its bits (test_kquant_x16.c checks both against each
- * other). Prefill takes at most 4 tokens per decoded pass. The AVX-VNNI build (matmul_tile_avx2.h) forms
- * the sums as the VNNI kernel does (vpdpbusd chain, vpdpwssd against (sc_j, 0)): fewer instructions per
- * pass, and a faster prefill (benchmarks/RESULTS.md). */
+ * other). Plain AVX2's prefill has units of its own (prefill_q4k, below). The AVX-VNNI build
+ * (matmul_tile_avx2.h) forms the sums as the VNNI kernel does (vpdpbusd chain, vpdpwssd against (sc_j, 0)):
+ * fewer instructions per pass, and a faster prefill (benchmarks/RESULTS.md). */
 #include "ops.h"
 
 #if defined(__x86_64__)
@@ -159,11 +159,11 @@ MST_AI void end_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, q
 #if defined(MST_X16_AVXVNNI)
 MST_AVX2_X16_FROM_PASSES(mst_matmul_qa_q4_kx16, q4k_state, head_q4k, pass_q4k, end_q4k, UNIT, 256, 8, 256, MST_QK_K, 4)
 #else
-/* Plain AVX2's prefill unit: the head and end of decode's split, and between them, one half (8 rows) at a
- * time, each sub-block pair's 8 chunks decoded once (low nibbles: sub-block 2pr, high: 2pr+1) and met by every
- * token's broadcasts; each token keeps an int16 sum per sub-block over its 32 columns (at most 8·3840 = 30720,
- * exact), scaled by one pmaddwd against (sc, sc) per sub-block into the token's running int32. Live: 3 decoded
- * registers, 8 int16 sums, 4 running sums. Two kinds of empty asm keep GCC to that: on each token's activation
+/* Plain AVX2's prefill unit for 4 tokens or 1 (a batch's remainder after its groups of 8): the head and end
+ * of decode's split, and between them, one half (8 rows) at a time, each sub-block pair's 8 chunks decoded
+ * once (low nibbles: sub-block 2pr, high: 2pr+1) and met by every token's broadcasts; each token keeps an int16
+ * sum per sub-block over its 32 columns (at most 8·3840 = 30720, exact), scaled by one pmaddwd against (sc, sc)
+ * per sub-block into the token's running int32. Live: 3 decoded registers, 8 int16 sums, 4 running sums. Two kinds of empty asm keep GCC to that: on each token's activation
  * pointer once per half (or GCC merges both halves' loads and hoists their 128 addresses, spilled), and on each
  * sum as it stands (or GCC reassociates the adds into trees whose products spill). llvm-mca per half unit:
  * Zen 3 445 -> 327 cycles; measured on a Sapphire Rapids core held to AVX2, 1.14x the order it replaces (both
@@ -171,7 +171,7 @@ MST_AVX2_X16_FROM_PASSES(mst_matmul_qa_q4_kx16, q4k_state, head_q4k, pass_q4k, e
  * faster. Per lane the integer sum is the same exact int32, gathered in another order (both nibbles into
  * st.is, st.is2 left zero), and the float operations are the head's and the end's, so a batch row equals the
  * token alone (decode) bit for bit. */
-MST_AI void prefill_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, mst_acc16 *acc, const int NT)
+MST_AI void prefill4_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, mst_acc16 *acc, const int NT)
 {
     const uint32_t cols = x->cols;
     const __m256i m4 = _mm256_set1_epi8(0x0F);
@@ -215,6 +215,98 @@ MST_AI void prefill_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t 
             st.is[u][h] = is[u];
     }
     end_q4k(p, x, t, b, &st, acc, NT);
+}
+
+/* Plain AVX2's prefill unit for 8 tokens: a pass (4 chunks) decoded once for 8 tokens instead of 4, both
+ * halves of the group at once (8 registers), so each activation broadcast feeds two pmaddubsw. Per token and
+ * sub-block, each half keeps an int16 sum over its 32 columns (the two passes of the sub-block's nibbles; at
+ * most 8·3840 = 30720, exact), scaled by one pmaddwd against (sc, sc) into the token's running int32. The
+ * first pass's int16 sums and the running sums live in memory (an empty asm with "+m" per update), so 8 tokens
+ * take no more registers than 4 would; the empty asm with "+x" keeps GCC from reassociating the int16 adds into trees
+ * whose products spill. Why, in llvm-mca's Zen 3 model (benchmarks/RESULTS.md has the numbers): a token's
+ * sub-block costs 8 broadcasts instead of 16 and a pass's unpacking is spread over twice the tokens, against 4
+ * more loads and 4 more stores of its sums. Per lane the integer sum is the same exact int32 as head, passes
+ * and end (gathered in another order, which int32 addition allows), and the float operations are head_q4k's
+ * and end_q4k's, so a batch row equals the token alone (decode) bit for bit. */
+MST_AI void prefill8_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, mst_acc16 *acc)
+{
+    enum { NT = 8 };
+    const uint32_t cols = x->cols, nb = cols / MST_QK_K;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    q4k_state st; /* head_q4k takes at most 4 tokens: the mins term of each 4 in turn */
+    head_q4k(p, x, t, b, &st, acc, 4);
+    head_q4k(p, x, t + 4, b, &st, acc + 4, 4);
+    __m256i is[NT][2], s16[NT][2];
+    for (int u = 0; u < NT; u++)
+        is[u][0] = is[u][1] = _mm256_setzero_si256();
+    /* (sc, sc) per lane of each sub-block and half, a table in memory: a pass loads its sub-block's two */
+    __m256i sct[8][2];
+    for (int sb = 0; sb < 8; sb++)
+        for (int h = 0; h < 2; h++) {
+            sct[sb][h] = _mm256_shuffle_epi8(st.sc[h][sb / 4], pick_both(sb % 4));
+            __asm__("" : "+m"(sct[sb][h]));
+        }
+    const int8_t *xb = x->qs + t * cols + (size_t)b * MST_QK_K;
+#pragma GCC unroll 4
+    for (int pr = 0; pr < 4; pr++)
+#pragma GCC unroll 2
+        for (int nib = 0; nib < 2; nib++) {
+            const int sb = 2 * pr + nib; /* the sub-block these nibbles belong to */
+#pragma GCC unroll 2
+            for (int half = 0; half < 2; half++) { /* pass 2pr + half: its columns 16·half..+15 */
+                __m256i v[2][4];
+                for (int h = 0; h < 2; h++)
+                    for (int i = 0; i < 4; i++) {
+                        const __m256i c = chunk(p, 4 + 4 * (2 * pr + half) + i, h);
+                        v[h][i] = _mm256_and_si256(nib ? _mm256_srli_epi16(c, 4) : c, m4);
+                    }
+                const __m256i sc0 = sct[sb][0], sc1 = sct[sb][1];
+                for (int u = 0; u < NT; u++) {
+                    const int8_t *xq = xb + (size_t)u * cols + 64 * pr + 32 * nib + 16 * half;
+                    __m256i s[2];
+                    for (int i = 0; i < 4; i++) {
+                        const __m256i xv = mst_bcast32(xq + 4 * i);
+                        for (int h = 0; h < 2; h++) {
+                            const __m256i m = _mm256_maddubs_epi16(v[h][i], xv);
+                            s[h] = i ? _mm256_add_epi16(s[h], m) : m;
+                        }
+                        __asm__("" : "+x"(s[0]), "+x"(s[1]));
+                    }
+                    for (int h = 0; h < 2; h++) {
+                        if (half == 0) {
+                            s16[u][h] = s[h];
+                            __asm__("" : "+m"(s16[u][h]));
+                        } else {
+                            is[u][h] = _mm256_add_epi32(
+                                is[u][h], _mm256_madd_epi16(_mm256_add_epi16(s16[u][h], s[h]), h ? sc1 : sc0));
+                            __asm__("" : "+m"(is[u][h]));
+                        }
+                    }
+                }
+            }
+        }
+    /* the scales term as end_q4k's (st.is2 there is zero: the same int32 converted) */
+    for (int h = 0; h < 2; h++) {
+        const __m256 dw = half_fp16(p, h, 0);
+        for (int u = 0; u < NT; u++) {
+            const float dx = x->d[(t + u) * nb + b];
+            acc[u].h[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[u][h]), _mm256_mul_ps(dw, _mm256_set1_ps(dx)),
+                                          acc[u].h[h]);
+        }
+    }
+}
+
+/* The driver (matmul_tile.h) reads MST_X16_NT_MAX where the kernel is defined: this file (like the Q6_K
+ * one) runs plain AVX2's prefill in groups of 8 tokens, then 4, then 1 */
+#undef MST_X16_NT_MAX
+#define MST_X16_NT_MAX 8
+
+MST_AI void prefill_q4k(const uint8_t *p, const mst_qact *x, size_t t, uint32_t b, mst_acc16 *acc, const int NT)
+{
+    if (NT == 8)
+        prefill8_q4k(p, x, t, b, acc);
+    else
+        prefill4_q4k(p, x, t, b, acc, NT);
 }
 
 MST_AVX2_X16_FROM_PASSES_PREFILL(mst_matmul_qa_q4_kx16, q4k_state, head_q4k, pass_q4k, end_q4k, prefill_q4k, UNIT,

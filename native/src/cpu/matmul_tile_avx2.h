@@ -1,8 +1,8 @@
 /* matmul_tile_avx2.h — matmul_tile.h's x16 loop nest for the AVX2 x16 kernels: a group's 16 rows in two ymm
  * halves (acc16: rows 0-7 and 8-15), and prefill token groups of at most 4 (16 ymm registers: 8 hold a
  * decoded half-block); a kernel file may raise MST_X16_NT_MAX before its driver macro (matmul_q6kx16_avx2.c
- * takes 8, its running sums in memory). Included first inside the kernel file's `#if defined(__x86_64__)`: it sets the
- * file's target.
+ * and matmul_q4kx16_avx2.c take 8, their running sums in memory). Included first inside the kernel file's
+ * `#if defined(__x86_64__)`: it sets the file's target.
  *
  * Each AVX2 x16 file is compiled twice (CMakeLists.txt): as plain AVX2 (pmaddubsw/pmaddwd), and with
  * MST_X16_AVXVNNI defined for CPUs with AVX-VNNI (vpdpbusd/vpdpwssd on ymm: Intel client cores since Alder
