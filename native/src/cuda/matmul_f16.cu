@@ -6,18 +6,7 @@
 #include "quant_blocks.cuh"
 #include "matmul_float.cuh"
 
-typedef kmm_elem_16bit<false> kmm_elem_f16; /* matmul_float.cuh */
-struct kmm_elem_f32 {
-    enum { PER = 4 };
-    MST_DEVICE float load(const uint8_t *row, uint32_t c) { return ((const float *)row)[c]; }
-    MST_DEVICE void widen(kmm_u4 v, float f[4])
-    {
-        f[0] = kmm_u2f(v.x);
-        f[1] = kmm_u2f(v.y);
-        f[2] = kmm_u2f(v.z);
-        f[3] = kmm_u2f(v.w);
-    }
-};
+typedef kmm_elem_16bit<false> kmm_elem_f16; /* matmul_float.cuh, as kmm_elem_f32 */
 
 KMM_FLOAT_KERNELS(f16, kmm_elem_f16)
 KMM_FLOAT_KERNELS(f32, kmm_elem_f32)

@@ -124,6 +124,19 @@ KMM_UNROLL
     }
 };
 
+/* F32 weights: 4 per 16 bytes, taken as they are (matmul_f16.cu's GEMMs, matmul_swiglu.cu's pair GEMV). */
+struct kmm_elem_f32 {
+    enum { PER = 4 };
+    MST_DEVICE float load(const uint8_t *row, uint32_t c) { return ((const float *)row)[c]; }
+    MST_DEVICE void widen(kmm_u4 v, float f[4])
+    {
+        f[0] = kmm_u2f(v.x);
+        f[1] = kmm_u2f(v.y);
+        f[2] = kmm_u2f(v.z);
+        f[3] = kmm_u2f(v.w);
+    }
+};
+
 /* The kernels for element type E: mst_k_gemv_<T> (16-byte loads, kmm_gemv_args), mst_k_gemv_any_<T> and
  * mst_k_gemm_<T> (the argument list every tiled matmul kernel takes, matmul_launch.h); float activations carry
  * no scales or sums. */

@@ -15,18 +15,6 @@
 #include "quant_blocks.cuh"
 #include "matmul_float.cuh"
 
-/* F32 elements (matmul_f16.cu's kmm_elem_f32, which lives in that file). */
-struct kmm_elem_f32_pair {
-    enum { PER = 4 };
-    MST_DEVICE void widen(kmm_u4 v, float f[4])
-    {
-        f[0] = kmm_u2f(v.x);
-        f[1] = kmm_u2f(v.y);
-        f[2] = kmm_u2f(v.z);
-        f[3] = kmm_u2f(v.w);
-    }
-};
-
 /* kmm_gemv_float_v4 (matmul_float.cuh) for the pair: warp w of block b takes row 4b + w of gate (m[0]) and of up
  * (m[1]); lane l the 16-byte words l, l+32, ... of both rows. Per matrix the fmas are chained in kmm_gemv_float_v4's
  * order and the lanes meet in kmm_gemv_store's tree (xor 16, 8, 4, 2, 1), so gate and up are the floats the
@@ -79,7 +67,7 @@ KMM_UNROLL
     }
 }
 
-MST_KERNEL void mst_k_gemv_swiglu_f32(const kmm_gemv_args a) { kmm_gemv_float_v4_swiglu<kmm_elem_f32_pair>(a); }
+MST_KERNEL void mst_k_gemv_swiglu_f32(const kmm_gemv_args a) { kmm_gemv_float_v4_swiglu<kmm_elem_f32>(a); }
 MST_REGISTER_KERNEL(mst_k_gemv_swiglu_f32);
 MST_KERNEL void mst_k_gemv_swiglu_f16(const kmm_gemv_args a) { kmm_gemv_float_v4_swiglu<kmm_elem_16bit<false>>(a); }
 MST_REGISTER_KERNEL(mst_k_gemv_swiglu_f16);
