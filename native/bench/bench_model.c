@@ -145,8 +145,8 @@ int bench_model_build(bench_model *bm, const mst_model_config *cfg, const int32_
     bm->head_read_bytes = bytes[BM_OUT] + bytes[BM_EMBD] / cfg->n_vocab + norm_bytes;
     bm->weight_bytes = bytes[BM_EMBD] + bytes[BM_OUT] + norm_bytes +
                        (uint64_t)cfg->n_layer * (attn + ffn + bytes[BM_N + 1] + 2 * norm_bytes);
-    bm->layer_macs = (uint64_t)E * (QD + 2 * KVD) + (uint64_t)QD * E + used * 3 * (uint64_t)E * F +
-                     (moe ? (uint64_t)E * X : 0);
+    bm->ffn_macs = used * 3 * (uint64_t)E * F + (moe ? (uint64_t)E * X : 0);
+    bm->layer_macs = (uint64_t)E * (QD + 2 * KVD) + (uint64_t)QD * E + bm->ffn_macs;
     bm->head_macs = (uint64_t)E * cfg->n_vocab;
     return 1;
 }
@@ -169,5 +169,6 @@ double bench_prefill_flops(const bench_model *bm, uint32_t n)
 {
     const double keys_seen = (double)n * (n + 1) / 2; /* causal, empty cache */
     const double attn = 4.0 * bm->cfg.head_dim * bm->cfg.n_head * keys_seen;
-    return bm->cfg.n_layer * (2.0 * (double)bm->layer_macs * n + attn) + 2.0 * (double)bm->head_macs;
+    return bm->cfg.n_layer * (2.0 * (double)bm->layer_macs * n + attn) - 2.0 * (double)bm->ffn_macs * (n - 1) +
+           2.0 * (double)bm->head_macs;
 }

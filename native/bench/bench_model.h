@@ -30,6 +30,7 @@ typedef struct bench_model {
     uint64_t head_read_bytes;    /* the output matrix and one embedding row */
     uint64_t weight_bytes;       /* every tensor of the model, as uploaded */
     uint64_t layer_macs;         /* multiply-adds of one token through one layer's matrices (MoE: chosen experts) */
+    uint64_t ffn_macs;           /* the feed-forward block's share of layer_macs (with the router) */
     uint64_t head_macs;          /* the output projection of one token */
 } bench_model;
 
@@ -41,7 +42,7 @@ void bench_model_free(bench_model *bm);
 double bench_decode_bytes(const bench_model *bm, uint32_t n_kv);
 /* FLOPs of an n-token prefill into an empty cache (logits of the last token only): 2 per multiply-add of the
  * matrices, and 4 * head_dim per query head per key seen (q.k and the weighted sum of V; causal: token t sees
- * t + 1 keys). */
+ * t + 1 keys). The last layer's feed-forward block runs for the last token only (forward.c). */
 double bench_prefill_flops(const bench_model *bm, uint32_t n);
 
 #endif

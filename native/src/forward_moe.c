@@ -23,10 +23,12 @@ static void router_logits(mst_context *ctx, const mst_layer *L, uint32_t n)
     ctx->backend->matmul(ctx, &router, &ctx->router, 1, ctx->xb, n);
 }
 
+/* t: the row of the feed-forward block's input, which in the last layer starts at the pass's row last_ffn_row0 */
 static void fail_nonfinite_router(mst_context *ctx, uint32_t layer, uint32_t t)
 {
+    const uint32_t row0 = layer + 1 == ctx->model->cfg.n_layer ? ctx->last_ffn_row0 : 0;
     mst_backend_fail(ctx, MST_ERR_NON_FINITE, "layer %u produced non-finite router logits at position %u", layer,
-                     ctx->n_past + t);
+                     ctx->n_past + row0 + t);
 }
 
 /* The gate on the router logits: ctx->chosen / ctx->chosen_w filled. 0 when the pass failed (nothing to run). */

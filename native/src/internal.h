@@ -139,6 +139,9 @@ struct mst_context {
     /* The first failure of the running pass (backend.h: mst_backend_fail); MST_OK while none. */
     mst_status pass_status;
     char pass_error[512];
+    /* The first row of the running pass that the last layer's feed-forward block computes (forward.c): n - 1
+     * when only the last token's logits are asked for, else 0. Error messages about that block add it. */
+    uint32_t last_ffn_row0;
     /* Scratch for n_batch tokens, allocated by the backend (backend memory: see backend.h), so a decode
      * never allocates. */
     float *x;      /* [n_batch][n_embd] residual stream */
