@@ -14,7 +14,9 @@
  * around it) runs for that token alone: no other row of x is read after it, while every token's keys and values
  * still enter the cache. A 7B layer's feed-forward block is 81% of its multiply-adds, so a 512-token prompt
  * through 32 layers does 2.5% less work, through 2 layers 40% less. llama.cpp selects its output rows at the same
- * point (after the last layer's attention output projection), so the two do the same work on any file.
+ * point (after the last layer's attention output projection), so the two do the same work on any file. Under
+ * MST_CONTEXT_CHECK_LAYERS (a diagnosis) every row goes through every layer, as the first token a layer turns
+ * into NaN/Inf is what that mode reports.
  * How each op runs (threads, SIMD, quantized activations; or device kernels) is the backend's business
  * (cpu/backend_cpu.c, cuda/backend_cuda_*.c). Weight shapes below are [input -> output] per token.
  * NaN/Inf is an error, not a token: the output layer's input rows are checked on every pass (context.c then checks
@@ -83,7 +85,8 @@ static void queue_pass(mst_context *ctx, uint32_t n, int all_logits, float *out)
     const mst_backend *b = ctx->backend;
     const mst_model *m = ctx->model;
     const mst_model_config *cfg = &m->cfg;
-    ctx->last_ffn_row0 = all_logits ? 0 : n - 1;
+    /* MST_CONTEXT_CHECK_LAYERS runs every row to the end, so its message names the first position a layer spoils */
+    ctx->last_ffn_row0 = all_logits || (ctx->flags & MST_CONTEXT_CHECK_LAYERS) ? 0 : n - 1;
 
     b->embed(ctx, n, ctx->x); /* x = token_embd rows [n_embd] of the tokens */
     int bad = check_layer(ctx, -1, 0, n);

@@ -1,6 +1,6 @@
 /* test_forward_rows.c — which rows each matmul of a pass computes (forward.c): every layer's projections run over
  * all n tokens, except the last layer's feed-forward block, which runs for the last token alone when only its
- * logits are asked for (all_logits 0), and for all n otherwise. The counting backend is the CPU's with matmul
+ * logits are asked for (all_logits 0) outside a diagnosis (MST_CONTEXT_CHECK_LAYERS), and for all n otherwise. The counting backend is the CPU's with matmul
  * replaced by a wrapper that records each call's weights and token count; linked statically to reach
  * mst_context. The logits of the shortened pass are those of the full one's last row, and a decode step after
  * it sees every token's keys and values of the last layer (the cache is not shortened). */
@@ -45,7 +45,8 @@ static void check_pass(mst_context *c, const int32_t *toks, uint32_t n, int all_
           mst_last_error());
     for (uint32_t l = 0; l < L; l++) {
         const mst_layer *ly = &m->layers[l];
-        const uint32_t ffn = l + 1 == L && !all_logits ? 1 : n;
+        const int cut = l + 1 == L && !all_logits && !(c->flags & MST_CONTEXT_CHECK_LAYERS);
+        const uint32_t ffn = cut ? 1 : n;
         const struct {
             const char *name;
             const mst_weight *w;
@@ -72,7 +73,7 @@ int main(void)
     tm_build(&tm, 21, &cfg, types, 0);
     const uint32_t V = cfg.n_vocab;
     mst_model *m = NULL;
-    mst_context *last = NULL, *all = NULL;
+    mst_context *last = NULL, *all = NULL, *diag = NULL;
     mst_context_params p;
     mst_context_params_default(&p);
     p.n_ctx = 16, p.n_batch = 8, p.n_threads = 2;
@@ -81,9 +82,14 @@ int main(void)
         printf("setup: %s\n", mst_last_error());
         return 1;
     }
+    p.flags = MST_CONTEXT_CHECK_LAYERS; /* a diagnosis runs every row through every layer */
+    if (mst_context_create(m, &p, &diag) != MST_OK) {
+        printf("setup: %s\n", mst_last_error());
+        return 1;
+    }
     mst_backend counting = mst_backend_cpu;
     counting.matmul = counting_matmul;
-    last->backend = all->backend = &counting;
+    last->backend = all->backend = diag->backend = &counting;
 
     const int32_t toks[7] = {4, 8, 15, 16, 23, 42, 7};
     float *a = xmalloc(V * 4), *b = xmalloc(6 * V * 4), *a2 = xmalloc(V * 4), *b2 = xmalloc(V * 4);
@@ -93,12 +99,18 @@ int main(void)
      * in test_model.c holds that to 1e-6) */
     CHECK(max_abs_diff(a, b + 5 * V, V) <= 1e-6 * (1.0 + max_abs(b + 5 * V, V)), "last logits differ by %g",
           max_abs_diff(a, b + 5 * V, V));
+    float *d = xmalloc(V * 4);
+    check_pass(diag, toks, 6, 0, d);
+    CHECK(max_abs_diff(d, a, V) <= 1e-6 * (1.0 + max_abs(a, V)), "the diagnosis pass's logits differ by %g",
+          max_abs_diff(d, a, V));
+    free(d);
     /* the next token attends to all 6 cached keys and values of the last layer in both contexts */
     check_pass(last, toks + 6, 1, 0, a2);
     check_pass(all, toks + 6, 1, 0, b2);
     CHECK(max_abs_diff(a2, b2, V) <= 1e-6 * (1.0 + max_abs(b2, V)), "the step after differs by %g",
           max_abs_diff(a2, b2, V));
 
+    mst_context_free(diag);
     mst_context_free(last);
     mst_context_free(all);
     mst_model_free(m);

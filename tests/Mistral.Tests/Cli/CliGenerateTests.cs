@@ -100,11 +100,17 @@ public class CliGenerateTests : SmallModelFixture
     [Test]
     public void Ctrl_c_keeps_the_printed_text_says_cancelled_and_exits_130()
     {
-        // The default synthetic shape decodes slowly enough (tens of tokens per second on two cores) that 2,000
-        // tokens take far longer than the wait for the first characters.
+        // A model whose decode is bound by memory (about 100 MB of Q4_0 weights read per token: under a hundred tokens
+        // per second on one thread here), so its 2,000 tokens (this seed reaches the limit, not an end-of-sequence
+        // token) outlast the wait for the first characters by many seconds, even on a loaded machine. The default
+        // synthetic shape decodes over a thousand tokens per second and, with this seed, ends after 1,847 tokens:
+        // a busy test run could see it finish before the interrupt.
         using var dir = new TempDir();
         var path = dir.File("slow.gguf");
-        SyntheticModel.Write(path, new SyntheticModelSpec());
+        SyntheticModel.Write(path, new SyntheticModelSpec
+        {
+            EmbeddingLength = 2048, FeedForwardLength = 5632, HeadCount = 16, KvHeadCount = 4, LayerCount = 4,
+        });
         using var process = new InterruptibleCliProcess("generate", "--model", path, "--prompt", "Once upon a time", "--max-tokens", "2000", "--seed", "7", "--threads", "1");
         var streamed = process.WaitForOutput(8, TimeSpan.FromSeconds(90));
         Assert.That(streamed && !process.HasExited, Is.True, "text arrives while generation goes on (streamed, not printed at the end)");
