@@ -17,7 +17,19 @@ internal sealed class InterruptibleCliProcess : IDisposable
 
     public InterruptibleCliProcess(params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // A shell starts a background command (`cmd &` without job control) with SIGINT ignored, and an ignored
+        // signal stays ignored through fork and exec down to this child, which then never sees the Ctrl-C. GNU env
+        // (coreutils 8.31+) puts SIGINT back to its default before exec'ing dotnet, so the test does not depend on
+        // how the test run itself was started.
+        var start = new ProcessStartInfo(ResetsSigint.Value ? "env" : "dotnet")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        if (ResetsSigint.Value)
+        {
+            start.ArgumentList.Add("--default-signal=INT");
+            start.ArgumentList.Add("dotnet");
+        }
         start.ArgumentList.Add(CliProcess.DllPath);
         foreach (var a in args) start.ArgumentList.Add(a);
         _process = Process.Start(start)!;
@@ -30,6 +42,24 @@ internal sealed class InterruptibleCliProcess : IDisposable
                 lock (_stdout) _stdout.Append(buffer, 0, n);
         });
     }
+
+    /// <summary>Whether <c>env --default-signal=INT</c> runs here (GNU coreutils 8.31 or later).</summary>
+    private static readonly Lazy<bool> ResetsSigint = new(() =>
+    {
+        try
+        {
+            using var probe = Process.Start(new ProcessStartInfo("env", ["--default-signal=INT", "true"])
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            })!;
+            probe.WaitForExit();
+            return probe.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false; // no env on the PATH
+        }
+    });
 
     /// <summary>What has arrived on stdout so far.</summary>
     public string StdOut
