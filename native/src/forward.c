@@ -52,17 +52,16 @@ static int stopped(mst_context *ctx, uint32_t layer)
 }
 
 /* MST_CONTEXT_CHECK_LAYERS: fails the pass at the first layer whose output x holds NaN/Inf, naming the layer
- * ("the embedding" for layer -1) and the position of the first token affected. Rows row0..n-1 are the ones the
- * layer computed (the last layer's feed-forward block may compute only the last). */
-static int check_layer(mst_context *ctx, int32_t layer, uint32_t row0, uint32_t n)
+ * ("the embedding" for layer -1) and the position of the first token affected. Every row of x is the layer's own:
+ * this mode runs every row through the last layer too (queue_pass). */
+static int check_layer(mst_context *ctx, int32_t layer, uint32_t n)
 {
     if (!(ctx->flags & MST_CONTEXT_CHECK_LAYERS) || mst_backend_failed(ctx))
         return 0;
     const uint32_t n_embd = ctx->model->cfg.n_embd;
-    int64_t i = ctx->backend->find_nonfinite(ctx, ctx->x + (size_t)row0 * n_embd, (uint64_t)(n - row0) * n_embd);
+    const int64_t i = ctx->backend->find_nonfinite(ctx, ctx->x, (uint64_t)n * n_embd);
     if (i < 0)
         return 0;
-    i += (int64_t)row0 * n_embd;
     char what[32];
     if (layer < 0)
         snprintf(what, sizeof what, "the token embedding");
@@ -89,7 +88,7 @@ static void queue_pass(mst_context *ctx, uint32_t n, int all_logits, float *out)
     ctx->last_ffn_row0 = all_logits || (ctx->flags & MST_CONTEXT_CHECK_LAYERS) ? 0 : n - 1;
 
     b->embed(ctx, n, ctx->x); /* x = token_embd rows [n_embd] of the tokens */
-    int bad = check_layer(ctx, -1, 0, n);
+    int bad = check_layer(ctx, -1, n);
 
     for (uint32_t l = 0; l < cfg->n_layer && !bad; l++) {
         const mst_layer *L = &m->layers[l];
@@ -129,7 +128,7 @@ static void queue_pass(mst_context *ctx, uint32_t n, int all_logits, float *out)
             matmul(ctx, &L->w_down, ctx->hb, nf, ctx->xb2);              /* Wdown [n_ff -> n_embd] */
         }
         b->add(ctx, x, ctx->xb2, n_xf);
-        bad = check_layer(ctx, (int32_t)l, row0, n);
+        bad = check_layer(ctx, (int32_t)l, n);
     }
 
     /* every token's logits, or the last token's only */
